@@ -1,0 +1,129 @@
+# SPDX-License-Identifier: MIT
+# braid: userspace WireGuard. `make check` runs every test; `make demo` shows a tunnel.
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+BINDIR ?= $(PREFIX)/bin
+BUILD ?= build
+
+CC ?= cc
+CFLAGS ?= -O2
+CFLAGS += -std=gnu11 -Wall -Wextra -Wshadow -Wpointer-arith -Wstrict-prototypes \
+	  -Wmissing-prototypes -Wno-unused-parameter -fno-strict-aliasing -MMD -MP
+CPPFLAGS += -D_GNU_SOURCE -Iinclude -Isrc/core
+LDLIBS += -lcrypto -lpthread
+
+ifeq ($(DEBUG),1)
+CFLAGS += -g -O0
+endif
+ifeq ($(SAN),1)
+CFLAGS += -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS += -fsanitize=address,undefined
+endif
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+# libbraid: the protocol, no I/O.
+CORE := \
+	crypto.c \
+	keys.c \
+	replay.c \
+	allowedips.c \
+	index.c \
+	ratelimiter.c \
+	cookie.c \
+	noise.c \
+	timers.c \
+	transport.c \
+	peer.c \
+	device.c
+
+CORE_OBJS := $(addprefix $(BUILD)/core/,$(CORE:.c=.o))
+LIB := $(BUILD)/libbraid.a
+
+UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
+
+# The braid daemon: Linux I/O (src/linux) and the program (src/daemon).
+DAEMON_SRCS := $(wildcard src/linux/*.c src/daemon/*.c)
+DAEMON_OBJS := $(patsubst src/%.c,$(BUILD)/%.o,$(DAEMON_SRCS))
+BRAID := $(BUILD)/braid
+
+.PHONY: all lib deps unit unit-san netns check demo bench clean install
+all: lib $(BRAID)
+
+lib: $(LIB)
+
+$(LIB): $(CORE_OBJS)
+	@echo "  AR      $@"
+	$(Q)$(AR) rcs $@ $^
+
+$(BUILD)/core/%.o: src/core/%.c
+	@mkdir -p $(@D)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/linux/%.o $(BUILD)/daemon/%.o: CPPFLAGS += -Isrc/linux -Isrc/daemon
+$(BUILD)/linux/%.o: src/linux/%.c
+	@mkdir -p $(@D)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/daemon/%.o: src/daemon/%.c
+	@mkdir -p $(@D)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(BRAID): $(DAEMON_OBJS) $(LIB)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(DAEMON_OBJS) $(LIB) $(LDLIBS)
+
+# Unit tests may exercise daemon code too: they link every daemon object but main.o.
+TEST_DAEMON_OBJS := $(filter-out $(BUILD)/daemon/main.o,$(DAEMON_OBJS))
+$(BUILD)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(LIB) $(TEST_DAEMON_OBJS)
+	@mkdir -p $(@D)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CPPFLAGS) -Itests/unit -Isrc/linux -Isrc/daemon $(CFLAGS) $(LDFLAGS) -o $@ $< $(TEST_DAEMON_OBJS) $(LIB) -lcmocka $(LDLIBS)
+
+deps:
+	$(Q)./scripts/deps.sh
+
+unit: $(UNIT_TESTS)
+	$(Q)./scripts/run-unit.sh $(UNIT_TESTS)
+
+# The same unit tests built with AddressSanitizer and UndefinedBehaviorSanitizer.
+unit-san:
+	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/san SAN=1 unit
+
+# Integration tests in network namespaces (root): braid against braid and wireguard-go.
+netns: $(BRAID)
+	$(Q)./tests/netns/run-all.sh $(abspath $(BRAID))
+
+check: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory unit
+	$(Q)$(MAKE) --no-print-directory unit-san
+	$(Q)$(MAKE) --no-print-directory netns
+
+# Two namespaces, a braid tunnel between them, a handshake, pings, iperf3, then clean up.
+demo: deps $(BRAID)
+	$(Q)./scripts/demo.sh $(abspath $(BRAID))
+
+install: $(BRAID)
+	install -D -m 0755 $(BRAID) $(DESTDIR)$(BINDIR)/braid
+
+bench: deps $(BUILD)/bench/crypto
+	$(Q)$(BUILD)/bench/crypto
+
+$(BUILD)/bench/%: bench/%.c $(LIB)
+	@mkdir -p $(@D)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+clean:
+	$(RM) -r $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

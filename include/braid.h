@@ -1,0 +1,314 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libbraid: the WireGuard protocol as a library with no I/O.
+ *
+ * The caller passes in datagrams, inner IP packets and the current monotonic
+ * time; the library hands back datagrams to send, inner packets to deliver
+ * (through struct braid_ops) and the next deadline at which
+ * braid_device_tick() wants to run. It never reads a clock, sleeps, opens a
+ * socket or starts a thread.
+ *
+ * Two planes:
+ *  - Control plane: every function taking a struct braid_device or a
+ *    struct braid_peer. One call at a time per device (the caller serialises).
+ *  - Data plane: braid_keypair_seal(), braid_keypair_open() and
+ *    braid_keypair_put(), marked "any thread". Each thread passes its own
+ *    slot number, so a keypair's cipher contexts are never shared.
+ *
+ * Times are nanoseconds of a monotonic clock (CLOCK_MONOTONIC or a test's
+ * simulated one) and must never go backwards. Zero is a valid time.
+ */
+#ifndef BRAID_H
+#define BRAID_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#define BRAID_VERSION "0.1.0"
+
+enum {
+	BRAID_KEY_LEN = 32,
+	BRAID_DEFAULT_MTU = 1420,
+	/* Bytes a transport message adds to an inner packet, before padding. */
+	BRAID_DATA_OVERHEAD = 32,
+	/* Largest datagram braid sends: a data message around a 65535-byte inner packet. */
+	BRAID_MAX_MESSAGE_LEN = 65535 + 15 + BRAID_DATA_OVERHEAD,
+};
+
+#define BRAID_NEVER UINT64_MAX
+
+struct braid_device;
+struct braid_peer;
+struct braid_keypair;
+
+/*
+ * An underlay address: where a peer is (addr), and for a packet we received,
+ * which local address and interface it arrived on (src, src_ifindex), so a
+ * reply leaves from the address the peer sent to. src is all zero when unknown.
+ */
+struct braid_endpoint {
+	union {
+		struct sockaddr sa;
+		struct sockaddr_in in4;
+		struct sockaddr_in6 in6;
+	} addr;
+	union {
+		struct in_addr in4;
+		struct in6_addr in6;
+	} src;
+	int src_ifindex;
+};
+
+/* Reasons a packet was dropped; each has a device counter. */
+enum braid_drop {
+	BRAID_OK = 0,
+	BRAID_DROP_MALFORMED,		/* unknown type or wrong length */
+	BRAID_DROP_MAC1,		/* handshake with a bad mac1 */
+	BRAID_DROP_COOKIE_SENT,		/* under load without a valid mac2: answered with a cookie */
+	BRAID_DROP_RATELIMITED,		/* over the per-source handshake rate */
+	BRAID_DROP_HANDSHAKE,		/* handshake failed: unknown peer, bad AEAD, wrong state */
+	BRAID_DROP_HANDSHAKE_REPLAY,	/* initiation timestamp not newer than the last one */
+	BRAID_DROP_HANDSHAKE_FLOOD,	/* more than INITIATIONS_PER_SECOND from one peer */
+	BRAID_DROP_COOKIE,		/* cookie reply not for us or not authentic */
+	BRAID_DROP_UNKNOWN_INDEX,	/* receiver index matches no session */
+	BRAID_DROP_KEY_EXPIRED,		/* keypair past REJECT_AFTER_TIME or _MESSAGES */
+	BRAID_DROP_DECRYPT,		/* transport message failed authentication */
+	BRAID_DROP_REPLAY,		/* counter seen before or behind the window */
+	BRAID_DROP_INNER_MALFORMED,	/* decrypted payload is not a plausible IP packet */
+	BRAID_DROP_INNER_SOURCE,	/* inner source address not in the peer's allowed IPs */
+	BRAID_DROP_NO_ROUTE,		/* outbound: no peer's allowed IPs hold the destination */
+	BRAID_DROP_NO_ENDPOINT,		/* outbound: the peer has no endpoint yet */
+	BRAID_DROP_NO_KEY,		/* outbound: our private key is unset */
+	BRAID_DROP_STAGED_OVERFLOW,	/* outbound: too many packets waiting for a handshake */
+	BRAID_DROP_HANDSHAKE_GAVE_UP,	/* outbound: staged packets dropped after REKEY_ATTEMPT_TIME */
+	BRAID_DROP_NOMEM,
+	BRAID_DROP_MAX
+};
+
+const char *braid_drop_name(enum braid_drop reason);
+
+struct braid_device_stats {
+	uint64_t drops[BRAID_DROP_MAX];
+	uint64_t cookie_replies_sent;
+	uint64_t handshakes_under_load;	/* handshake messages seen while under load */
+};
+
+struct braid_peer_stats {
+	uint64_t rx_bytes;		/* whole WireGuard messages, handshakes included */
+	uint64_t tx_bytes;
+	uint64_t last_handshake_ns;	/* wall clock (ops->wall_clock_ns) of the last completed handshake; 0 = never */
+};
+
+enum braid_log_level { BRAID_LOG_ERROR = 1, BRAID_LOG_VERBOSE = 2 };
+
+/*
+ * What the library needs from its caller. Buffers passed to callbacks live
+ * only during the call. Callbacks must not call back into the device.
+ */
+struct braid_ops {
+	/* Send one datagram. tos is the outer TOS byte (DSCP and ECN) to use. */
+	void (*send)(void *ctx, struct braid_peer *peer, const struct braid_endpoint *to,
+		     const uint8_t *buf, size_t len, uint8_t tos);
+	/* Send a cookie reply to a source that is not (yet) a known peer. */
+	void (*send_reply)(void *ctx, const struct braid_endpoint *to,
+			   const uint8_t *buf, size_t len);
+	/* Hand a decrypted inner IP packet to the host; the buffer may be modified. */
+	void (*deliver)(void *ctx, struct braid_peer *peer, uint8_t *pkt, size_t len);
+	/* Fill buf with cryptographically secure random bytes. */
+	void (*random)(void *ctx, void *buf, size_t len);
+	/* CLOCK_REALTIME in nanoseconds: for TAI64N timestamps and last-handshake times. */
+	uint64_t (*wall_clock_ns)(void *ctx);
+	/* Optional. A message already formatted, without a trailing newline. */
+	void (*log)(void *ctx, enum braid_log_level level, const char *msg);
+};
+
+struct braid_device_config {
+	/* Data-plane slots beyond slot 0 (which the control plane uses). */
+	unsigned int data_threads;
+	/*
+	 * Handshakes per second the device processes before it counts as under
+	 * load and asks every source for a cookie; 0 picks the default.
+	 */
+	unsigned int handshake_load_rate;
+	/* Sources the handshake rate limiter tracks at once; 0 picks the default. */
+	unsigned int ratelimiter_entries;
+};
+
+/* ---- Device (control plane) ---- */
+
+/* NULL on failure (errno set). ops must outlive the device. */
+struct braid_device *braid_device_new(const struct braid_device_config *config,
+				      const struct braid_ops *ops, void *ctx);
+/* Frees every peer and wipes every secret. */
+void braid_device_free(struct braid_device *dev);
+
+/* key NULL or all zero removes the identity (and every session). */
+void braid_device_set_private_key(struct braid_device *dev, const uint8_t key[BRAID_KEY_LEN]);
+bool braid_device_get_private_key(const struct braid_device *dev, uint8_t key[BRAID_KEY_LEN]);
+bool braid_device_get_public_key(const struct braid_device *dev, uint8_t key[BRAID_KEY_LEN]);
+
+/* Inner MTU, used to pad outgoing messages: padding never takes a packet past it. */
+void braid_device_set_mtu(struct braid_device *dev, unsigned int mtu);
+
+/*
+ * Route, encrypt and send n inner IP packets (each a whole IPv4 or IPv6
+ * packet). Packets for a peer without a session are staged and a handshake
+ * is started. Returns how many were dropped; the reasons are counted.
+ */
+size_t braid_device_send(struct braid_device *dev, uint64_t now, uint8_t *const pkts[],
+			 const size_t lens[], size_t n);
+
+/*
+ * Process one received datagram (buf is modified in place). from says where
+ * it came from and which local address it arrived on. BRAID_OK, or why it
+ * was dropped.
+ */
+enum braid_drop braid_device_receive(struct braid_device *dev, uint64_t now,
+				     const struct braid_endpoint *from, uint8_t *buf, size_t len);
+
+/* Fire every timer that is due at now; return the next deadline (BRAID_NEVER if none). */
+uint64_t braid_device_tick(struct braid_device *dev, uint64_t now);
+/* The next deadline, without firing anything; may be early, never late. */
+uint64_t braid_device_next_deadline(const struct braid_device *dev);
+
+/*
+ * Tell the device its caller has a handshake backlog (for example a full
+ * queue in front of braid_device_receive): it counts as under load for a second.
+ */
+void braid_device_set_under_load(struct braid_device *dev, uint64_t now);
+
+void braid_device_get_stats(const struct braid_device *dev, struct braid_device_stats *stats);
+
+/* Peers in insertion order: pass NULL for the first. */
+struct braid_peer *braid_device_next_peer(const struct braid_device *dev,
+					  const struct braid_peer *prev);
+struct braid_peer *braid_device_find_peer(const struct braid_device *dev,
+					  const uint8_t public_key[BRAID_KEY_LEN]);
+/* Drop every peer. */
+void braid_device_clear_peers(struct braid_device *dev);
+
+/* ---- Peers (control plane) ---- */
+
+/* NULL with errno EEXIST (already a peer), EINVAL (our own public key) or ENOMEM. */
+struct braid_peer *braid_peer_new(struct braid_device *dev, const uint8_t public_key[BRAID_KEY_LEN]);
+/* Remove the peer from its device, drop its staged packets and wipe its keys. */
+void braid_peer_free(struct braid_peer *peer);
+
+void braid_peer_get_public_key(const struct braid_peer *peer, uint8_t key[BRAID_KEY_LEN]);
+/* key NULL or all zero removes the preshared key; new handshakes use the new one. */
+void braid_peer_set_preshared_key(struct braid_peer *peer, const uint8_t key[BRAID_KEY_LEN]);
+/* False when the peer has none (key is then zeroed). */
+bool braid_peer_get_preshared_key(const struct braid_peer *peer, uint8_t key[BRAID_KEY_LEN]);
+
+/* Set where the peer is; also forgets the sticky source address. */
+void braid_peer_set_endpoint(struct braid_peer *peer, const struct braid_endpoint *endpoint);
+/* False when the peer has no endpoint yet. */
+bool braid_peer_get_endpoint(const struct braid_peer *peer, struct braid_endpoint *endpoint);
+
+/* Seconds between keepalives; 0 turns them off. When turned on, one goes out now. */
+void braid_peer_set_persistent_keepalive(struct braid_peer *peer, uint64_t now, uint16_t seconds);
+uint16_t braid_peer_get_persistent_keepalive(const struct braid_peer *peer);
+
+/* family AF_INET or AF_INET6; 0, -EINVAL or -ENOMEM. A prefix held by another peer moves here. */
+int braid_peer_add_allowed_ip(struct braid_peer *peer, int family, const void *addr, uint8_t cidr);
+/* 0, or -ENOENT when this peer does not hold exactly this prefix. */
+int braid_peer_remove_allowed_ip(struct braid_peer *peer, int family, const void *addr, uint8_t cidr);
+void braid_peer_clear_allowed_ips(struct braid_peer *peer);
+typedef int braid_allowed_ip_fn(void *ctx, int family, const void *addr, uint8_t cidr);
+/* Call fn for each allowed IP; returns fn's first non-zero result, or 0. */
+int braid_peer_foreach_allowed_ip(const struct braid_peer *peer, braid_allowed_ip_fn *fn, void *ctx);
+
+void braid_peer_get_stats(const struct braid_peer *peer, struct braid_peer_stats *stats);
+
+/* Start a handshake now (unless one was sent less than REKEY_TIMEOUT ago). */
+void braid_peer_initiate_handshake(struct braid_peer *peer, uint64_t now);
+
+/* A pointer the caller may keep with the peer. */
+void braid_peer_set_userdata(struct braid_peer *peer, void *data);
+void *braid_peer_get_userdata(const struct braid_peer *peer);
+
+/*
+ * ---- The data plane, split for callers that encrypt on many threads ----
+ *
+ * braid_device_send() and braid_device_receive() do all of this on the
+ * calling thread. A multi-threaded caller instead:
+ *   outbound: peer = braid_device_route(); kp = braid_peer_send_begin();
+ *             braid_keypair_seal() per packet on any thread;
+ *             braid_peer_send_done(); braid_keypair_put().
+ *   inbound:  kp = braid_device_data_keypair(); braid_keypair_open() on any
+ *             thread; braid_device_data_done() in counter order per peer;
+ *             braid_keypair_put().
+ */
+
+/* Control plane: the peer whose allowed IPs hold pkt's destination, or NULL. */
+struct braid_peer *braid_device_route(struct braid_device *dev, const uint8_t *pkt, size_t len);
+
+/*
+ * Control plane: reserve n consecutive nonces on the peer's current sending
+ * keypair and return a reference to it, with the first nonce in *first_nonce.
+ * NULL when there is no usable keypair: then stage the packets with
+ * braid_peer_stage(), which also starts a handshake.
+ */
+struct braid_keypair *braid_peer_send_begin(struct braid_peer *peer, uint64_t now, size_t n,
+					    uint64_t *first_nonce);
+/* Control plane: queue a packet until a session exists; BRAID_OK or the drop reason. */
+enum braid_drop braid_peer_stage(struct braid_peer *peer, uint64_t now, const uint8_t *pkt,
+				 size_t len);
+/* Control plane: after sending n_data data messages (keepalives not counted) of bytes in all. */
+void braid_peer_send_done(struct braid_peer *peer, uint64_t now, size_t n_data, size_t bytes);
+
+/* Bytes braid_keypair_seal() writes for an inner packet of len bytes at this MTU. */
+size_t braid_message_len(size_t len, unsigned int mtu);
+/*
+ * Any thread: build the transport message for one inner packet into out
+ * (braid_message_len() bytes; out must not overlap pkt). Returns its length.
+ */
+size_t braid_keypair_seal(struct braid_keypair *kp, unsigned int slot, uint64_t nonce,
+			  uint8_t *out, const uint8_t *pkt, size_t len, unsigned int mtu);
+
+/*
+ * Control plane: for a transport message, the keypair its receiver index
+ * names (a new reference), or NULL with *why set.
+ */
+struct braid_keypair *braid_device_data_keypair(struct braid_device *dev, uint64_t now,
+						const uint8_t *msg, size_t len,
+						enum braid_drop *why);
+/*
+ * Any thread: authenticate and decrypt a transport message in place. On
+ * success *nonce is its counter and the padded inner packet is msg[16, 16 + *inner_len).
+ */
+bool braid_keypair_open(struct braid_keypair *kp, unsigned int slot, uint8_t *msg, size_t len,
+			uint64_t *nonce, size_t *inner_len) __attribute__((warn_unused_result));
+/*
+ * Control plane: finish a message braid_keypair_open() accepted: replay
+ * check, session confirmation, timers, roaming, the allowed-IPs source check
+ * and delivery through ops->deliver. BRAID_OK or the drop reason.
+ */
+enum braid_drop braid_device_data_done(struct braid_device *dev, uint64_t now,
+				       struct braid_keypair *kp, const struct braid_endpoint *from,
+				       uint64_t nonce, uint8_t *inner, size_t inner_len);
+
+/* The peer a keypair belongs to. */
+struct braid_peer *braid_keypair_peer(const struct braid_keypair *kp);
+/* Any thread: drop a reference. */
+void braid_keypair_put(struct braid_keypair *kp);
+
+/* ---- Keys ---- */
+
+/* Derive the X25519 public key; clamps a copy of the private key first. */
+void braid_public_key(uint8_t pub[BRAID_KEY_LEN], const uint8_t priv[BRAID_KEY_LEN]);
+/* Turn 32 random bytes into a private key (clamped in place). */
+void braid_clamp_private_key(uint8_t key[BRAID_KEY_LEN]);
+/* Base64 (44 characters and a NUL) and hex (64 and a NUL). Decoders return false on bad input. */
+void braid_key_to_base64(char out[45], const uint8_t key[BRAID_KEY_LEN]);
+bool braid_key_from_base64(uint8_t key[BRAID_KEY_LEN], const char *in);
+void braid_key_to_hex(char out[65], const uint8_t key[BRAID_KEY_LEN]);
+bool braid_key_from_hex(uint8_t key[BRAID_KEY_LEN], const char *in);
+
+/* Must be called once before anything else; false when libcrypto is unusable. */
+bool braid_init(void);
+
+#endif

@@ -1,0 +1,160 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * WireGuard wire formats and every protocol constant, in one place.
+ *
+ * All multi-byte fields are little-endian on the wire. The structs are
+ * packed byte arrays: they are never accessed through unaligned pointers
+ * to wider types; fields are read and written with get_le32()/put_le32().
+ */
+#ifndef BRAID_MESSAGES_H
+#define BRAID_MESSAGES_H
+
+#include <stdint.h>
+#include <string.h>
+
+#ifndef __must_check
+#define __must_check __attribute__((warn_unused_result))
+#endif
+
+#define NSEC_PER_SEC 1000000000ULL
+#define NSEC_PER_MSEC 1000000ULL
+
+enum noise_lengths {
+	NOISE_PUBLIC_KEY_LEN = 32,
+	NOISE_SYMMETRIC_KEY_LEN = 32,
+	NOISE_TIMESTAMP_LEN = 12,
+	NOISE_AUTHTAG_LEN = 16,
+	NOISE_HASH_LEN = 32,
+};
+
+#define noise_encrypted_len(plain_len) ((plain_len) + NOISE_AUTHTAG_LEN)
+
+enum cookie_values {
+	COOKIE_SECRET_MAX_AGE = 120,	/* seconds */
+	COOKIE_SECRET_LATENCY = 5,	/* seconds */
+	COOKIE_NONCE_LEN = 24,
+	COOKIE_LEN = 16,
+};
+
+enum counter_values {
+	COUNTER_BITS_TOTAL = 8192,
+	COUNTER_REDUNDANT_BITS = 64,
+	COUNTER_WINDOW_SIZE = COUNTER_BITS_TOTAL - COUNTER_REDUNDANT_BITS,
+};
+
+/* Times in seconds, as in the paper's section 6. */
+enum limits {
+	REKEY_TIMEOUT = 5,
+	REKEY_TIMEOUT_JITTER_MAX_MS = 333,	/* jitter is drawn from [0, 333) ms */
+	KEEPALIVE_TIMEOUT = 10,
+	REKEY_AFTER_TIME = 120,
+	REJECT_AFTER_TIME = 180,
+	REKEY_ATTEMPT_TIME = 90,
+	INITIATIONS_PER_SECOND = 50,
+	MAX_PEERS_PER_DEVICE = 1 << 20,
+	MAX_TIMER_HANDSHAKES = REKEY_ATTEMPT_TIME / REKEY_TIMEOUT,
+	MAX_QUEUED_INCOMING_HANDSHAKES = 4096,
+	MAX_STAGED_PACKETS = 128,
+};
+
+#define REKEY_AFTER_MESSAGES (1ULL << 60)
+/* 2^64 - 2^13 - 1, the paper's value */
+#define REJECT_AFTER_MESSAGES (UINT64_MAX - (1ULL << 13))
+
+enum message_type {
+	MESSAGE_INVALID = 0,
+	MESSAGE_HANDSHAKE_INITIATION = 1,
+	MESSAGE_HANDSHAKE_RESPONSE = 2,
+	MESSAGE_HANDSHAKE_COOKIE = 3,
+	MESSAGE_DATA = 4,
+};
+
+/* Offsets into each message; every message starts with a 32-bit type. */
+struct message_macs {
+	uint8_t mac1[COOKIE_LEN];
+	uint8_t mac2[COOKIE_LEN];
+};
+
+struct message_handshake_initiation {
+	uint8_t type[4];
+	uint8_t sender_index[4];
+	uint8_t unencrypted_ephemeral[NOISE_PUBLIC_KEY_LEN];
+	uint8_t encrypted_static[noise_encrypted_len(NOISE_PUBLIC_KEY_LEN)];
+	uint8_t encrypted_timestamp[noise_encrypted_len(NOISE_TIMESTAMP_LEN)];
+	struct message_macs macs;
+};
+
+struct message_handshake_response {
+	uint8_t type[4];
+	uint8_t sender_index[4];
+	uint8_t receiver_index[4];
+	uint8_t unencrypted_ephemeral[NOISE_PUBLIC_KEY_LEN];
+	uint8_t encrypted_nothing[noise_encrypted_len(0)];
+	struct message_macs macs;
+};
+
+struct message_handshake_cookie {
+	uint8_t type[4];
+	uint8_t receiver_index[4];
+	uint8_t nonce[COOKIE_NONCE_LEN];
+	uint8_t encrypted_cookie[noise_encrypted_len(COOKIE_LEN)];
+};
+
+struct message_data_header {
+	uint8_t type[4];
+	uint8_t receiver_index[4];
+	uint8_t counter[8];
+};
+
+enum message_sizes {
+	MESSAGE_INITIATION_LEN = sizeof(struct message_handshake_initiation),
+	MESSAGE_RESPONSE_LEN = sizeof(struct message_handshake_response),
+	MESSAGE_COOKIE_LEN = sizeof(struct message_handshake_cookie),
+	MESSAGE_DATA_HEADER_LEN = sizeof(struct message_data_header),
+	MESSAGE_PADDING_MULTIPLE = 16,
+	MESSAGE_MINIMUM_LEN = MESSAGE_DATA_HEADER_LEN + NOISE_AUTHTAG_LEN,
+};
+
+#define message_data_len(plain_len) (noise_encrypted_len(plain_len) + MESSAGE_DATA_HEADER_LEN)
+
+_Static_assert(MESSAGE_INITIATION_LEN == 148, "initiation is 148 bytes");
+_Static_assert(MESSAGE_RESPONSE_LEN == 92, "response is 92 bytes");
+_Static_assert(MESSAGE_COOKIE_LEN == 64, "cookie reply is 64 bytes");
+_Static_assert(MESSAGE_DATA_HEADER_LEN == 16, "data header is 16 bytes");
+
+/* Differentiated services code point for handshakes: AF41, as the kernel sends. */
+enum { HANDSHAKE_DSCP = 0x88 };
+
+static inline uint32_t get_le32(const uint8_t p[4])
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static inline void put_le32(uint8_t p[4], uint32_t v)
+{
+	p[0] = v; p[1] = v >> 8; p[2] = v >> 16; p[3] = v >> 24;
+}
+
+static inline uint64_t get_le64(const uint8_t p[8])
+{
+	return (uint64_t)get_le32(p) | (uint64_t)get_le32(p + 4) << 32;
+}
+
+static inline void put_le64(uint8_t p[8], uint64_t v)
+{
+	put_le32(p, (uint32_t)v);
+	put_le32(p + 4, (uint32_t)(v >> 32));
+}
+
+static inline void put_be32(uint8_t p[4], uint32_t v)
+{
+	p[0] = v >> 24; p[1] = v >> 16; p[2] = v >> 8; p[3] = v;
+}
+
+static inline void put_be64(uint8_t p[8], uint64_t v)
+{
+	put_be32(p, (uint32_t)(v >> 32));
+	put_be32(p + 4, (uint32_t)v);
+}
+
+#endif
