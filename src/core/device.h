@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The device: our identity, peers, cryptokey routing, the index table,
+ * handshake load accounting and the callbacks to the caller.
+ */
+#ifndef BRAID_DEVICE_H
+#define BRAID_DEVICE_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "allowedips.h"
+#include "braid.h"
+#include "cookie.h"
+#include "index.h"
+#include "messages.h"
+#include "ratelimiter.h"
+
+enum {
+	/* Default handshakes per second before the whole device is under load. */
+	DEVICE_HANDSHAKE_LOAD_RATE = 1000,
+	/* How long the device stays under load after the last sign of it. */
+	DEVICE_UNDER_LOAD_STICKY_NS = 1000000000,
+};
+
+struct braid_device {
+	const struct braid_ops *ops;
+	void *ctx;
+	unsigned int slots;		/* data-plane contexts per keypair direction */
+
+	uint8_t static_private[NOISE_PUBLIC_KEY_LEN];
+	uint8_t static_public[NOISE_PUBLIC_KEY_LEN];
+	bool has_identity;
+
+	struct cookie_checker cookie_checker;
+	struct ratelimiter *ratelimiter;
+	struct index_table index;
+	struct allowedips allowedips;
+
+	struct braid_peer *peers_head, *peers_tail;
+	struct braid_peer **peer_buckets;
+	size_t peer_bucket_count, peer_count;
+	uint64_t next_peer_id, next_keypair_id;
+
+	unsigned int mtu;
+	uint64_t next_deadline;
+	uint64_t next_gc;
+
+	/* Token bucket of handshakes (in ns of budget) and the last time it ran dry. */
+	uint64_t load_rate;
+	uint64_t load_tokens;
+	uint64_t load_last;
+	uint64_t last_under_load;
+
+	uint64_t log_tokens, log_last;
+	struct braid_device_stats stats;
+
+	/* The control plane seals here: one call at a time per device. */
+	uint8_t scratch[BRAID_MAX_MESSAGE_LEN];
+};
+
+void device_random(struct braid_device *dev, void *buf, size_t len);
+/* Move the device's next deadline earlier if deadline is. */
+void device_note_deadline(struct braid_device *dev, uint64_t deadline);
+enum braid_drop device_drop(struct braid_device *dev, enum braid_drop why);
+void device_log(struct braid_device *dev, enum braid_log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Rate-limited verbose log for hostile or broken input. */
+void device_log_drop(struct braid_device *dev, uint64_t now, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Link a new peer into the device's list and table; 0 or -ENOMEM. */
+int device_add_peer(struct braid_device *dev, struct braid_peer *peer);
+void device_remove_peer(struct braid_device *dev, struct braid_peer *peer);
+struct braid_peer *device_lookup_peer(const struct braid_device *dev,
+				      const uint8_t public_key[NOISE_PUBLIC_KEY_LEN]);
+/* Human-readable endpoint for logs. */
+const char *endpoint_str(const struct braid_endpoint *ep, char buf[64]);
+
+#endif

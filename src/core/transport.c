@@ -1,0 +1,322 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Transport data messages.
+ *
+ * Outbound: route by destination through the allowed-IPs trie, reserve a
+ * nonce on the current keypair, pad to a multiple of 16 (never past the
+ * MTU), seal. Without a usable keypair the packet is staged and a
+ * handshake starts.
+ * Inbound: the receiver index finds the keypair, which must be valid and
+ * young enough; open; the replay window must accept the counter; only then
+ * may the packet move the endpoint (roaming) and confirm a new session;
+ * finally the inner source address must be one the peer is allowed to use.
+ */
+#include <assert.h>
+#include <string.h>
+
+#include "device.h"
+#include "peer.h"
+#include "timers.h"
+#include "transport.h"
+
+enum { ECN_MASK = 3, ECN_ECT_0 = 2, ECN_CE = 3 };
+
+uint8_t transport_outer_tos(const uint8_t *pkt, size_t len)
+{
+	uint8_t inner;
+
+	if (len >= 20 && pkt[0] >> 4 == 4)
+		inner = pkt[1];
+	else if (len >= 40 && pkt[0] >> 4 == 6)
+		inner = (uint8_t)(pkt[0] << 4 | pkt[1] >> 4);
+	else
+		return 0;
+	inner &= ECN_MASK;
+	return inner == ECN_CE ? ECN_ECT_0 : inner;
+}
+
+static size_t padded_len(size_t len, unsigned int mtu)
+{
+	size_t last_unit = len, padded;
+
+	if (!mtu)
+		return (len + MESSAGE_PADDING_MULTIPLE - 1) & ~(size_t)(MESSAGE_PADDING_MULTIPLE - 1);
+	/* A packet over the MTU (should not happen) pads like its remainder. */
+	if (last_unit > mtu)
+		last_unit %= mtu;
+	padded = (last_unit + MESSAGE_PADDING_MULTIPLE - 1) &
+		 ~(size_t)(MESSAGE_PADDING_MULTIPLE - 1);
+	if (padded > mtu)
+		padded = mtu;
+	return len + (padded - last_unit);
+}
+
+size_t braid_message_len(size_t len, unsigned int mtu)
+{
+	return message_data_len(padded_len(len, mtu));
+}
+
+size_t braid_keypair_seal(struct braid_keypair *kp, unsigned int slot, uint64_t nonce,
+			  uint8_t *out, const uint8_t *pkt, size_t len, unsigned int mtu)
+{
+	struct message_data_header *hdr = (struct message_data_header *)out;
+	size_t plen = padded_len(len, mtu);
+
+	assert(slot < kp->slots);
+	put_le32(hdr->type, MESSAGE_DATA);
+	put_le32(hdr->receiver_index, kp->remote_index);
+	put_le64(hdr->counter, nonce);
+	memcpy(out + MESSAGE_DATA_HEADER_LEN, pkt, len);
+	memset(out + MESSAGE_DATA_HEADER_LEN + len, 0, plen - len);
+	crypto_aead_ctx_seal(kp->ctx[slot], out + MESSAGE_DATA_HEADER_LEN,
+			     out + MESSAGE_DATA_HEADER_LEN, plen, nonce);
+	return message_data_len(plen);
+}
+
+bool braid_keypair_open(struct braid_keypair *kp, unsigned int slot, uint8_t *msg, size_t len,
+			uint64_t *nonce, size_t *inner_len)
+{
+	const struct message_data_header *hdr = (const struct message_data_header *)msg;
+
+	assert(slot < kp->slots);
+	if (len < MESSAGE_MINIMUM_LEN)
+		return false;
+	*nonce = get_le64(hdr->counter);
+	if (!crypto_aead_ctx_open(kp->ctx[kp->slots + slot], msg + MESSAGE_DATA_HEADER_LEN,
+				  msg + MESSAGE_DATA_HEADER_LEN, len - MESSAGE_DATA_HEADER_LEN,
+				  *nonce))
+		return false;
+	*inner_len = len - MESSAGE_MINIMUM_LEN;
+	return true;
+}
+
+struct braid_peer *braid_keypair_peer(const struct braid_keypair *kp)
+{
+	return kp->peer;
+}
+
+static void invalidate_sending(struct braid_keypair *kp)
+{
+	atomic_store(&kp->sending_is_valid, false);
+}
+
+struct braid_keypair *braid_peer_send_begin(struct braid_peer *peer, uint64_t now, size_t n,
+					    uint64_t *first_nonce)
+{
+	struct braid_keypair *kp = peer->keypairs.current;
+	uint64_t nonce;
+
+	if (!kp || !atomic_load(&kp->sending_is_valid))
+		return NULL;
+	if (has_expired(kp->birthdate, REJECT_AFTER_TIME * NSEC_PER_SEC, now)) {
+		invalidate_sending(kp);
+		return NULL;
+	}
+	nonce = atomic_fetch_add(&kp->sending_counter, n);
+	/* Every nonce handed out must stay below REJECT_AFTER_MESSAGES. */
+	if (nonce >= REJECT_AFTER_MESSAGES || n > REJECT_AFTER_MESSAGES - nonce) {
+		invalidate_sending(kp);
+		return NULL;
+	}
+	*first_nonce = nonce;
+	return noise_keypair_get(kp);
+}
+
+void braid_peer_send_done(struct braid_peer *peer, uint64_t now, size_t n_data, size_t bytes)
+{
+	peer->tx_bytes += bytes;
+	timers_any_authenticated_packet_traversal(peer, now);
+	timers_any_authenticated_packet_sent(peer);
+	if (n_data)
+		timers_data_sent(peer, now);
+	peer_keep_key_fresh_send(peer, now);
+}
+
+/* The destination (dst) or source address of an IPv4 or IPv6 packet. */
+static const uint8_t *ip_address(const uint8_t *pkt, size_t len, bool dst, int *family)
+{
+	if (len >= 20 && pkt[0] >> 4 == 4) {
+		*family = AF_INET;
+		return pkt + (dst ? 16 : 12);
+	}
+	if (len >= 40 && pkt[0] >> 4 == 6) {
+		*family = AF_INET6;
+		return pkt + (dst ? 24 : 8);
+	}
+	return NULL;
+}
+
+struct braid_peer *braid_device_route(struct braid_device *dev, const uint8_t *pkt, size_t len)
+{
+	int family;
+	const uint8_t *addr = ip_address(pkt, len, true, &family);
+
+	return addr ? allowedips_lookup(&dev->allowedips, family, addr) : NULL;
+}
+
+static enum braid_drop send_one(struct braid_device *dev, uint64_t now, const uint8_t *pkt,
+				size_t len)
+{
+	struct braid_peer *peer;
+	struct braid_keypair *kp;
+	uint64_t nonce;
+	size_t mlen;
+
+	if (!dev->has_identity)
+		return BRAID_DROP_NO_KEY;
+	peer = braid_device_route(dev, pkt, len);
+	if (!peer)
+		return BRAID_DROP_NO_ROUTE;
+	if (!peer->has_endpoint)
+		return BRAID_DROP_NO_ENDPOINT;
+	/* The fast path: nothing waiting ahead of this packet and a live session. */
+	if (!peer->staged_count && (kp = braid_peer_send_begin(peer, now, 1, &nonce))) {
+		mlen = braid_keypair_seal(kp, 0, nonce, dev->scratch, pkt, len, dev->mtu);
+		braid_keypair_put(kp);
+		timers_any_authenticated_packet_traversal(peer, now);
+		timers_any_authenticated_packet_sent(peer);
+		peer_send_buffer(peer, dev->scratch, mlen, transport_outer_tos(pkt, len));
+		timers_data_sent(peer, now);
+		peer_keep_key_fresh_send(peer, now);
+		return BRAID_OK;
+	}
+	return braid_peer_stage(peer, now, pkt, len);
+}
+
+size_t braid_device_send(struct braid_device *dev, uint64_t now, uint8_t *const pkts[],
+			 const size_t lens[], size_t n)
+{
+	size_t i, dropped = 0;
+	enum braid_drop why;
+
+	for (i = 0; i < n; ++i) {
+		why = send_one(dev, now, pkts[i], lens[i]);
+		if (why != BRAID_OK) {
+			device_drop(dev, why);
+			++dropped;
+		}
+	}
+	return dropped;
+}
+
+struct braid_keypair *braid_device_data_keypair(struct braid_device *dev, uint64_t now,
+						const uint8_t *msg, size_t len,
+						enum braid_drop *why)
+{
+	const struct message_data_header *hdr = (const struct message_data_header *)msg;
+	struct index_entry *entry;
+	struct braid_keypair *kp;
+
+	if (len < MESSAGE_MINIMUM_LEN || get_le32(hdr->type) != MESSAGE_DATA) {
+		*why = BRAID_DROP_MALFORMED;
+		return NULL;
+	}
+	entry = index_table_lookup(&dev->index, get_le32(hdr->receiver_index), INDEX_KEYPAIR);
+	if (!entry) {
+		*why = BRAID_DROP_UNKNOWN_INDEX;
+		return NULL;
+	}
+	kp = container_of(entry, struct braid_keypair, entry);
+	if (!atomic_load(&kp->receiving_is_valid) ||
+	    has_expired(kp->birthdate, REJECT_AFTER_TIME * NSEC_PER_SEC, now) ||
+	    kp->receiving_counter.counter >= REJECT_AFTER_MESSAGES) {
+		atomic_store(&kp->receiving_is_valid, false);
+		*why = BRAID_DROP_KEY_EXPIRED;
+		return NULL;
+	}
+	*why = BRAID_OK;
+	return noise_keypair_get(kp);
+}
+
+/*
+ * The inner packet's real length from its own header: the rest is padding.
+ * 0 when the packet is not a plausible IPv4 or IPv6 packet.
+ */
+static size_t inner_ip_len(const uint8_t *pkt, size_t len)
+{
+	size_t ip_len;
+
+	if (len >= 20 && pkt[0] >> 4 == 4) {
+		ip_len = (size_t)pkt[2] << 8 | pkt[3];
+		if (ip_len < 20 || (pkt[0] & 15) < 5 || (size_t)(pkt[0] & 15) * 4 > ip_len)
+			return 0;
+	} else if (len >= 40 && pkt[0] >> 4 == 6) {
+		ip_len = ((size_t)pkt[4] << 8 | pkt[5]) + 40;
+	} else {
+		return 0;
+	}
+	return ip_len <= len ? ip_len : 0;
+}
+
+enum braid_drop braid_device_data_done(struct braid_device *dev, uint64_t now,
+				       struct braid_keypair *kp, const struct braid_endpoint *from,
+				       uint64_t nonce, uint8_t *inner, size_t inner_len)
+{
+	struct braid_peer *peer = kp->peer, *routed;
+	const uint8_t *src;
+	size_t ip_len;
+	int family;
+
+	if (!peer || peer->is_dead)
+		return device_drop(dev, BRAID_DROP_UNKNOWN_INDEX);
+	if (!replay_check(&kp->receiving_counter, nonce)) {
+		device_log_drop(dev, now, "peer %llu: packet with invalid counter %llu",
+				(unsigned long long)peer->internal_id, (unsigned long long)nonce);
+		return device_drop(dev, BRAID_DROP_REPLAY);
+	}
+
+	/* Authentic and fresh: it may move the endpoint and confirm the session. */
+	peer_set_endpoint_from(peer, from);
+	if (noise_received_with_keypair(&peer->keypairs, kp)) {
+		timers_handshake_complete(peer, now);
+		peer_send_staged_packets(peer, now);
+	}
+	peer_keep_key_fresh_receive(peer, now);
+	timers_any_authenticated_packet_received(peer);
+	timers_any_authenticated_packet_traversal(peer, now);
+
+	if (!inner_len) {
+		peer->rx_bytes += message_data_len(0);
+		return BRAID_OK;
+	}
+	timers_data_received(peer, now);
+
+	ip_len = inner_ip_len(inner, inner_len);
+	if (!ip_len) {
+		device_log_drop(dev, now, "peer %llu: packet is neither IPv4 nor IPv6",
+				(unsigned long long)peer->internal_id);
+		return device_drop(dev, BRAID_DROP_INNER_MALFORMED);
+	}
+	src = ip_address(inner, ip_len, false, &family);
+	routed = allowedips_lookup(&dev->allowedips, family, src);
+	if (routed != peer) {
+		device_log_drop(dev, now, "peer %llu: packet has unallowed source address",
+				(unsigned long long)peer->internal_id);
+		return device_drop(dev, BRAID_DROP_INNER_SOURCE);
+	}
+	dev->ops->deliver(dev->ctx, peer, inner, ip_len);
+	peer->rx_bytes += message_data_len(inner_len);
+	return BRAID_OK;
+}
+
+enum braid_drop transport_receive(struct braid_device *dev, uint64_t now,
+				  const struct braid_endpoint *from, uint8_t *msg, size_t len)
+{
+	struct braid_keypair *kp;
+	enum braid_drop why;
+	uint64_t nonce;
+	size_t inner_len;
+
+	kp = braid_device_data_keypair(dev, now, msg, len, &why);
+	if (!kp)
+		return device_drop(dev, why);
+	if (!braid_keypair_open(kp, 0, msg, len, &nonce, &inner_len)) {
+		braid_keypair_put(kp);
+		device_log_drop(dev, now, "data message failed authentication");
+		return device_drop(dev, BRAID_DROP_DECRYPT);
+	}
+	why = braid_device_data_done(dev, now, kp, from, nonce, msg + MESSAGE_DATA_HEADER_LEN,
+				     inner_len);
+	braid_keypair_put(kp);
+	return why;
+}
