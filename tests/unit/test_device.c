@@ -848,6 +848,116 @@ static void test_deadlines(void **state)
 	assert_int_equal(braid_device_tick(p->a->dev, p->sim.now), BRAID_NEVER);
 }
 
+/* 26. A cookie binds the source port too: from another port it is worth nothing. */
+static void test_cookie_bound_to_port(void **state)
+{
+	struct pair *p = *state;
+	struct braid_device_stats stats;
+	struct braid_endpoint a_orig = p->a->addr;
+
+	braid_device_set_under_load(p->b->dev, p->sim.now);
+	braid_peer_initiate_handshake(p->a_peer_b, p->sim.now);
+	sim_flush(&p->sim);
+	assert_true(p->a_peer_b->cookie.is_valid);
+
+	/* a's NAT mapping changes port: the retry carries a mac2 for the old port. */
+	p->a->addr.addr.in4.sin_port = htons(40404);
+	p->sim.now += REKEY_TIMEOUT * SEC;
+	braid_device_set_under_load(p->b->dev, p->sim.now);
+	p->a_peer_b->last_sent_handshake = TIME_NEVER;
+	braid_peer_initiate_handshake(p->a_peer_b, p->sim.now);
+	sim_flush(&p->sim);
+	braid_device_get_stats(p->b->dev, &stats);
+	assert_int_equal(stats.cookie_replies_sent, 2);
+	assert_int_equal(p->b->sent_responses, 0);
+	p->a->addr = a_orig;
+}
+
+/* 27. A cookie reply, even a valid one, never moves the endpoint. */
+static void test_cookie_reply_does_not_roam(void **state)
+{
+	struct pair *p = *state;
+	struct braid_endpoint ep;
+
+	braid_device_set_under_load(p->b->dev, p->sim.now);
+	braid_peer_initiate_handshake(p->a_peer_b, p->sim.now);
+	assert_int_equal(braid_device_receive(p->b->dev, p->sim.now, &p->a->addr, p->a->out[0].data,
+					      p->a->out[0].len), BRAID_DROP_COOKIE_SENT);
+	p->a->n_out = 0;
+	assert_int_equal(p->b->n_out, 1);
+	/* Deliver the reply as if from somewhere else. */
+	sim_endpoint(&ep, 77, 9999);
+	assert_int_equal(braid_device_receive(p->a->dev, p->sim.now, &ep, p->b->out[0].data,
+					      p->b->out[0].len), BRAID_OK);
+	p->b->n_out = 0;
+	assert_true(braid_peer_get_endpoint(p->a_peer_b, &ep));
+	assert_int_equal(ep.addr.in4.sin_addr.s_addr, p->b->addr.addr.in4.sin_addr.s_addr);
+	/* A second copy of the same reply is refused: one reply per mac1 sent. */
+	sim_endpoint(&ep, 2, 51820);
+	assert_int_equal(braid_device_receive(p->a->dev, p->sim.now, &ep, p->b->out[0].data, 64),
+			 BRAID_DROP_COOKIE);
+}
+
+/* 28. Counters are 64 bits all the way: past 2^32 packets still flow. */
+static void test_counter_past_32_bits(void **state)
+{
+	struct pair *p = *state;
+
+	establish(p);
+	atomic_store(&p->a_peer_b->keypairs.current->sending_counter, (1ULL << 32) + 5);
+	sim_send_packet(&p->sim, p->a, p->b, 10, 1);
+	sim_send_packet(&p->sim, p->a, p->b, 10, 2);
+	sim_flush(&p->sim);
+	assert_int_equal(p->b->n_delivered, 2);
+	assert_int_equal(p->b_peer_a->keypairs.current->receiving_counter.counter, (1ULL << 32) + 7);
+}
+
+/* 29. REJECT_AFTER_TIME: an old keypair neither sends nor receives. */
+static void test_reject_after_time(void **state)
+{
+	struct pair *p = *state;
+	struct sim_datagram d;
+
+	establish(p);
+	sim_send_packet(&p->sim, p->a, p->b, 10, 0);
+	d = p->a->out[0];
+	p->a->n_out = 0;
+	/* Age both sessions past 180 s without running any timer. */
+	p->sim.now += REJECT_AFTER_TIME * SEC;
+	assert_int_equal(braid_device_receive(p->b->dev, p->sim.now, &d.from, d.data, d.len),
+			 BRAID_DROP_KEY_EXPIRED);
+	p->b->sent_data = 0;
+	sim_send_packet(&p->sim, p->b, p->a, 10, 0);
+	assert_int_equal(p->b->sent_data, 0);
+	assert_int_equal(p->b_peer_a->staged_count, 1);
+	assert_int_equal(p->b->sent_initiations, 1);
+	/* The new handshake carries the staged packet. */
+	sim_flush(&p->sim);
+	assert_int_equal(p->a->n_delivered, 1);
+}
+
+/* 30. Oversized and odd datagrams are dropped without touching memory past them. */
+static void test_oversized_datagrams(void **state)
+{
+	struct pair *p = *state;
+	uint8_t *buf = calloc(1, 65535);
+	size_t lens[] = { 65535, 65534, 65519, 4096 + 3, 33, 47, 31, 32 };
+	unsigned int i, type;
+
+	establish(p);
+	for (type = 1; type <= 4; ++type) {
+		for (i = 0; i < sizeof(lens) / sizeof(lens[0]); ++i) {
+			memset(buf, 0xa5, lens[i]);
+			buf[0] = (uint8_t)type;
+			buf[1] = buf[2] = buf[3] = 0;
+			memcpy(buf + 4, &p->b_peer_a->keypairs.current->entry.index, 4);
+			assert_int_not_equal(braid_device_receive(p->b->dev, p->sim.now, &p->a->addr,
+								  buf, lens[i]), BRAID_OK);
+		}
+	}
+	free(buf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -876,6 +986,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_private_key_change, setup_pair, teardown_pair),
 		cmocka_unit_test(test_data_plane_threads),
 		cmocka_unit_test_setup_teardown(test_deadlines, setup_pair, teardown_pair),
+		cmocka_unit_test_setup_teardown(test_cookie_bound_to_port, setup_pair, teardown_pair),
+		cmocka_unit_test_setup_teardown(test_cookie_reply_does_not_roam, setup_pair, teardown_pair),
+		cmocka_unit_test_setup_teardown(test_counter_past_32_bits, setup_pair, teardown_pair),
+		cmocka_unit_test_setup_teardown(test_reject_after_time, setup_pair, teardown_pair),
+		cmocka_unit_test_setup_teardown(test_oversized_datagrams, setup_pair, teardown_pair),
 	};
 
 	return cmocka_run_group_tests_name("device", tests, NULL, NULL);
