@@ -1,0 +1,401 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Cryptokey routing table: one path-compressed binary trie per family.
+ *
+ * Addresses are big-endian bit strings; a node holds a prefix (key, cidr)
+ * and its children extend it, the child taken by the first bit past cidr.
+ * Nodes exist only where a peer holds a prefix or where two branches part,
+ * so every node without a peer has exactly two children. Each step down
+ * lengthens the prefix, which bounds a lookup by the address length (at
+ * most 33 or 129 nodes) whatever was inserted.
+ *
+ * Keys are kept as two host-order 64-bit words (bits 0-63, 64-127 of the
+ * address; IPv4 uses the top 32 bits of the first word) so that matching a
+ * prefix is a mask and a compare, and the first differing bit is a clz.
+ *
+ * Every traversal is iterative, using parent pointers.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+
+#include "allowedips.h"
+#include "messages.h"
+
+struct allowedips_node {
+	struct allowedips_node *bit[2];
+	struct allowedips_node *parent;
+	void *peer;
+	uint64_t key[2];
+	uint8_t cidr;
+};
+
+struct addr_family {
+	int af;
+	uint8_t bits;
+};
+
+static bool family_of(int af, struct addr_family *f)
+{
+	if (af == AF_INET)
+		*f = (struct addr_family){ AF_INET, 32 };
+	else if (af == AF_INET6)
+		*f = (struct addr_family){ AF_INET6, 128 };
+	else
+		return false;
+	return true;
+}
+
+static struct allowedips_node **root_of(struct allowedips *table, int af)
+{
+	return af == AF_INET ? &table->root4 : &table->root6;
+}
+
+/* The top cidr bits of a 64-bit word; shifting by 64 is undefined, hence 0. */
+static uint64_t mask64(unsigned int cidr)
+{
+	return cidr ? ~0ULL << (64 - cidr) : 0;
+}
+
+static void key_from_addr(uint64_t key[2], const struct addr_family *f, const uint8_t *addr,
+			  uint8_t cidr)
+{
+	uint64_t w[2] = { 0, 0 };
+	int i;
+
+	for (i = 0; i < f->bits / 8; ++i)
+		w[i / 8] |= (uint64_t)addr[i] << (56 - 8 * (i % 8));
+	key[0] = w[0] & mask64(cidr < 64 ? cidr : 64);
+	key[1] = w[1] & mask64(cidr > 64 ? cidr - 64 : 0);
+}
+
+static void key_to_addr(uint8_t *addr, const struct addr_family *f, const uint64_t key[2])
+{
+	if (f->bits == 32) {
+		put_be32(addr, (uint32_t)(key[0] >> 32));
+	} else {
+		put_be64(addr, key[0]);
+		put_be64(addr + 8, key[1]);
+	}
+}
+
+/* Bit i of the key, counting from the most significant; i < 128. */
+static unsigned int key_bit(const uint64_t key[2], unsigned int i)
+{
+	return i < 64 ? (key[0] >> (63 - i)) & 1 : (key[1] >> (127 - i)) & 1;
+}
+
+/* Whether the node's prefix covers key: its first node->cidr bits agree. */
+static bool prefix_matches(const struct allowedips_node *node, const uint64_t key[2])
+{
+	if (node->cidr <= 64)
+		return ((key[0] ^ node->key[0]) & mask64(node->cidr)) == 0;
+	return key[0] == node->key[0] &&
+	       ((key[1] ^ node->key[1]) & mask64(node->cidr - 64)) == 0;
+}
+
+/* Length of the common leading bits of two keys, at most limit. */
+static uint8_t common_bits(const uint64_t a[2], const uint64_t b[2], uint8_t limit)
+{
+	uint64_t x = a[0] ^ b[0];
+	unsigned int n;
+
+	if (x)
+		n = __builtin_clzll(x);
+	else if ((x = a[1] ^ b[1]))
+		n = 64 + __builtin_clzll(x);
+	else
+		n = 128;
+	return n < limit ? n : limit;
+}
+
+/* The pointer that holds node: its parent's child slot, or the root. */
+static struct allowedips_node **slot_of(struct allowedips_node **root,
+					struct allowedips_node *node)
+{
+	struct allowedips_node *parent = node->parent;
+
+	if (!parent)
+		return root;
+	return &parent->bit[parent->bit[1] == node];
+}
+
+static struct allowedips_node *node_new(const uint64_t key[2], uint8_t cidr, void *peer,
+					struct allowedips_node *parent)
+{
+	struct allowedips_node *node = calloc(1, sizeof(*node));
+
+	if (!node)
+		return NULL;
+	node->key[0] = key[0];
+	node->key[1] = key[1];
+	node->cidr = cidr;
+	node->peer = peer;
+	node->parent = parent;
+	return node;
+}
+
+/*
+ * Drop node if it no longer earns its place: no peer and fewer than two
+ * children. A single child takes its slot. Returns whether it was freed.
+ */
+static bool compact(struct allowedips_node **root, struct allowedips_node *node)
+{
+	struct allowedips_node *child;
+
+	if (node->peer || (node->bit[0] && node->bit[1]))
+		return false;
+	child = node->bit[0] ? node->bit[0] : node->bit[1];
+	*slot_of(root, node) = child;
+	if (child)
+		child->parent = node->parent;
+	free(node);
+	return true;
+}
+
+/* Where a post-order walk starts under node: its first leaf. */
+static struct allowedips_node *first_leaf(struct allowedips_node *node)
+{
+	while (node->bit[0] || node->bit[1])
+		node = node->bit[0] ? node->bit[0] : node->bit[1];
+	return node;
+}
+
+/* The post-order successor of node, computed before node may be freed. */
+static struct allowedips_node *postorder_next(struct allowedips_node *node)
+{
+	struct allowedips_node *parent = node->parent;
+
+	if (!parent)
+		return NULL;
+	if (parent->bit[0] == node && parent->bit[1])
+		return first_leaf(parent->bit[1]);
+	return parent;
+}
+
+/* The pre-order successor of node, for walks that change nothing. */
+static const struct allowedips_node *preorder_next(const struct allowedips_node *node)
+{
+	const struct allowedips_node *parent;
+
+	if (node->bit[0])
+		return node->bit[0];
+	if (node->bit[1])
+		return node->bit[1];
+	for (parent = node->parent; parent; node = parent, parent = parent->parent)
+		if (parent->bit[0] == node && parent->bit[1])
+			return parent->bit[1];
+	return NULL;
+}
+
+static void free_trie(struct allowedips_node **root)
+{
+	struct allowedips_node *node, *next;
+
+	for (node = *root ? first_leaf(*root) : NULL; node; node = next) {
+		next = postorder_next(node);
+		/* Children go first; unhooking each keeps the parent free of dangling pointers. */
+		*slot_of(root, node) = NULL;
+		free(node);
+	}
+}
+
+void allowedips_free(struct allowedips *table)
+{
+	free_trie(&table->root4);
+	free_trie(&table->root6);
+	++table->seq;
+}
+
+/*
+ * Walk down while the node's prefix covers the new one. Then either the
+ * prefix exists (take it over), hangs below an empty slot (new leaf), is
+ * a prefix of the node in the way (new node above it), or parts from it
+ * at some bit (new branch node holding both).
+ */
+static int insert(struct allowedips_node **root, const uint64_t key[2], uint8_t cidr,
+		  void *peer)
+{
+	struct allowedips_node **slot = root, *node, *parent = NULL, *leaf, *branch;
+	uint8_t common = 0;
+
+	while ((node = *slot)) {
+		common = common_bits(node->key, key, node->cidr < cidr ? node->cidr : cidr);
+		if (common < node->cidr)
+			break;
+		if (node->cidr == cidr) {
+			node->peer = peer;
+			return 0;
+		}
+		parent = node;
+		slot = &node->bit[key_bit(key, node->cidr)];
+	}
+
+	leaf = node_new(key, cidr, peer, parent);
+	if (!leaf)
+		return -ENOMEM;
+	if (!node) {
+		*slot = leaf;
+		return 0;
+	}
+	if (common == cidr) {
+		leaf->bit[key_bit(node->key, cidr)] = node;
+		node->parent = leaf;
+		*slot = leaf;
+		return 0;
+	}
+	/* The prefix of both, cut at the first bit where they differ. */
+	branch = node_new(key, common, NULL, parent);
+	if (!branch) {
+		free(leaf);
+		return -ENOMEM;
+	}
+	branch->key[0] &= mask64(common < 64 ? common : 64);
+	branch->key[1] &= mask64(common > 64 ? common - 64 : 0);
+	branch->bit[key_bit(key, common)] = leaf;
+	branch->bit[key_bit(node->key, common)] = node;
+	leaf->parent = branch;
+	node->parent = branch;
+	*slot = branch;
+	return 0;
+}
+
+int allowedips_insert(struct allowedips *table, int family, const uint8_t *addr,
+		      uint8_t cidr, void *peer)
+{
+	struct addr_family f;
+	uint64_t key[2];
+	int ret;
+
+	if (!family_of(family, &f) || cidr > f.bits || !addr || !peer)
+		return -EINVAL;
+	key_from_addr(key, &f, addr, cidr);
+	ret = insert(root_of(table, family), key, cidr, peer);
+	if (!ret)
+		++table->seq;
+	return ret;
+}
+
+static struct allowedips_node *find_exact(struct allowedips_node *node, const uint64_t key[2],
+					  uint8_t cidr)
+{
+	while (node && node->cidr <= cidr && prefix_matches(node, key)) {
+		if (node->cidr == cidr)
+			return node;
+		node = node->bit[key_bit(key, node->cidr)];
+	}
+	return NULL;
+}
+
+int allowedips_remove(struct allowedips *table, int family, const uint8_t *addr,
+		      uint8_t cidr, void *peer)
+{
+	struct allowedips_node **root, *node, *parent;
+	struct addr_family f;
+	uint64_t key[2];
+
+	/* A prefix that cannot be expressed is not held by anyone. */
+	if (!family_of(family, &f) || cidr > f.bits || !addr || !peer)
+		return -ENOENT;
+	key_from_addr(key, &f, addr, cidr);
+	root = root_of(table, family);
+	node = find_exact(*root, key, cidr);
+	if (!node || node->peer != peer)
+		return -ENOENT;
+
+	node->peer = NULL;
+	parent = node->parent;
+	/* A leaf leaves its parent with one child; if that parent is a bare branch, it goes too. */
+	if (compact(root, node) && parent)
+		compact(root, parent);
+	++table->seq;
+	return 0;
+}
+
+/*
+ * O(n) in the size of the trie: the tree is keyed by prefix, not by peer.
+ * Post-order, so a node is judged after its children have been compacted.
+ */
+static bool remove_by_peer(struct allowedips_node **root, void *peer)
+{
+	struct allowedips_node *node, *next;
+	bool changed = false;
+
+	for (node = *root ? first_leaf(*root) : NULL; node; node = next) {
+		next = postorder_next(node);
+		if (node->peer == peer) {
+			node->peer = NULL;
+			changed = true;
+		}
+		compact(root, node);
+	}
+	return changed;
+}
+
+void allowedips_remove_by_peer(struct allowedips *table, void *peer)
+{
+	bool changed;
+
+	if (!peer)
+		return;
+	changed = remove_by_peer(&table->root4, peer);
+	changed |= remove_by_peer(&table->root6, peer);
+	if (changed)
+		++table->seq;
+}
+
+void *allowedips_lookup(const struct allowedips *table, int family, const uint8_t *addr)
+{
+	const struct allowedips_node *node;
+	struct addr_family f;
+	uint64_t key[2];
+	void *best = NULL;
+
+	if (!family_of(family, &f))
+		return NULL;
+	key_from_addr(key, &f, addr, f.bits);
+	node = family == AF_INET ? table->root4 : table->root6;
+	while (node && prefix_matches(node, key)) {
+		if (node->peer)
+			best = node->peer;
+		if (node->cidr == f.bits)
+			break;
+		node = node->bit[key_bit(key, node->cidr)];
+	}
+	return best;
+}
+
+/* O(n) in the size of the trie, like remove_by_peer. Pre-order: sorted by address. */
+static int walk_by_peer(const struct allowedips_node *node, const struct addr_family *f, void *peer,
+			allowedips_walk_fn *fn, void *ctx)
+{
+	uint8_t addr[16];
+	int ret;
+
+	for (; node; node = preorder_next(node)) {
+		if (node->peer != peer)
+			continue;
+		key_to_addr(addr, f, node->key);
+		ret = fn(ctx, f->af, addr, node->cidr);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+int allowedips_walk_by_peer(const struct allowedips *table, void *peer,
+			    allowedips_walk_fn *fn, void *ctx)
+{
+	struct addr_family f4, f6;
+	int ret;
+
+	if (!peer)
+		return 0;
+	family_of(AF_INET, &f4);
+	family_of(AF_INET6, &f6);
+	ret = walk_by_peer(table->root4, &f4, peer, fn, ctx);
+	if (!ret)
+		ret = walk_by_peer(table->root6, &f6, peer, fn, ctx);
+	return ret;
+}
