@@ -1,0 +1,131 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The daemon contract wg-quick relies on (wireguard-go's main.go behaves the
+ * same): unless asked to stay in the foreground, fork; the child creates the
+ * interface, the sockets and the UAPI socket, and only then does the parent
+ * exit, with the child's status. So when `braid wg0` returns 0, `wg setconf
+ * wg0` works; when it returns 1, the reason is already on stderr.
+ *
+ * The child creates everything itself, so nothing has to cross the fork.
+ * The status travels over a pipe; if the child dies before writing it, the
+ * parent reports the child's exit status instead.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "loop.h"
+
+/* Static: the loop holds large arrays and lives as long as the process. */
+static struct loop loop;
+
+static void redirect_to_null(int fd)
+{
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	if (null >= 0) {
+		dup2(null, fd);
+		if (null != fd)
+			close(null);
+	}
+}
+
+/* A daemon keeps stderr for its log (unless silent), but not the caller's terminal input. */
+static void detach_stdio(enum log_level level)
+{
+	redirect_to_null(STDIN_FILENO);
+	if (level == LOG_SILENT) {
+		redirect_to_null(STDOUT_FILENO);
+		redirect_to_null(STDERR_FILENO);
+	}
+	if (chdir("/") < 0)
+		log_verbose("chdir /: %s", strerror(errno));
+}
+
+static void report_ready(int ready_fd, uint8_t status)
+{
+	ssize_t n;
+
+	if (ready_fd < 0)
+		return;
+	do
+		n = write(ready_fd, &status, 1);
+	while (n < 0 && errno == EINTR);
+	close(ready_fd);
+}
+
+static int serve(const struct daemon_options *opts, int ready_fd)
+{
+	int ret;
+
+	ret = loop_init(&loop, opts->ifname);
+	report_ready(ready_fd, ret ? 1 : 0);
+	if (ret)
+		return 1;
+	if (ready_fd >= 0)
+		detach_stdio(opts->log_level);
+	ret = loop_run(&loop);
+	loop_free(&loop);
+	log_verbose("shut down");
+	return ret ? 1 : 0;
+}
+
+static int wait_for_child(int ready_fd, pid_t pid)
+{
+	uint8_t status;
+	ssize_t n;
+	int ws;
+
+	do
+		n = read(ready_fd, &status, 1);
+	while (n < 0 && errno == EINTR);
+	close(ready_fd);
+	if (n == 1)
+		return status;
+	/* The child ended without a word: pass on how it ended. */
+	if (waitpid(pid, &ws, 0) == pid && WIFEXITED(ws))
+		return WEXITSTATUS(ws) ? WEXITSTATUS(ws) : 1;
+	return 1;
+}
+
+int daemon_run(const struct daemon_options *opts)
+{
+	const char *problem = tun_name_problem(opts->ifname);
+	int fds[2];
+	pid_t pid;
+
+	log_init(opts->log_level, opts->ifname);
+	if (problem) {
+		log_error("invalid interface name \"%s\": %s", opts->ifname, problem);
+		return 1;
+	}
+	if (!braid_init()) {
+		log_error("libcrypto lacks an algorithm WireGuard needs (OpenSSL 3.0 or later?)");
+		return 1;
+	}
+	/* A UAPI client that hangs up must not kill us; sends use MSG_NOSIGNAL too. */
+	signal(SIGPIPE, SIG_IGN);
+	if (opts->foreground)
+		return serve(opts, -1);
+	if (pipe2(fds, O_CLOEXEC) < 0) {
+		log_error("pipe: %s", strerror(errno));
+		return 1;
+	}
+	pid = fork();
+	if (pid < 0) {
+		log_error("fork: %s", strerror(errno));
+		return 1;
+	}
+	if (pid > 0) {
+		close(fds[1]);
+		return wait_for_child(fds[0], pid);
+	}
+	close(fds[0]);
+	setsid();
+	return serve(opts, fds[1]);
+}

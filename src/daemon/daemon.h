@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: MIT */
+/* Starting the braid daemon: checks, detaching from the caller, the loop. */
+#ifndef BRAID_DAEMON_H
+#define BRAID_DAEMON_H
+
+#include <stdbool.h>
+
+#include "log.h"
+
+struct daemon_options {
+	const char *ifname;
+	bool foreground;
+	enum log_level log_level;
+};
+
+/* Serve ifname until told to stop; returns the process exit status. */
+int daemon_run(const struct daemon_options *opts);
+
+#endif
