@@ -43,7 +43,7 @@ void crypto_hmac(uint8_t out[CRYPTO_HASH_LEN], const uint8_t key[CRYPTO_HASH_LEN
 void crypto_mac(uint8_t out[CRYPTO_MAC_LEN], const uint8_t *key, size_t key_len,
 		const uint8_t *in, size_t in_len);
 
-/* Keyed BLAKE2s with an out_len-byte output (1..32) over a || b; key is 0..32 bytes. */
+/* BLAKE2s with an out_len-byte output (1..32) over a || b, keyed with 1..32 bytes; unkeyed only for out_len 32. */
 void crypto_blake2s(uint8_t *out, size_t out_len, const uint8_t *key, size_t key_len,
 		    const uint8_t *a, size_t a_len, const uint8_t *b, size_t b_len);
 
