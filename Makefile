@@ -13,6 +13,11 @@ CFLAGS += -std=gnu11 -Wall -Wextra -Wshadow -Wpointer-arith -Wstrict-prototypes 
 CPPFLAGS += -D_GNU_SOURCE -Iinclude -Isrc/core
 LDLIBS += -lcrypto -lpthread
 
+# Test builds only: run every protocol timer TIME_DIVISOR times faster.
+ifneq ($(TIME_DIVISOR),)
+CPPFLAGS += -DBRAID_TIME_DIVISOR=$(TIME_DIVISOR)
+endif
+
 ifeq ($(DEBUG),1)
 CFLAGS += -g -O0
 endif

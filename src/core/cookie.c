@@ -68,7 +68,7 @@ static void make_cookie(struct cookie_checker *checker, uint64_t now, uint8_t co
 {
 	const struct sockaddr *sa = &from->addr.sa;
 
-	if (has_expired(checker->secret_birthdate, COOKIE_SECRET_MAX_AGE * NSEC_PER_SEC, now)) {
+	if (has_expired(checker->secret_birthdate, COOKIE_SECRET_MAX_AGE * PROTOCOL_SEC, now)) {
 		checker->random(checker->random_ctx, checker->secret, sizeof(checker->secret));
 		checker->secret_birthdate = now;
 	}
@@ -151,7 +151,7 @@ void cookie_maker_add_macs(struct cookie_maker *maker, uint64_t now, uint8_t *ms
 	/* The responder renews its secret every 120 s; stop 5 s early to allow for latency. */
 	if (maker->is_valid &&
 	    !has_expired(maker->birthdate,
-			 (COOKIE_SECRET_MAX_AGE - COOKIE_SECRET_LATENCY) * NSEC_PER_SEC, now))
+			 (COOKIE_SECRET_MAX_AGE - COOKIE_SECRET_LATENCY) * PROTOCOL_SEC, now))
 		compute_mac2(macs->mac2, msg, len, maker->cookie);
 	else
 		memset(macs->mac2, 0, COOKIE_LEN);

@@ -19,6 +19,18 @@
 #define NSEC_PER_SEC 1000000000ULL
 #define NSEC_PER_MSEC 1000000ULL
 
+/*
+ * One second of protocol time (the timers of section 6 and the cookie
+ * secret's age). Test builds may define BRAID_TIME_DIVISOR to run all of
+ * them that many times faster, so that hours of rekeying fit in a minute;
+ * rate limits, TAI64N and configured keepalive intervals stay in real time.
+ */
+#ifndef BRAID_TIME_DIVISOR
+#define BRAID_TIME_DIVISOR 1
+#endif
+#define PROTOCOL_SEC (NSEC_PER_SEC / BRAID_TIME_DIVISOR)
+#define PROTOCOL_MSEC (NSEC_PER_MSEC / BRAID_TIME_DIVISOR)
+
 enum noise_lengths {
 	NOISE_PUBLIC_KEY_LEN = 32,
 	NOISE_SYMMETRIC_KEY_LEN = 32,

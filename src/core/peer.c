@@ -221,7 +221,7 @@ void peer_send_handshake_initiation(struct braid_peer *peer, uint64_t now, bool 
 	if (!is_retry)
 		peer->timer_handshake_attempts = 0;
 	/* At most one initiation per REKEY_TIMEOUT, whatever asks for it. */
-	if (!has_expired(peer->last_sent_handshake, REKEY_TIMEOUT * NSEC_PER_SEC, now) ||
+	if (!has_expired(peer->last_sent_handshake, REKEY_TIMEOUT * PROTOCOL_SEC, now) ||
 	    peer->is_dead)
 		return;
 	peer->last_sent_handshake = now;
@@ -358,7 +358,7 @@ void peer_keep_key_fresh_send(struct braid_peer *peer, uint64_t now)
 	if (kp && atomic_load(&kp->sending_is_valid) &&
 	    (atomic_load(&kp->sending_counter) > REKEY_AFTER_MESSAGES ||
 	     (kp->i_am_the_initiator &&
-	      has_expired(kp->birthdate, REKEY_AFTER_TIME * NSEC_PER_SEC, now))))
+	      has_expired(kp->birthdate, REKEY_AFTER_TIME * PROTOCOL_SEC, now))))
 		peer_send_handshake_initiation(peer, now, false);
 }
 
@@ -375,7 +375,7 @@ void peer_keep_key_fresh_receive(struct braid_peer *peer, uint64_t now)
 		return;
 	if (kp && atomic_load(&kp->sending_is_valid) && kp->i_am_the_initiator &&
 	    has_expired(kp->birthdate,
-			(REJECT_AFTER_TIME - KEEPALIVE_TIMEOUT - REKEY_TIMEOUT) * NSEC_PER_SEC, now)) {
+			(REJECT_AFTER_TIME - KEEPALIVE_TIMEOUT - REKEY_TIMEOUT) * PROTOCOL_SEC, now)) {
 		peer->sent_lastminute_handshake = true;
 		peer_send_handshake_initiation(peer, now, false);
 	}

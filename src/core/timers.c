@@ -41,7 +41,7 @@ static uint64_t jitter(struct braid_peer *peer)
 	uint32_t r;
 
 	device_random(peer->dev, &r, sizeof(r));
-	return (uint64_t)r * (REKEY_TIMEOUT_JITTER_MAX_MS * NSEC_PER_MSEC) >> 32;
+	return (uint64_t)r * (REKEY_TIMEOUT_JITTER_MAX_MS * PROTOCOL_MSEC) >> 32;
 }
 
 void timers_init(struct braid_peer *peer)
@@ -67,14 +67,14 @@ void timers_data_sent(struct braid_peer *peer, uint64_t now)
 {
 	if (!pending(peer->timer_new_handshake))
 		arm(peer, &peer->timer_new_handshake,
-		    now + (KEEPALIVE_TIMEOUT + REKEY_TIMEOUT) * NSEC_PER_SEC + jitter(peer));
+		    now + (KEEPALIVE_TIMEOUT + REKEY_TIMEOUT) * PROTOCOL_SEC + jitter(peer));
 }
 
 /* After an authenticated data packet is received. */
 void timers_data_received(struct braid_peer *peer, uint64_t now)
 {
 	if (!pending(peer->timer_send_keepalive))
-		arm(peer, &peer->timer_send_keepalive, now + KEEPALIVE_TIMEOUT * NSEC_PER_SEC);
+		arm(peer, &peer->timer_send_keepalive, now + KEEPALIVE_TIMEOUT * PROTOCOL_SEC);
 	else
 		peer->timer_need_another_keepalive = true;
 }
@@ -95,7 +95,7 @@ void timers_any_authenticated_packet_received(struct braid_peer *peer)
 void timers_handshake_initiated(struct braid_peer *peer, uint64_t now)
 {
 	arm(peer, &peer->timer_retransmit_handshake,
-	    now + REKEY_TIMEOUT * NSEC_PER_SEC + jitter(peer));
+	    now + REKEY_TIMEOUT * PROTOCOL_SEC + jitter(peer));
 }
 
 /* After a response is consumed, or the first data on a new session confirms it. */
@@ -112,7 +112,7 @@ void timers_handshake_complete(struct braid_peer *peer, uint64_t now)
 /* After a session's keys are derived (sending a response or consuming one). */
 void timers_session_derived(struct braid_peer *peer, uint64_t now)
 {
-	arm(peer, &peer->timer_zero_key_material, now + REJECT_AFTER_TIME * 3 * NSEC_PER_SEC);
+	arm(peer, &peer->timer_zero_key_material, now + REJECT_AFTER_TIME * 3 * PROTOCOL_SEC);
 }
 
 /* Before sending, or after receiving, any authenticated packet. */
@@ -138,7 +138,7 @@ static void expired_retransmit_handshake(struct braid_peer *peer, uint64_t now)
 		/* Wipe whatever a half-finished exchange left behind. */
 		if (!pending(peer->timer_zero_key_material))
 			arm(peer, &peer->timer_zero_key_material,
-			    now + REJECT_AFTER_TIME * 3 * NSEC_PER_SEC);
+			    now + REJECT_AFTER_TIME * 3 * PROTOCOL_SEC);
 		return;
 	}
 	++peer->timer_handshake_attempts;
@@ -157,7 +157,7 @@ static void expired_send_keepalive(struct braid_peer *peer, uint64_t now)
 	peer_send_keepalive(peer, now);
 	if (peer->timer_need_another_keepalive) {
 		peer->timer_need_another_keepalive = false;
-		arm(peer, &peer->timer_send_keepalive, now + KEEPALIVE_TIMEOUT * NSEC_PER_SEC);
+		arm(peer, &peer->timer_send_keepalive, now + KEEPALIVE_TIMEOUT * PROTOCOL_SEC);
 	}
 }
 

@@ -108,7 +108,7 @@ struct braid_keypair *braid_peer_send_begin(struct braid_peer *peer, uint64_t no
 
 	if (!kp || !atomic_load(&kp->sending_is_valid))
 		return NULL;
-	if (has_expired(kp->birthdate, REJECT_AFTER_TIME * NSEC_PER_SEC, now)) {
+	if (has_expired(kp->birthdate, REJECT_AFTER_TIME * PROTOCOL_SEC, now)) {
 		invalidate_sending(kp);
 		return NULL;
 	}
@@ -218,7 +218,7 @@ struct braid_keypair *braid_device_data_keypair(struct braid_device *dev, uint64
 	}
 	kp = container_of(entry, struct braid_keypair, entry);
 	if (!atomic_load(&kp->receiving_is_valid) ||
-	    has_expired(kp->birthdate, REJECT_AFTER_TIME * NSEC_PER_SEC, now) ||
+	    has_expired(kp->birthdate, REJECT_AFTER_TIME * PROTOCOL_SEC, now) ||
 	    kp->receiving_counter.counter >= REJECT_AFTER_MESSAGES) {
 		atomic_store(&kp->receiving_is_valid, false);
 		*why = BRAID_DROP_KEY_EXPIRED;
