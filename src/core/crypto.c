@@ -201,7 +201,10 @@ void crypto_x25519_clamp(uint8_t key[CRYPTO_KEY_LEN])
 	key[31] |= 64;
 }
 
-/* OpenSSL computes the public half as it builds the key: half of crypto_x25519's time. */
+/*
+ * OpenSSL computes the public half as it builds the key, which costs as
+ * much as a DH: keys used more than once are prepared (crypto_x25519_key).
+ */
 static EVP_PKEY *x25519_private(const uint8_t priv[CRYPTO_KEY_LEN])
 {
 	EVP_PKEY *pkey = EVP_PKEY_new_raw_private_key_ex(NULL, "X25519", NULL, priv,
@@ -212,23 +215,43 @@ static EVP_PKEY *x25519_private(const uint8_t priv[CRYPTO_KEY_LEN])
 	return pkey;
 }
 
-void crypto_x25519_public(uint8_t pub[CRYPTO_KEY_LEN], const uint8_t priv[CRYPTO_KEY_LEN])
-{
-	EVP_PKEY *pkey = x25519_private(priv);
-	size_t len = CRYPTO_KEY_LEN;
+struct crypto_x25519_key {
+	EVP_PKEY *pkey;
+};
 
-	if (!EVP_PKEY_get_raw_public_key(pkey, pub, &len) || len != CRYPTO_KEY_LEN)
+struct crypto_x25519_key *crypto_x25519_key_new(const uint8_t priv[CRYPTO_KEY_LEN])
+{
+	struct crypto_x25519_key *key = malloc(sizeof(*key));
+
+	if (!key)
 		abort();
-	EVP_PKEY_free(pkey);
+	key->pkey = x25519_private(priv);
+	return key;
 }
 
-bool crypto_x25519(uint8_t out[CRYPTO_KEY_LEN], const uint8_t priv[CRYPTO_KEY_LEN],
-		   const uint8_t pub[CRYPTO_KEY_LEN])
+/* OpenSSL cleanses the private scalar when it frees the key. */
+void crypto_x25519_key_free(struct crypto_x25519_key *key)
 {
-	EVP_PKEY *local = x25519_private(priv);
+	if (!key)
+		return;
+	EVP_PKEY_free(key->pkey);
+	free(key);
+}
+
+void crypto_x25519_key_public(uint8_t pub[CRYPTO_KEY_LEN], const struct crypto_x25519_key *key)
+{
+	size_t len = CRYPTO_KEY_LEN;
+
+	if (!EVP_PKEY_get_raw_public_key(key->pkey, pub, &len) || len != CRYPTO_KEY_LEN)
+		abort();
+}
+
+bool crypto_x25519_with(uint8_t out[CRYPTO_KEY_LEN], const struct crypto_x25519_key *key,
+			const uint8_t pub[CRYPTO_KEY_LEN])
+{
 	EVP_PKEY *remote = EVP_PKEY_new_raw_public_key_ex(NULL, "X25519", NULL, pub,
 							  CRYPTO_KEY_LEN);
-	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, local, NULL);
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, key->pkey, NULL);
 	size_t len = CRYPTO_KEY_LEN;
 	bool is_derived;
 
@@ -244,8 +267,25 @@ bool crypto_x25519(uint8_t out[CRYPTO_KEY_LEN], const uint8_t priv[CRYPTO_KEY_LE
 	}
 	EVP_PKEY_CTX_free(ctx);
 	EVP_PKEY_free(remote);
-	EVP_PKEY_free(local);
 	return !crypto_is_zero(out, CRYPTO_KEY_LEN) & is_derived;
+}
+
+void crypto_x25519_public(uint8_t pub[CRYPTO_KEY_LEN], const uint8_t priv[CRYPTO_KEY_LEN])
+{
+	struct crypto_x25519_key *key = crypto_x25519_key_new(priv);
+
+	crypto_x25519_key_public(pub, key);
+	crypto_x25519_key_free(key);
+}
+
+bool crypto_x25519(uint8_t out[CRYPTO_KEY_LEN], const uint8_t priv[CRYPTO_KEY_LEN],
+		   const uint8_t pub[CRYPTO_KEY_LEN])
+{
+	struct crypto_x25519_key *key = crypto_x25519_key_new(priv);
+	bool ok = crypto_x25519_with(out, key, pub);
+
+	crypto_x25519_key_free(key);
+	return ok;
 }
 
 /*

@@ -55,6 +55,18 @@ bool crypto_x25519(uint8_t out[CRYPTO_KEY_LEN], const uint8_t priv[CRYPTO_KEY_LE
 		   const uint8_t pub[CRYPTO_KEY_LEN]) __must_check;
 
 /*
+ * A private key prepared once for several DH operations: loading a raw key
+ * into libcrypto costs as much as the DH itself. Freeing wipes it.
+ */
+struct crypto_x25519_key;
+struct crypto_x25519_key *crypto_x25519_key_new(const uint8_t priv[CRYPTO_KEY_LEN]);
+void crypto_x25519_key_free(struct crypto_x25519_key *key);
+void crypto_x25519_key_public(uint8_t pub[CRYPTO_KEY_LEN], const struct crypto_x25519_key *key);
+/* As crypto_x25519, with a prepared key. */
+bool crypto_x25519_with(uint8_t out[CRYPTO_KEY_LEN], const struct crypto_x25519_key *key,
+			const uint8_t pub[CRYPTO_KEY_LEN]) __must_check;
+
+/*
  * ChaCha20-Poly1305 (RFC 8439), one shot, for handshake messages.
  * The 96-bit nonce is 32 zero bits followed by the 64-bit counter, little-endian.
  * seal writes len + CRYPTO_TAG_LEN bytes; open reads len bytes (tag included).

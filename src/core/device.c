@@ -228,6 +228,7 @@ void braid_device_free(struct braid_device *dev)
 	index_table_free(&dev->index);
 	free(dev->peer_buckets);
 	cookie_checker_clear(&dev->cookie_checker);
+	crypto_x25519_key_free(dev->static_key);
 	crypto_wipe(dev->static_private, sizeof(dev->static_private));
 	crypto_wipe(dev->scratch, sizeof(dev->scratch));
 	free(dev);
@@ -343,9 +344,13 @@ void braid_device_set_private_key(struct braid_device *dev, const uint8_t key[BR
 			braid_peer_free(peer);
 		memcpy(dev->static_private, private, sizeof(private));
 		memcpy(dev->static_public, public, sizeof(public));
+		crypto_x25519_key_free(dev->static_key);
+		dev->static_key = crypto_x25519_key_new(private);
 	} else {
 		if (!dev->has_identity)
 			goto out;
+		crypto_x25519_key_free(dev->static_key);
+		dev->static_key = NULL;
 		crypto_wipe(dev->static_private, sizeof(dev->static_private));
 		memset(dev->static_public, 0, sizeof(dev->static_public));
 	}

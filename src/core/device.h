@@ -31,6 +31,7 @@ struct braid_device {
 
 	uint8_t static_private[NOISE_PUBLIC_KEY_LEN];
 	uint8_t static_public[NOISE_PUBLIC_KEY_LEN];
+	struct crypto_x25519_key *static_key;	/* static_private, prepared for DH */
 	bool has_identity;
 
 	struct cookie_checker cookie_checker;

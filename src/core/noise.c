@@ -83,11 +83,11 @@ static void mix_hash(uint8_t hash[NOISE_HASH_LEN], const uint8_t *src, size_t le
 
 static bool __must_check mix_dh(uint8_t chaining_key[NOISE_HASH_LEN],
 				uint8_t key[NOISE_SYMMETRIC_KEY_LEN],
-				const uint8_t private[NOISE_PUBLIC_KEY_LEN],
+				const struct crypto_x25519_key *private,
 				const uint8_t public[NOISE_PUBLIC_KEY_LEN])
 {
 	uint8_t dh[NOISE_PUBLIC_KEY_LEN];
-	bool ok = crypto_x25519(dh, private, public);
+	bool ok = private && crypto_x25519_with(dh, private, public);
 
 	if (ok)
 		kdf(chaining_key, key, NULL, dh, sizeof(dh), chaining_key);
@@ -167,12 +167,18 @@ static void tai64n_now(uint8_t out[NOISE_TIMESTAMP_LEN], uint64_t wall_ns)
 	put_be32(out + 8, nsec);
 }
 
-static void new_ephemeral(struct braid_device *dev, uint8_t private[NOISE_PUBLIC_KEY_LEN],
+/* A fresh ephemeral key, prepared for the two DH operations it takes part in. */
+static void new_ephemeral(struct braid_device *dev, struct noise_handshake *handshake,
 			  uint8_t public[NOISE_PUBLIC_KEY_LEN])
 {
-	device_random(dev, private, NOISE_PUBLIC_KEY_LEN);
+	uint8_t private[NOISE_PUBLIC_KEY_LEN];
+
+	device_random(dev, private, sizeof(private));
 	crypto_x25519_clamp(private);
-	crypto_x25519_public(public, private);
+	crypto_x25519_key_free(handshake->ephemeral);
+	handshake->ephemeral = crypto_x25519_key_new(private);
+	crypto_x25519_key_public(public, handshake->ephemeral);
+	crypto_wipe(private, sizeof(private));
 }
 
 /* Our handshake gets a fresh random index each time it sends. */
@@ -196,7 +202,8 @@ void noise_handshake_init(struct noise_handshake *handshake, struct braid_peer *
 /* Keeps the static keys, the preshared key and the replay/flood state. */
 static void handshake_zero(struct noise_handshake *handshake)
 {
-	crypto_wipe(handshake->ephemeral_private, NOISE_PUBLIC_KEY_LEN);
+	crypto_x25519_key_free(handshake->ephemeral);
+	handshake->ephemeral = NULL;
 	memset(handshake->remote_ephemeral, 0, NOISE_PUBLIC_KEY_LEN);
 	crypto_wipe(handshake->hash, NOISE_HASH_LEN);
 	crypto_wipe(handshake->chaining_key, NOISE_HASH_LEN);
@@ -216,8 +223,8 @@ void noise_precompute_static_static(struct braid_peer *peer)
 	struct noise_handshake *handshake = &peer->handshake;
 
 	if (!dev->has_identity ||
-	    !crypto_x25519(handshake->precomputed_static_static, dev->static_private,
-			   handshake->remote_static))
+	    !crypto_x25519_with(handshake->precomputed_static_static, dev->static_key,
+				handshake->remote_static))
 		crypto_wipe(handshake->precomputed_static_static, NOISE_PUBLIC_KEY_LEN);
 }
 
@@ -236,13 +243,12 @@ bool noise_handshake_create_initiation(struct message_handshake_initiation *dst,
 	handshake_init_state(handshake->chaining_key, handshake->hash, handshake->remote_static);
 
 	/* e */
-	new_ephemeral(dev, handshake->ephemeral_private, dst->unencrypted_ephemeral);
+	new_ephemeral(dev, handshake, dst->unencrypted_ephemeral);
 	message_ephemeral(dst->unencrypted_ephemeral, dst->unencrypted_ephemeral,
 			  handshake->chaining_key, handshake->hash);
 
 	/* es */
-	if (!mix_dh(handshake->chaining_key, key, handshake->ephemeral_private,
-		    handshake->remote_static))
+	if (!mix_dh(handshake->chaining_key, key, handshake->ephemeral, handshake->remote_static))
 		goto out;
 
 	/* s */
@@ -290,7 +296,7 @@ struct braid_peer *noise_handshake_consume_initiation(const struct message_hands
 	message_ephemeral(e, src->unencrypted_ephemeral, chaining_key, hash);
 
 	/* es */
-	if (!mix_dh(chaining_key, key, dev->static_private, e))
+	if (!mix_dh(chaining_key, key, dev->static_key, e))
 		goto out;
 
 	/* s */
@@ -359,18 +365,17 @@ bool noise_handshake_create_response(struct message_handshake_response *dst,
 	put_le32(dst->receiver_index, handshake->remote_index);
 
 	/* e */
-	new_ephemeral(dev, handshake->ephemeral_private, dst->unencrypted_ephemeral);
+	new_ephemeral(dev, handshake, dst->unencrypted_ephemeral);
 	message_ephemeral(dst->unencrypted_ephemeral, dst->unencrypted_ephemeral,
 			  handshake->chaining_key, handshake->hash);
 
 	/* ee */
-	if (!mix_dh(handshake->chaining_key, NULL, handshake->ephemeral_private,
+	if (!mix_dh(handshake->chaining_key, NULL, handshake->ephemeral,
 		    handshake->remote_ephemeral))
 		goto out;
 
 	/* se */
-	if (!mix_dh(handshake->chaining_key, NULL, handshake->ephemeral_private,
-		    handshake->remote_static))
+	if (!mix_dh(handshake->chaining_key, NULL, handshake->ephemeral, handshake->remote_static))
 		goto out;
 
 	/* psk */
@@ -396,7 +401,7 @@ struct braid_peer *noise_handshake_consume_response(const struct message_handsha
 	struct noise_handshake *handshake;
 	struct braid_peer *peer;
 	uint8_t key[NOISE_SYMMETRIC_KEY_LEN], chaining_key[NOISE_HASH_LEN], hash[NOISE_HASH_LEN];
-	uint8_t ephemeral_private[NOISE_PUBLIC_KEY_LEN], e[NOISE_PUBLIC_KEY_LEN];
+	uint8_t e[NOISE_PUBLIC_KEY_LEN];
 	uint8_t nothing[1];
 	bool ok = false;
 
@@ -412,17 +417,16 @@ struct braid_peer *noise_handshake_consume_response(const struct message_handsha
 
 	memcpy(chaining_key, handshake->chaining_key, NOISE_HASH_LEN);
 	memcpy(hash, handshake->hash, NOISE_HASH_LEN);
-	memcpy(ephemeral_private, handshake->ephemeral_private, NOISE_PUBLIC_KEY_LEN);
 
 	/* e */
 	message_ephemeral(e, src->unencrypted_ephemeral, chaining_key, hash);
 
 	/* ee */
-	if (!mix_dh(chaining_key, NULL, ephemeral_private, e))
+	if (!mix_dh(chaining_key, NULL, handshake->ephemeral, e))
 		goto out;
 
 	/* se */
-	if (!mix_dh(chaining_key, NULL, dev->static_private, e))
+	if (!mix_dh(chaining_key, NULL, dev->static_key, e))
 		goto out;
 
 	/* psk */
@@ -443,7 +447,6 @@ out:
 	crypto_wipe(key, sizeof(key));
 	crypto_wipe(chaining_key, sizeof(chaining_key));
 	crypto_wipe(hash, sizeof(hash));
-	crypto_wipe(ephemeral_private, sizeof(ephemeral_private));
 	return ok ? peer : NULL;
 }
 

@@ -42,7 +42,7 @@ struct noise_handshake {
 	uint8_t remote_static[NOISE_PUBLIC_KEY_LEN];
 	uint8_t remote_ephemeral[NOISE_PUBLIC_KEY_LEN];
 	uint8_t precomputed_static_static[NOISE_PUBLIC_KEY_LEN];
-	uint8_t ephemeral_private[NOISE_PUBLIC_KEY_LEN];
+	struct crypto_x25519_key *ephemeral;	/* ours, prepared; NULL when none */
 	uint8_t preshared_key[NOISE_SYMMETRIC_KEY_LEN];
 	uint8_t hash[NOISE_HASH_LEN];
 	uint8_t chaining_key[NOISE_HASH_LEN];
