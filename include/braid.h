@@ -175,6 +175,13 @@ uint64_t braid_device_tick(struct braid_device *dev, uint64_t now);
 uint64_t braid_device_next_deadline(const struct braid_device *dev);
 
 /*
+ * The host's routes or addresses changed: forget every peer's sticky source
+ * address, so replies leave by whatever route and source the host now picks
+ * until the peer's next packet shows where it is reachable.
+ */
+void braid_device_clear_endpoint_sources(struct braid_device *dev);
+
+/*
  * Tell the device its caller has a handshake backlog (for example a full
  * queue in front of braid_device_receive): it counts as under load for a second.
  */

@@ -386,6 +386,14 @@ void braid_device_get_stats(const struct braid_device *dev, struct braid_device_
 	*stats = dev->stats;
 }
 
+void braid_device_clear_endpoint_sources(struct braid_device *dev)
+{
+	struct braid_peer *peer;
+
+	for (peer = dev->peers_head; peer; peer = peer->next)
+		peer_clear_endpoint_source(peer);
+}
+
 void braid_device_set_under_load(struct braid_device *dev, uint64_t now)
 {
 	dev->last_under_load = now;

@@ -113,6 +113,12 @@ bool braid_peer_get_endpoint(const struct braid_peer *peer, struct braid_endpoin
 	return true;
 }
 
+void peer_clear_endpoint_source(struct braid_peer *peer)
+{
+	memset(&peer->endpoint.src, 0, sizeof(peer->endpoint.src));
+	peer->endpoint.src_ifindex = 0;
+}
+
 void peer_set_endpoint_from(struct braid_peer *peer, const struct braid_endpoint *from)
 {
 	if (from->addr.sa.sa_family != AF_INET && from->addr.sa.sa_family != AF_INET6)

@@ -70,6 +70,8 @@ void peer_send_staged_packets(struct braid_peer *peer, uint64_t now);
 void peer_purge_staged_packets(struct braid_peer *peer, enum braid_drop why);
 /* Send one datagram to the peer's endpoint and count it. */
 void peer_send_buffer(struct braid_peer *peer, const uint8_t *buf, size_t len, uint8_t tos);
+/* Let the host choose the source address again (after a failed handshake, or a routing change). */
+void peer_clear_endpoint_source(struct braid_peer *peer);
 /* Roaming: an authenticated packet came from here. */
 void peer_set_endpoint_from(struct braid_peer *peer, const struct braid_endpoint *from);
 /* After a session is used: start a handshake if the keys are getting old. */

@@ -17,8 +17,6 @@
  * Hooks only move deadlines; timers_tick() runs the handlers that are due.
  * Jitter comes from the device's RNG.
  */
-#include <string.h>
-
 #include "device.h"
 #include "noise.h"
 #include "peer.h"
@@ -147,8 +145,7 @@ static void expired_retransmit_handshake(struct braid_peer *peer, uint64_t now)
 		   (unsigned long long)peer->internal_id, endpoint_str(&peer->endpoint, ep),
 		   REKEY_TIMEOUT, peer->timer_handshake_attempts + 1);
 	/* The sticky source address may be what broke; let the host choose again. */
-	memset(&peer->endpoint.src, 0, sizeof(peer->endpoint.src));
-	peer->endpoint.src_ifindex = 0;
+	peer_clear_endpoint_source(peer);
 	peer_send_handshake_initiation(peer, now, true);
 }
 
@@ -169,8 +166,7 @@ static void expired_new_handshake(struct braid_peer *peer, uint64_t now)
 		   "peer %llu (%s): retrying handshake because we stopped hearing back after %d seconds",
 		   (unsigned long long)peer->internal_id, endpoint_str(&peer->endpoint, ep),
 		   KEEPALIVE_TIMEOUT + REKEY_TIMEOUT);
-	memset(&peer->endpoint.src, 0, sizeof(peer->endpoint.src));
-	peer->endpoint.src_ifindex = 0;
+	peer_clear_endpoint_source(peer);
 	peer_send_handshake_initiation(peer, now, false);
 }
 

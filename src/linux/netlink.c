@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * rtnetlink link notifications for the TUN interface.
+ * rtnetlink notifications: links (our MTU, our deletion), and addresses
+ * and routes, whose changes invalidate sticky source addresses.
  *
  * Only messages from the kernel (port id 0) are believed: any process can
  * send to a netlink socket, and a forged RTM_DELLINK must not stop us.
@@ -16,7 +17,11 @@
 
 int netlink_open(void)
 {
-	struct sockaddr_nl sa = { .nl_family = AF_NETLINK, .nl_groups = RTMGRP_LINK };
+	struct sockaddr_nl sa = {
+		.nl_family = AF_NETLINK,
+		.nl_groups = RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR |
+			     RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_ROUTE,
+	};
 	int fd, ret;
 
 	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_ROUTE);
@@ -36,8 +41,13 @@ static void read_link(struct nlmsghdr *nh, int ifindex, struct link_news *news)
 	int len = IFLA_PAYLOAD(nh);
 	struct rtattr *rta;
 
-	if (nh->nlmsg_len < NLMSG_LENGTH(sizeof(*ifi)) || ifi->ifi_index != ifindex)
+	if (nh->nlmsg_len < NLMSG_LENGTH(sizeof(*ifi)))
 		return;
+	/* Another link going down or up takes its routes with it. */
+	if (ifi->ifi_index != ifindex) {
+		news->routing_changed = true;
+		return;
+	}
 	if (nh->nlmsg_type == RTM_DELLINK) {
 		news->deleted = true;
 		return;
@@ -60,8 +70,18 @@ static void read_messages(const char *buf, size_t len, int ifindex, struct link_
 		nh = (struct nlmsghdr *)buf;
 		if (nh->nlmsg_len < sizeof(*nh) || nh->nlmsg_len > len)
 			return;
-		if (nh->nlmsg_type == RTM_NEWLINK || nh->nlmsg_type == RTM_DELLINK)
+		switch (nh->nlmsg_type) {
+		case RTM_NEWLINK:
+		case RTM_DELLINK:
 			read_link(nh, ifindex, news);
+			break;
+		case RTM_NEWADDR:
+		case RTM_DELADDR:
+		case RTM_NEWROUTE:
+		case RTM_DELROUTE:
+			news->routing_changed = true;
+			break;
+		}
 		step = NLMSG_ALIGN(nh->nlmsg_len);
 		if (step >= len)
 			return;

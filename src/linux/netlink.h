@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Watching our interface through rtnetlink (RTMGRP_LINK): its MTU when
- * someone runs `ip link set mtu`, and its deletion.
+ * Watching the host through rtnetlink: our interface's MTU when someone
+ * runs `ip link set mtu`, its deletion, and any change to routes,
+ * addresses or other links, after which sticky source addresses may be
+ * wrong (the route to a peer may now leave by another interface).
  */
 #ifndef BRAID_NETLINK_H
 #define BRAID_NETLINK_H
@@ -12,10 +14,11 @@ struct link_news {
 	bool mtu_changed;
 	unsigned int mtu;
 	bool deleted;		/* an RTM_DELLINK for the index: deleted, or moved to another netns */
+	bool routing_changed;	/* routes, addresses or another link changed */
 	bool lost;		/* the socket overran: state must be read again by other means */
 };
 
-/* A non-blocking rtnetlink socket subscribed to link changes, or -errno. */
+/* A non-blocking rtnetlink socket subscribed to link, address and route changes, or -errno. */
 int netlink_open(void);
 
 /* Drain the socket and report what happened to ifindex. 0 or -errno. */

@@ -958,6 +958,29 @@ static void test_oversized_datagrams(void **state)
 	free(buf);
 }
 
+/* 31. The sticky source follows the packets, and a routing change forgets it. */
+static void test_sticky_source(void **state)
+{
+	struct pair *p = *state;
+	struct braid_endpoint ep;
+
+	establish(p);
+	sim_send_packet(&p->sim, p->a, p->b, 10, 0);
+	/* As the daemon reports it: a's packet arrived on b's 198.51.100.2, interface 7. */
+	p->a->out[0].from.src.in4.s_addr = p->b->addr.addr.in4.sin_addr.s_addr;
+	p->a->out[0].from.src_ifindex = 7;
+	sim_flush(&p->sim);
+	assert_true(braid_peer_get_endpoint(p->b_peer_a, &ep));
+	assert_int_equal(ep.src.in4.s_addr, p->b->addr.addr.in4.sin_addr.s_addr);
+	assert_int_equal(ep.src_ifindex, 7);
+	braid_device_clear_endpoint_sources(p->b->dev);
+	assert_true(braid_peer_get_endpoint(p->b_peer_a, &ep));
+	assert_int_equal(ep.src.in4.s_addr, 0);
+	assert_int_equal(ep.src_ifindex, 0);
+	/* The address itself stays: only the choice of source is forgotten. */
+	assert_int_equal(ep.addr.in4.sin_addr.s_addr, p->a->addr.addr.in4.sin_addr.s_addr);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -991,6 +1014,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_counter_past_32_bits, setup_pair, teardown_pair),
 		cmocka_unit_test_setup_teardown(test_reject_after_time, setup_pair, teardown_pair),
 		cmocka_unit_test_setup_teardown(test_oversized_datagrams, setup_pair, teardown_pair),
+		cmocka_unit_test_setup_teardown(test_sticky_source, setup_pair, teardown_pair),
 	};
 
 	return cmocka_run_group_tests_name("device", tests, NULL, NULL);
