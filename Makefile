@@ -57,7 +57,7 @@ DAEMON_SRCS := $(wildcard src/linux/*.c src/daemon/*.c)
 DAEMON_OBJS := $(patsubst src/%.c,$(BUILD)/%.o,$(DAEMON_SRCS))
 BRAID := $(BUILD)/braid
 
-.PHONY: all lib deps unit unit-san netns check demo bench clean install
+.PHONY: all lib deps unit unit-san netns check demo bench bench-net clean install
 all: lib $(BRAID)
 
 lib: $(LIB)
@@ -120,8 +120,15 @@ demo: deps $(BRAID)
 install: $(BRAID)
 	install -D -m 0755 $(BRAID) $(DESTDIR)$(BINDIR)/braid
 
-bench: deps $(BUILD)/bench/crypto
+# Benchmarks, side by side with the reference in one run (root, ~10 min; not part of check):
+# per-packet crypto against direct OpenSSL calls, then braid vs wireguard-go vs the bare veth
+# in namespaces. BENCH_SECONDS=3 BENCH_ROUNDS=1 for a quick look; BENCH_PROFILE=1 adds perf.
+bench: deps $(BRAID) $(BUILD)/bench/crypto
 	$(Q)$(BUILD)/bench/crypto
+	$(Q)BENCH_OUT="$${BENCH_OUT:-$(abspath $(BUILD))/bench/results.json}" ./bench/run.sh $(abspath $(BRAID))
+
+bench-net: deps $(BRAID)
+	$(Q)BENCH_OUT="$${BENCH_OUT:-$(abspath $(BUILD))/bench/results.json}" ./bench/run.sh $(abspath $(BRAID))
 
 $(BUILD)/bench/%: bench/%.c $(LIB)
 	@mkdir -p $(@D)

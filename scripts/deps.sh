@@ -4,7 +4,7 @@
 set -e
 
 PACKAGES="make gcc clang libssl-dev libcmocka-dev pkg-config iproute2 iputils-ping \
-	wireguard-tools wireguard-go iperf3 nftables procps psmisc coreutils"
+	wireguard-tools wireguard-go iperf3 nftables procps psmisc coreutils python3"
 
 missing=""
 for p in $PACKAGES; do
