@@ -688,6 +688,31 @@ static void put_peer(struct uapi_buf *out, const struct braid_peer *peer)
 	braid_peer_foreach_allowed_ip(peer, put_allowed_ip, out);
 }
 
+static void put_counter(struct uapi_buf *out, const char *prefix, const char *name,
+			uint64_t value)
+{
+	if (value)
+		buf_printf(out, "%s%s=%llu\n", prefix, name, (unsigned long long)value);
+}
+
+/*
+ * Read-only extensions: wg ignores keys it does not know in get output, so
+ * braid's counters travel with the standard fields: braid_drop_<reason>,
+ * braid_cookie_replies_sent, braid_handshakes_under_load. Only non-zero
+ * ones are listed, so a quiet device answers exactly as wireguard-go does.
+ */
+static void put_device_stats(struct uapi_buf *out, const struct braid_device *dev)
+{
+	struct braid_device_stats stats;
+	unsigned int i;
+
+	braid_device_get_stats(dev, &stats);
+	for (i = BRAID_OK + 1; i < BRAID_DROP_MAX; ++i)
+		put_counter(out, "braid_drop_", braid_drop_name(i), stats.drops[i]);
+	put_counter(out, "braid_", "cookie_replies_sent", stats.cookie_replies_sent);
+	put_counter(out, "braid_", "handshakes_under_load", stats.handshakes_under_load);
+}
+
 static void do_get(struct uapi *u, struct uapi_buf *out)
 {
 	uint8_t key[BRAID_KEY_LEN];
@@ -702,6 +727,7 @@ static void do_get(struct uapi *u, struct uapi_buf *out)
 		buf_printf(out, "listen_port=%u\n", port);
 	if (fwmark)
 		buf_printf(out, "fwmark=%u\n", fwmark);
+	put_device_stats(out, u->dev);
 	while ((peer = braid_device_next_peer(u->dev, peer)))
 		put_peer(out, peer);
 	uapi_reply_errno(out, 0);
