@@ -1,0 +1,138 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The fork-join worker pool: every job runs exactly once per batch, on a
+ * valid slot, the batch is complete when workers_run returns, and many
+ * batches in a row (where a slow worker could straddle two) stay exact.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "workers.h"
+
+struct job_ctx {
+	atomic_uint *runs;
+	unsigned int *slot_of;
+	unsigned int max_slot;
+	atomic_uint bad_slot;
+};
+
+static void count_jobs(void *arg, unsigned int slot, size_t begin, size_t end)
+{
+	struct job_ctx *ctx = arg;
+	size_t i;
+
+	if (slot > ctx->max_slot)
+		atomic_fetch_add(&ctx->bad_slot, 1);
+	for (i = begin; i < end; ++i) {
+		atomic_fetch_add(&ctx->runs[i], 1);
+		ctx->slot_of[i] = slot;
+	}
+}
+
+static void run_batches(unsigned int nthreads, size_t n, unsigned int rounds, size_t min_chunk)
+{
+	struct workers *w = workers_new(nthreads);
+	struct job_ctx ctx = { .max_slot = nthreads };
+	unsigned int r;
+	size_t i;
+
+	assert_non_null(w);
+	assert_int_equal(workers_threads(w), nthreads);
+	ctx.runs = calloc(n ? n : 1, sizeof(*ctx.runs));
+	ctx.slot_of = calloc(n ? n : 1, sizeof(*ctx.slot_of));
+	for (r = 0; r < rounds; ++r) {
+		for (i = 0; i < n; ++i)
+			atomic_store(&ctx.runs[i], 0);
+		workers_run(w, count_jobs, &ctx, n, min_chunk);
+		/* Complete on return: every job exactly once. */
+		for (i = 0; i < n; ++i)
+			assert_int_equal(atomic_load(&ctx.runs[i]), 1);
+	}
+	assert_int_equal(atomic_load(&ctx.bad_slot), 0);
+	free(ctx.runs);
+	free(ctx.slot_of);
+	workers_free(w);
+}
+
+static void test_inline_without_threads(void **state)
+{
+	struct job_ctx ctx = { .max_slot = 0 };
+	atomic_uint runs[10] = { 0 };
+	unsigned int slots[10];
+
+	ctx.runs = runs;
+	ctx.slot_of = slots;
+	workers_run(NULL, count_jobs, &ctx, 10, 1);
+	for (int i = 0; i < 10; ++i) {
+		assert_int_equal(runs[i], 1);
+		assert_int_equal(slots[i], 0);
+	}
+	run_batches(0, 1000, 10, 8);
+}
+
+static void test_small_batches_inline(void **state)
+{
+	struct workers *w = workers_new(3);
+	struct job_ctx ctx = { .max_slot = 3 };
+	atomic_uint runs[15] = { 0 };
+	unsigned int slots[15];
+
+	ctx.runs = runs;
+	ctx.slot_of = slots;
+	/* Fewer than two chunks of 8: the caller does it all on slot 0. */
+	workers_run(w, count_jobs, &ctx, 15, 8);
+	for (int i = 0; i < 15; ++i) {
+		assert_int_equal(runs[i], 1);
+		assert_int_equal(slots[i], 0);
+	}
+	workers_run(w, count_jobs, &ctx, 0, 8);
+	workers_free(w);
+}
+
+static void test_many_batches(void **state)
+{
+	run_batches(1, 4096, 2000, 16);
+	run_batches(3, 257, 3000, 1);
+	run_batches(7, 100000, 20, 64);
+}
+
+/* With enough work, the threads take part (slots other than 0 appear). */
+static void test_threads_share_the_work(void **state)
+{
+	struct workers *w = workers_new(2);
+	struct job_ctx ctx = { .max_slot = 2 };
+	size_t n = 1 << 20, i;
+	unsigned int r;
+	bool others = false;
+
+	ctx.runs = calloc(n, sizeof(*ctx.runs));
+	ctx.slot_of = calloc(n, sizeof(*ctx.slot_of));
+	for (r = 0; r < 20 && !others; ++r) {
+		workers_run(w, count_jobs, &ctx, n, 256);
+		for (i = 0; i < n; ++i)
+			others |= ctx.slot_of[i] != 0;
+	}
+	assert_true(others);
+	free(ctx.runs);
+	free(ctx.slot_of);
+	workers_free(w);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_inline_without_threads),
+		cmocka_unit_test(test_small_batches_inline),
+		cmocka_unit_test(test_many_batches),
+		cmocka_unit_test(test_threads_share_the_work),
+	};
+
+	return cmocka_run_group_tests_name("workers", tests, NULL, NULL);
+}
