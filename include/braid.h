@@ -188,6 +188,8 @@ void braid_device_clear_endpoint_sources(struct braid_device *dev);
 void braid_device_set_under_load(struct braid_device *dev, uint64_t now);
 
 void braid_device_get_stats(const struct braid_device *dev, struct braid_device_stats *stats);
+/* Count a drop the caller decided, e.g. a failed braid_keypair_open() on a worker. */
+void braid_device_count_drop(struct braid_device *dev, enum braid_drop why);
 
 /* Peers in insertion order: pass NULL for the first. */
 struct braid_peer *braid_device_next_peer(const struct braid_device *dev,

@@ -386,6 +386,11 @@ void braid_device_get_stats(const struct braid_device *dev, struct braid_device_
 	*stats = dev->stats;
 }
 
+void braid_device_count_drop(struct braid_device *dev, enum braid_drop why)
+{
+	device_drop(dev, why);
+}
+
 void braid_device_clear_endpoint_sources(struct braid_device *dev)
 {
 	struct braid_peer *peer;
