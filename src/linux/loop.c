@@ -2,15 +2,24 @@
 /*
  * The event loop: one thread, one epoll set, every libbraid call.
  *
- * Outbound: TUN readable -> read a batch -> answer oversized packets with
- * ICMP -> braid_device_send(). Inbound: UDP readable -> recvmmsg batch ->
- * braid_device_receive() per datagram -> ops.deliver writes to TUN.
+ * Outbound: TUN readable -> read a batch, GSO super-packets split to the
+ * MTU (tun_batch.c) -> answer oversized packets with ICMP ->
+ * braid_device_send() -> ops.send queues each datagram -> after the call,
+ * flush_tx() sends the queue with sendmmsg, runs of one peer's datagrams
+ * as single UDP_SEGMENT messages.
+ * Inbound: UDP readable -> recvmmsg batch, UDP_GRO buffers cut into their
+ * datagrams -> braid_device_receive() each -> ops.deliver collects the
+ * inner packets -> after the batch, flush_rx() coalesces them into TUN
+ * writes.
  * Timers: one timerfd at the device's next deadline, moved earlier after
  * every batch that brought the deadline forward; when it fires,
  * braid_device_tick() returns the one after.
  *
- * Level-triggered epoll and one batch per event keep TUN, UDP and the UAPI
- * taking turns, so a flood on one cannot starve the others.
+ * Level-triggered epoll and a bounded batch per event (TUN_OUT_BUDGET
+ * packets, UDP_RECV_BUDGET datagrams) keep TUN, UDP, timers and the UAPI
+ * taking turns, so a flood on one cannot starve the others. When the kernel
+ * will not take more datagrams (EAGAIN), the queue waits for EPOLLOUT and
+ * TUN is not read meanwhile: back-pressure instead of drops.
  */
 #include <errno.h>
 #include <signal.h>
@@ -74,24 +83,20 @@ static void note_stale_source(struct loop *l, struct braid_peer *peer)
 		l->stale[l->n_stale++] = peer;
 }
 
-static void send_error(const struct braid_endpoint *to, int err)
-{
-	log_verbose("send to %s endpoint failed: %s",
-		    to->addr.sa.sa_family == AF_INET6 ? "IPv6" : "IPv4", strerror(-err));
-}
-
+/* Queued, not sent: after the call, flush_tx() sends all of it in as few system calls as it can. */
 static void op_send(void *ctx, struct braid_peer *peer, const struct braid_endpoint *to,
 		    const uint8_t *buf, size_t len, uint8_t tos)
 {
 	struct loop *l = ctx;
-	bool stale;
-	int ret;
+	int fam = udp_family_index(to);
 
-	ret = udp_send(&l->udp, to, buf, len, tos, &stale);
-	if (stale && peer)
-		note_stale_source(l, peer);
-	if (ret)
-		send_error(to, ret);
+	/*
+	 * A full queue drops the datagram and counts it (reported after the
+	 * flush). Behind a blocked queue a datagram waits past this call, and
+	 * its peer may be freed meanwhile: keep no pointer to it.
+	 */
+	if (fam >= 0)
+		txq_push(&l->txq[fam], l->tx_blocked[fam] ? NULL : peer, to, buf, len, tos);
 }
 
 static void op_send_reply(void *ctx, const struct braid_endpoint *to, const uint8_t *buf,
@@ -100,18 +105,23 @@ static void op_send_reply(void *ctx, const struct braid_endpoint *to, const uint
 	op_send(ctx, NULL, to, buf, len, 0);
 }
 
+static void tun_write_failed(struct loop *l, int err)
+{
+	/* EIO: the link is down; the packet is dropped as the kernel would. */
+	if (err == -EBADFD) {
+		log_error("interface %s is gone", l->tun.name);
+		l->running = false;
+	} else if (err && err != -EIO) {
+		log_verbose("TUN write failed: %s", strerror(-err));
+	}
+}
+
+/* Collected, then coalesced and written by flush_rx() after the call. */
 static void op_deliver(void *ctx, struct braid_peer *peer, uint8_t *pkt, size_t len)
 {
 	struct loop *l = ctx;
-	int ret = tun_write(&l->tun, pkt, len);
 
-	/* EIO: the link is down; the packet is dropped as the kernel would. */
-	if (ret == -EBADFD) {
-		log_error("interface %s is gone", l->tun.name);
-		l->running = false;
-	} else if (ret && ret != -EIO) {
-		log_verbose("TUN write failed: %s", strerror(-ret));
-	}
+	tun_write_failed(l, tun_writer_add(&l->writer, &l->tun, pkt, len));
 }
 
 static void op_random(void *ctx, void *buf, size_t len)
@@ -156,17 +166,76 @@ static void arm_timer(struct loop *l, uint64_t deadline)
 	l->armed = deadline;
 }
 
+/* ---- Sending: the queues filled by op_send ---- */
+
+static void stale_source(void *ctx, struct braid_peer *peer)
+{
+	note_stale_source(ctx, peer);
+}
+
+/* While a send queue waits for room, reading TUN would only fill it: TUN waits too. */
+static void pause_tun(struct loop *l, bool pause)
+{
+	if (pause == l->tun_paused)
+		return;
+	/* EPOLLERR still arrives with no events asked for, so a deleted TUN is noticed. */
+	if (watch_mod(l->epfd, &l->tun_w, pause ? 0 : EPOLLIN) == 0)
+		l->tun_paused = pause;
+}
+
+static void set_blocked(struct loop *l, int fam, bool blocked)
+{
+	if (l->tx_blocked[fam] == blocked)
+		return;
+	l->tx_blocked[fam] = blocked;
+	watch_mod(l->epfd, &l->udp_w[fam], blocked ? EPOLLIN | EPOLLOUT : EPOLLIN);
+	pause_tun(l, l->tx_blocked[UDP_V4] || l->tx_blocked[UDP_V6]);
+}
+
+static void report_drops(struct loop *l)
+{
+	uint64_t dropped = l->txq[UDP_V4].dropped + l->txq[UDP_V6].dropped;
+
+	if (dropped != l->tx_dropped_logged) {
+		log_verbose("%llu outgoing datagrams dropped so far (send queue full or refused)",
+			    (unsigned long long)dropped);
+		l->tx_dropped_logged = dropped;
+	}
+}
+
+/* Send what the last calls queued, unless the socket is known to be full. */
+static void flush_tx(struct loop *l)
+{
+	for (int fam = 0; fam < UDP_FAMILIES; fam++) {
+		if (l->tx_blocked[fam] || !txq_len(&l->txq[fam]))
+			continue;
+		if (udp_flush(&l->udp, fam, &l->txq[fam], l->tx_msgs, stale_source, l) == -EAGAIN)
+			set_blocked(l, fam, true);
+	}
+	report_drops(l);
+}
+
+/* Write what the last calls delivered; the receive buffers may be reused after this. */
+static void flush_rx(struct loop *l)
+{
+	tun_write_failed(l, tun_writer_flush(&l->writer, &l->tun));
+	tun_writer_window(&l->writer, NULL, 0);
+}
+
 /*
- * After every call into the device: make peers forget a source address the
- * kernel refused (not from inside the callback, which must not re-enter the
- * device), and bring the timer forward if a deadline moved earlier. A later
- * deadline needs nothing: the timer fires early and tick() says what is next.
+ * After every call into the device: write and send what it delivered and
+ * queued, make peers forget a source address the kernel refused (not from
+ * inside the callback, which must not re-enter the device), and bring the
+ * timer forward if a deadline moved earlier. A later deadline needs
+ * nothing: the timer fires early and tick() says what is next.
  */
 static void after_device_call(struct loop *l)
 {
 	struct braid_endpoint ep;
 	uint64_t next;
 
+	flush_rx(l);
+	flush_tx(l);
 	for (size_t i = 0; i < l->n_stale; i++) {
 		if (braid_peer_get_endpoint(l->stale[i], &ep)) {
 			memset(&ep.src, 0, sizeof(ep.src));
@@ -224,64 +293,98 @@ static size_t drop_oversized(struct loop *l, uint8_t *pkts[], size_t lens[], siz
 	return kept;
 }
 
-static void tun_handle(struct watch *w, uint32_t events)
+/*
+ * A batch of wire-sized packets: super-packets were split to the MTU first,
+ * so only a packet that came in over it (or whose segments were cut for an
+ * MTU since lowered) gets "too big".
+ */
+static void tun_send_batch(void *ctx, uint8_t *pkts[], size_t lens[], size_t n)
 {
-	struct loop *l = container_of(w, struct loop, tun_w);
-	int n = tun_read_batch(&l->tun, l->tun_bufs, l->tun_lens, TUN_BATCH);
+	struct loop *l = ctx;
 
-	if (n < 0) {
-		stop_if_gone(l, n);
-		return;
-	}
-	if (!n && (events & EPOLLERR)) {
-		stop_if_gone(l, -EBADFD);
-		return;
-	}
-	n = drop_oversized(l, l->tun_bufs, l->tun_lens, n);
+	n = drop_oversized(l, pkts, lens, n);
 	if (n) {
-		braid_device_send(l->dev, watch_now(), l->tun_bufs, l->tun_lens, n);
+		braid_device_send(l->dev, watch_now(), pkts, lens, n);
 		after_device_call(l);
 	}
 }
 
+static void tun_handle(struct watch *w, uint32_t events)
+{
+	struct loop *l = container_of(w, struct loop, tun_w);
+	int n = tun_reader_run(&l->reader, &l->tun, tun_send_batch, l);
+
+	if (n == -EAGAIN && (events & EPOLLERR))
+		stop_if_gone(l, -EBADFD);
+	else if (n < 0 && n != -EAGAIN)
+		stop_if_gone(l, n);
+}
+
 /* ---- UDP ---- */
 
-static void udp_handle_fd(struct loop *l, int fd)
+/* Every datagram of a batch to the device, a UDP_GRO buffer split into its datagrams. */
+static void udp_receive(struct loop *l, int fam)
 {
 	struct udp_batch *b = l->udp_batch;
-	int n = udp_recv_batch(fd, b, l->udp_from, l->udp_lens);
+	int n = udp_recv_batch(&l->udp.sock[fam], b);
+	uint64_t now = watch_now();
+	size_t off, len, datagrams = 0;
 
 	if (n < 0) {
 		log_verbose("UDP receive: %s", strerror(-n));
 		return;
 	}
-	for (int i = 0; i < n; i++)
-		braid_device_receive(l->dev, watch_now(), &l->udp_from[i], b->bufs[i],
-				     l->udp_lens[i]);
+	for (int i = 0; i < n; i++) {
+		/* Delivered packets stay in this buffer until flush_rx(). */
+		tun_writer_window(&l->writer, b->bufs[i], b->lens[i]);
+		for (off = 0; (len = udp_gro_next(b->lens[i], b->gso[i], off)); off += len) {
+			braid_device_receive(l->dev, now, &b->from[i], b->bufs[i] + off, len);
+			datagrams++;
+		}
+	}
+	udp_recv_done(&l->udp.sock[fam], n, datagrams);
 	if (n)
 		after_device_call(l);
 }
 
+static void udp_handle(struct loop *l, int fam, uint32_t events)
+{
+	int ret;
+
+	if (events & EPOLLOUT) {
+		ret = udp_flush(&l->udp, fam, &l->txq[fam], l->tx_msgs, stale_source, l);
+		set_blocked(l, fam, ret == -EAGAIN);
+	}
+	if (events & (EPOLLIN | EPOLLERR))
+		udp_receive(l, fam);
+}
+
 static void udp4_handle(struct watch *w, uint32_t events)
 {
-	udp_handle_fd(container_of(w, struct loop, udp4_w), w->fd);
+	udp_handle(container_of(w, struct loop, udp_w[UDP_V4]), UDP_V4, events);
 }
 
 static void udp6_handle(struct watch *w, uint32_t events)
 {
-	udp_handle_fd(container_of(w, struct loop, udp6_w), w->fd);
+	udp_handle(container_of(w, struct loop, udp_w[UDP_V6]), UDP_V6, events);
 }
 
+/* Watch the sockets (again, after a rebind closed the old ones). */
 static int watch_udp(struct loop *l)
 {
+	static void (*const handle[UDP_FAMILIES])(struct watch *, uint32_t) = {
+		[UDP_V4] = udp4_handle, [UDP_V6] = udp6_handle,
+	};
 	int ret = 0;
 
-	l->udp4_w = (struct watch){ .fd = l->udp.fd4, .handle = udp4_handle };
-	l->udp6_w = (struct watch){ .fd = l->udp.fd6, .handle = udp6_handle };
-	if (l->udp.fd4 >= 0)
-		ret = watch_add(l->epfd, &l->udp4_w, EPOLLIN);
-	if (!ret && l->udp.fd6 >= 0)
-		ret = watch_add(l->epfd, &l->udp6_w, EPOLLIN);
+	for (int fam = 0; fam < UDP_FAMILIES && !ret; fam++) {
+		l->udp_w[fam] = (struct watch){ .fd = l->udp.sock[fam].fd, .handle = handle[fam] };
+		/* A queue that waited for the old socket's EPOLLOUT tries the new one. */
+		l->tx_blocked[fam] = false;
+		if (l->udp_w[fam].fd >= 0)
+			ret = watch_add(l->epfd, &l->udp_w[fam], EPOLLIN);
+	}
+	pause_tun(l, false);
 	return ret;
 }
 
@@ -319,6 +422,9 @@ static void netlink_handle(struct watch *w, uint32_t events)
 		set_mtu(l, mtu);
 	if (news.mtu_changed)
 		set_mtu(l, news.mtu);
+	/* The route to a peer may now leave by another interface than its sticky source's. */
+	if (news.routing_changed || news.lost)
+		braid_device_clear_endpoint_sources(l->dev);
 	/* A link moved to another namespace also vanishes from this one; it still works. */
 	if ((news.deleted || news.lost) && tun_is_deleted(&l->tun)) {
 		log_verbose("interface %s was deleted (RTM_DELLINK)", l->tun.name);
@@ -377,15 +483,16 @@ static void uapi_changed(void *ctx)
 
 static int alloc_buffers(struct loop *l)
 {
-	for (int i = 0; i < TUN_BATCH; i++) {
-		l->tun_bufs[i] = malloc(TUN_BUF_LEN);
-		if (!l->tun_bufs[i])
-			return -ENOMEM;
-	}
+	if (tun_reader_init(&l->reader) || tun_writer_init(&l->writer))
+		return -ENOMEM;
 	l->icmp_buf = malloc(ICMP_TOO_BIG_MAX);
 	l->udp_batch = calloc(1, sizeof(*l->udp_batch));
-	if (!l->icmp_buf || !l->udp_batch)
+	l->tx_msgs = calloc(1, sizeof(*l->tx_msgs));
+	if (!l->icmp_buf || !l->udp_batch || !l->tx_msgs)
 		return -ENOMEM;
+	for (int fam = 0; fam < UDP_FAMILIES; fam++)
+		if (txq_init(&l->txq[fam]))
+			return -ENOMEM;
 	for (int i = 0; i < UDP_BATCH; i++) {
 		l->udp_batch->bufs[i] = malloc(UDP_BUF_LEN);
 		if (!l->udp_batch->bufs[i])
@@ -396,18 +503,21 @@ static int alloc_buffers(struct loop *l)
 
 static void free_buffers(struct loop *l)
 {
-	for (int i = 0; i < TUN_BATCH; i++)
-		free(l->tun_bufs[i]);
+	tun_reader_free(&l->reader);
+	tun_writer_free(&l->writer);
 	if (l->udp_batch)
 		for (int i = 0; i < UDP_BATCH; i++)
 			free(l->udp_batch->bufs[i]);
 	free(l->udp_batch);
 	free(l->icmp_buf);
+	free(l->tx_msgs);
+	for (int fam = 0; fam < UDP_FAMILIES; fam++)
+		txq_free(&l->txq[fam]);
 }
 
 static int open_tun(struct loop *l, const char *ifname)
 {
-	int ret = tun_open(&l->tun, ifname);
+	int ret = tun_open(&l->tun, ifname, l->use_offloads);
 
 	switch (ret) {
 	case 0:
@@ -529,7 +639,7 @@ static int init_steps(struct loop *l, const char *ifname)
 	if (ret)
 		return ret;
 	l->tun_w = (struct watch){ .fd = l->tun.fd, .handle = tun_handle };
-	ret = udp_open(&l->udp, 0, 0);
+	ret = udp_open(&l->udp, 0, 0, l->use_offloads);
 	if (ret)
 		return fail("cannot open UDP sockets", ret);
 	ret = open_device(l);
@@ -548,24 +658,39 @@ static int init_steps(struct loop *l, const char *ifname)
 	return ret;
 }
 
+static void log_offloads(struct loop *l)
+{
+	const struct udp_sock *s4 = &l->udp.sock[UDP_V4], *s6 = &l->udp.sock[UDP_V6];
+
+	log_verbose("offloads: TUN %s%s; UDP_SEGMENT %s/%s; UDP_GRO %s/%s (IPv4/IPv6)",
+		    !l->tun.has_vnet_hdr ? "none" : "vnet_hdr (TSO, checksum",
+		    !l->tun.has_vnet_hdr ? "" : l->tun.offloads & TUN_F_USO4 ? ", USO)" : ")",
+		    s4->has_gso ? "on" : "off", s6->has_gso ? "on" : "off",
+		    s4->has_gro ? "on" : "off", s6->has_gro ? "on" : "off");
+}
+
 int loop_init(struct loop *l, const char *ifname)
 {
+	const char *offloads;
 	int ret;
 
 	memset(l, 0, sizeof(*l));
 	l->epfd = -1;
 	l->tun.fd = -1;
-	l->udp.fd4 = l->udp.fd6 = -1;
+	l->udp.sock[UDP_V4].fd = l->udp.sock[UDP_V6].fd = -1;
 	l->timer_w.fd = l->signal_w.fd = l->netlink_w.fd = -1;
 	l->server.w.fd = -1;
 	l->armed = BRAID_NEVER;
+	offloads = getenv("BRAID_OFFLOADS");
+	l->use_offloads = !offloads || strcmp(offloads, "0");
 	ret = init_steps(l, ifname);
-	if (ret)
+	if (ret) {
 		loop_free(l);
-	else
-		log_verbose("interface %s is up, UDP port %u, MTU %u", l->tun.name,
-			    l->udp.port, l->mtu);
-	return ret;
+		return ret;
+	}
+	log_verbose("interface %s is up, UDP port %u, MTU %u", l->tun.name, l->udp.port, l->mtu);
+	log_offloads(l);
+	return 0;
 }
 
 static int epoll_timeout(struct loop *l)
@@ -622,5 +747,5 @@ void loop_free(struct loop *l)
 	close_fd(l->epfd);
 	free_buffers(l);
 	memset(l, 0, sizeof(*l));
-	l->epfd = l->tun.fd = l->udp.fd4 = l->udp.fd6 = -1;
+	l->epfd = l->tun.fd = l->udp.sock[UDP_V4].fd = l->udp.sock[UDP_V6].fd = -1;
 }

@@ -5,6 +5,11 @@
  * The device is not persistent: it disappears when the daemon closes its
  * descriptor, and `ip link del` on it makes reads fail with EBADFD, which
  * the loop takes as the order to exit.
+ *
+ * Offloads are what the kernel accepts, best first: TSO and checksum
+ * offload with USO (Linux 6.2), then without USO. A kernel that refuses
+ * TSO gains nothing from virtio_net_hdr, so the device is then opened
+ * again without it, as plain as before.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -36,12 +41,19 @@ const char *tun_name_problem(const char *name)
 	return NULL;
 }
 
-int tun_open(struct tun *tun, const char *name)
+/* TSO_ECN: super-packets whose first segment carries CWR (offload_split() keeps it there). */
+static const unsigned int offload_choices[] = {
+	TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN | TUN_F_USO4 | TUN_F_USO6,
+	TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN,
+};
+
+static int open_fd(struct tun *tun, const char *name, bool vnet_hdr)
 {
 	struct ifreq ifr = { .ifr_flags = IFF_TUN | IFF_NO_PI };
 	int fd, ret;
 
-	tun->fd = -1;
+	if (vnet_hdr)
+		ifr.ifr_flags |= IFF_VNET_HDR;
 	fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
@@ -54,11 +66,42 @@ int tun_open(struct tun *tun, const char *name)
 	if (!tun->ifindex)
 		goto fail;
 	tun->fd = fd;
+	tun->has_vnet_hdr = vnet_hdr;
+	tun->offloads = 0;
 	return 0;
 fail:
 	ret = -errno;
 	close(fd);
 	return ret;
+}
+
+/* The first offload set the kernel takes; false when it takes none. */
+static bool set_offloads(struct tun *tun)
+{
+	for (size_t i = 0; i < sizeof(offload_choices) / sizeof(offload_choices[0]); i++) {
+		if (ioctl(tun->fd, TUNSETOFFLOAD, offload_choices[i]) == 0) {
+			tun->offloads = offload_choices[i];
+			return true;
+		}
+	}
+	return false;
+}
+
+int tun_open(struct tun *tun, const char *name, bool use_offloads)
+{
+	int ret;
+
+	tun->fd = -1;
+	if (use_offloads) {
+		ret = open_fd(tun, name, true);
+		if (!ret && set_offloads(tun))
+			return 0;
+		/* Closing a device we created deletes it: the second open makes it anew. */
+		tun_close(tun);
+		if (ret && ret != -EINVAL)
+			return ret;
+	}
+	return open_fd(tun, name, false);
 }
 
 void tun_close(struct tun *tun)
@@ -111,33 +154,40 @@ int tun_get_mtu(const struct tun *tun, unsigned int *mtu)
 	return ret;
 }
 
-int tun_read_batch(struct tun *tun, uint8_t *const bufs[], size_t lens[], size_t n)
+ssize_t tun_read(struct tun *tun, uint8_t *buf)
 {
-	size_t i = 0;
+	size_t hdr = tun->has_vnet_hdr ? TUN_VNET_HDR_LEN : 0;
+	uint8_t *at = tun_read_pkt(buf) - hdr;
 	ssize_t r;
 
-	while (i < n) {
-		r = read(tun->fd, bufs[i], TUN_BUF_LEN);
-		if (r >= 0) {
-			lens[i++] = r;
-			continue;
-		}
-		if (errno == EINTR)
-			continue;
-		/* Report an error only when it is all we have; the next call sees it again. */
-		if (i || errno == EAGAIN)
-			break;
-		return -errno;
-	}
-	return i;
+	do
+		r = read(tun->fd, at, TUN_BUF_LEN - (at - buf));
+	while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+	/* The kernel always writes the header; anything shorter is not a packet. */
+	if ((size_t)r < hdr)
+		return -EPROTO;
+	return r - hdr;
 }
 
-int tun_write(struct tun *tun, const uint8_t *pkt, size_t len)
+int tun_writev(struct tun *tun, const struct iovec *iov, int iovcnt)
 {
 	ssize_t r;
 
 	do
-		r = write(tun->fd, pkt, len);
+		r = writev(tun->fd, iov, iovcnt);
 	while (r < 0 && errno == EINTR);
 	return r < 0 ? -errno : 0;
+}
+
+int tun_write(struct tun *tun, const uint8_t *pkt, size_t len)
+{
+	static const uint8_t no_offload[TUN_VNET_HDR_LEN];
+	struct iovec iov[2] = {
+		{ .iov_base = (void *)no_offload, .iov_len = sizeof(no_offload) },
+		{ .iov_base = (void *)pkt, .iov_len = len },
+	};
+
+	return tun->has_vnet_hdr ? tun_writev(tun, iov, 2) : tun_writev(tun, &iov[1], 1);
 }

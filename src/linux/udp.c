@@ -8,9 +8,14 @@
  *  - Packet info is received, so a reply leaves from the address the peer
  *    sent to (the sticky source) on hosts with several addresses.
  *  - Large buffers, forced past rmem_max/wmem_max when we may.
+ *  - Offloads are probed per socket when it opens: UDP_GRO (receive several
+ *    datagrams of one flow in one buffer) and UDP_SEGMENT (send a run of
+ *    same-size datagrams as one). A kernel or route without them costs speed,
+ *    never packets: every failed UDP_SEGMENT send is sent again one by one.
  */
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -74,6 +79,19 @@ static int bind_port(int fd, int family, uint16_t port, uint16_t *bound)
 	return 0;
 }
 
+/*
+ * UDP_GRO may be refused (before Linux 5.0): then every datagram arrives
+ * alone. A kernel that knows UDP_SEGMENT accepts it as a socket option; that
+ * a route can use it shows only at the first send (udp_flush()).
+ */
+static void probe_offloads(struct udp_sock *s, bool use_offloads)
+{
+	s->has_gro = use_offloads && !set_int(s->fd, SOL_UDP, UDP_GRO, 1);
+	s->has_gso = use_offloads && !set_int(s->fd, SOL_UDP, UDP_SEGMENT, 0);
+	s->gso_worked = false;
+	s->recv_vlen = UDP_BATCH;
+}
+
 /* A bound socket, or -errno. */
 static int open_socket(int family, uint16_t port, uint32_t mark, uint16_t *bound)
 {
@@ -102,6 +120,16 @@ static bool family_unavailable(int err)
 	return err == -EAFNOSUPPORT || err == -EADDRNOTAVAIL || err == -EPROTONOSUPPORT;
 }
 
+static void set_socks(struct udp *u, int fd4, int fd6)
+{
+	memset(u->sock, 0, sizeof(u->sock));
+	u->sock[UDP_V4].fd = fd4;
+	u->sock[UDP_V6].fd = fd6;
+	for (int f = 0; f < UDP_FAMILIES; f++)
+		if (u->sock[f].fd >= 0)
+			probe_offloads(&u->sock[f], u->use_offloads);
+}
+
 /*
  * Bind both families to one port. With port 0 the IPv4 socket picks it and
  * IPv6 must follow; if that port is taken for IPv6, try another one.
@@ -117,8 +145,7 @@ static int open_pair(struct udp *u, uint16_t port, uint32_t mark)
 			return fd4;
 		fd6 = open_socket(AF_INET6, fd4 >= 0 ? p4 : port, mark, &p6);
 		if (fd6 >= 0 || (fd4 >= 0 && family_unavailable(fd6))) {
-			u->fd4 = fd4;
-			u->fd6 = fd6 >= 0 ? fd6 : -1;
+			set_socks(u, fd4 >= 0 ? fd4 : -1, fd6 >= 0 ? fd6 : -1);
 			u->port = fd4 >= 0 ? p4 : p6;
 			u->fwmark = mark;
 			return 0;
@@ -131,31 +158,39 @@ static int open_pair(struct udp *u, uint16_t port, uint32_t mark)
 	return -EADDRINUSE;
 }
 
-int udp_open(struct udp *u, uint16_t port, uint32_t fwmark)
+int udp_open(struct udp *u, uint16_t port, uint32_t fwmark, bool use_offloads)
 {
-	u->fd4 = u->fd6 = -1;
+	u->use_offloads = use_offloads;
+	set_socks(u, -1, -1);
 	return open_pair(u, port, fwmark);
 }
 
 void udp_close(struct udp *u)
 {
-	if (u->fd4 >= 0)
-		close(u->fd4);
-	if (u->fd6 >= 0)
-		close(u->fd6);
-	u->fd4 = u->fd6 = -1;
+	for (int f = 0; f < UDP_FAMILIES; f++) {
+		if (u->sock[f].fd >= 0)
+			close(u->sock[f].fd);
+		u->sock[f].fd = -1;
+	}
+}
+
+int udp_family_index(const struct braid_endpoint *ep)
+{
+	if (ep->addr.sa.sa_family == AF_INET)
+		return UDP_V4;
+	return ep->addr.sa.sa_family == AF_INET6 ? UDP_V6 : -1;
 }
 
 static int set_mark(struct udp *u, uint32_t mark)
 {
-	int ret = 0;
+	int fd4 = u->sock[UDP_V4].fd, fd6 = u->sock[UDP_V6].fd, ret = 0;
 
-	if (u->fd4 >= 0)
-		ret = set_int(u->fd4, SOL_SOCKET, SO_MARK, mark);
-	if (!ret && u->fd6 >= 0)
-		ret = set_int(u->fd6, SOL_SOCKET, SO_MARK, mark);
-	if (ret && u->fd4 >= 0)
-		set_int(u->fd4, SOL_SOCKET, SO_MARK, u->fwmark);
+	if (fd4 >= 0)
+		ret = set_int(fd4, SOL_SOCKET, SO_MARK, mark);
+	if (!ret && fd6 >= 0)
+		ret = set_int(fd6, SOL_SOCKET, SO_MARK, mark);
+	if (ret && fd4 >= 0)
+		set_int(fd4, SOL_SOCKET, SO_MARK, u->fwmark);
 	if (!ret)
 		u->fwmark = mark;
 	return ret;
@@ -172,6 +207,7 @@ int udp_reconfigure(struct udp *u, bool set_port, uint16_t port, bool set_mark_,
 		mark = u->fwmark;
 	/* Port 0 asks for a new random port, as in wireguard-go. */
 	if (set_port && (!port || port != u->port)) {
+		fresh.use_offloads = u->use_offloads;
 		ret = open_pair(&fresh, port, mark);
 		if (ret)
 			return ret;
@@ -185,110 +221,122 @@ int udp_reconfigure(struct udp *u, bool set_port, uint16_t port, bool set_mark_,
 	return 0;
 }
 
-static bool source_is_set(const struct braid_endpoint *to)
+static const char *family_name(const struct braid_endpoint *to)
 {
-	static const struct in6_addr zero;
-
-	if (to->addr.sa.sa_family == AF_INET)
-		return to->src.in4.s_addr != 0;
-	return memcmp(&to->src.in6, &zero, sizeof(zero)) != 0;
+	return to->addr.sa.sa_family == AF_INET6 ? "IPv6" : "IPv4";
 }
 
-/* Control messages for the source address and the outer TOS byte. */
-union send_cmsg {
-	char buf[CMSG_SPACE(sizeof(struct in6_pktinfo)) + CMSG_SPACE(sizeof(int))];
-	struct cmsghdr align;
-};
-
-static struct cmsghdr *put_cmsg(struct msghdr *msg, struct cmsghdr *prev, int level, int type,
-				const void *data, size_t len, size_t *used)
+/*
+ * A UDP_SEGMENT message failed: its datagrams go out one by one, which
+ * either works or shows the real problem. EIO means the route's device
+ * cannot segment for us (no checksum offload, IPsec); EINVAL and the like
+ * on a socket where it never worked mean the kernel will not (a device MTU
+ * below the segment size refuses every segmented send): stop using
+ * UDP_SEGMENT on this socket for good then. Later failures (a stale
+ * source, one smaller-MTU route) only split their own run.
+ */
+static void gso_failed(struct udp_sock *s, struct tx_queue *q, size_t count, int err)
 {
-	struct cmsghdr *c = prev ? CMSG_NXTHDR(msg, prev) : CMSG_FIRSTHDR(msg);
+	const struct tx_dgram *d = txq_at(q, 0);
 
-	c->cmsg_level = level;
-	c->cmsg_type = type;
-	c->cmsg_len = CMSG_LEN(len);
-	memcpy(CMSG_DATA(c), data, len);
-	*used += CMSG_SPACE(len);
-	return c;
-}
-
-static void build_cmsg(struct msghdr *msg, union send_cmsg *cm, const struct braid_endpoint *to,
-		       bool with_source, uint8_t tos)
-{
-	bool v4 = to->addr.sa.sa_family == AF_INET;
-	struct cmsghdr *c = NULL;
-	size_t used = 0;
-	int tclass = tos;
-
-	memset(cm, 0, sizeof(*cm));
-	msg->msg_control = cm->buf;
-	/* CMSG_NXTHDR bounds itself by msg_controllen: the whole buffer while building. */
-	msg->msg_controllen = sizeof(cm->buf);
-	if (with_source && v4) {
-		/* ipi_spec_dst is the source; the interface is left to routing (and fwmark). */
-		struct in_pktinfo pi = { .ipi_spec_dst = to->src.in4 };
-
-		c = put_cmsg(msg, c, IPPROTO_IP, IP_PKTINFO, &pi, sizeof(pi), &used);
-	} else if (with_source) {
-		struct in6_pktinfo pi = { .ipi6_addr = to->src.in6 };
-
-		/* A link-local source means nothing without its interface. */
-		if (IN6_IS_ADDR_LINKLOCAL(&pi.ipi6_addr))
-			pi.ipi6_ifindex = to->src_ifindex;
-		c = put_cmsg(msg, c, IPPROTO_IPV6, IPV6_PKTINFO, &pi, sizeof(pi), &used);
+	if (err == EIO ||
+	    (!s->gso_worked && (err == EINVAL || err == EMSGSIZE || err == EOPNOTSUPP))) {
+		log_verbose("%s: UDP_SEGMENT refused (%s); sending datagrams one by one",
+			    family_name(&d->to), strerror(err));
+		s->has_gso = false;
 	}
-	if (tos)
-		put_cmsg(msg, c, v4 ? IPPROTO_IP : IPPROTO_IPV6, v4 ? IP_TOS : IPV6_TCLASS,
-			 &tclass, sizeof(tclass), &used);
-	msg->msg_controllen = used;
-	if (!used)
-		msg->msg_control = NULL;
+	q->split_until = q->head + count;
 }
 
-int udp_send(struct udp *u, const struct braid_endpoint *to, const uint8_t *buf, size_t len,
-	     uint8_t tos, bool *source_stale)
+/* The oldest message, a single datagram, failed with err: retry it without a source, or drop it. */
+static void send_failed(struct tx_queue *q, int err, udp_stale_fn *stale, void *ctx)
 {
-	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
-	bool with_source = source_is_set(to);
-	union send_cmsg cm;
-	int fd;
+	struct tx_dgram *d = txq_at(q, 0);
 
-	*source_stale = false;
-	if (to->addr.sa.sa_family == AF_INET) {
-		fd = u->fd4;
-		msg.msg_namelen = sizeof(struct sockaddr_in);
-	} else if (to->addr.sa.sa_family == AF_INET6) {
-		fd = u->fd6;
-		msg.msg_namelen = sizeof(struct sockaddr_in6);
-	} else {
-		return -EAFNOSUPPORT;
-	}
-	if (fd < 0)
-		return -EAFNOSUPPORT;
-	msg.msg_name = (void *)&to->addr;
-	build_cmsg(&msg, &cm, to, with_source, tos);
-	if (sendmsg(fd, &msg, MSG_DONTWAIT) >= 0)
-		return 0;
 	/*
 	 * The sticky source is no longer ours (address removed): let routing
 	 * pick. IPv4 routing answers ENETUNREACH for a source that is not
 	 * local, IPv6 answers EINVAL.
 	 */
-	if (with_source && (errno == EINVAL || errno == ENETUNREACH || errno == EADDRNOTAVAIL)) {
-		*source_stale = true;
-		build_cmsg(&msg, &cm, to, false, tos);
-		if (sendmsg(fd, &msg, MSG_DONTWAIT) >= 0)
-			return 0;
+	if (tx_has_source(&d->to) &&
+	    (err == EINVAL || err == ENETUNREACH || err == EADDRNOTAVAIL)) {
+		if (d->peer)
+			stale(ctx, d->peer);
+		txq_forget_source(q);
+		return;
 	}
-	return -errno;
+	log_verbose("send to %s endpoint failed: %s", family_name(&d->to), strerror(err));
+	q->dropped++;
+	txq_pop(q, 1);
 }
 
-static void read_pktinfo(struct msghdr *msg, struct braid_endpoint *from)
+static void sent(struct udp_sock *s, struct tx_queue *q, const struct tx_msgs *m, int n)
+{
+	size_t datagrams = 0;
+
+	for (int i = 0; i < n; i++) {
+		datagrams += m->count[i];
+		if (m->gso_size[i])
+			s->gso_worked = true;
+	}
+	txq_pop(q, datagrams);
+}
+
+int udp_flush(struct udp *u, int fam, struct tx_queue *q, struct tx_msgs *m,
+	      udp_stale_fn *stale, void *ctx)
+{
+	struct udp_sock *s = &u->sock[fam];
+	size_t n;
+	int r;
+
+	/* Each round sends, drops or rewrites at least the oldest message: this ends. */
+	while (txq_len(q)) {
+		if (s->fd < 0) {
+			q->dropped += txq_len(q);
+			txq_pop(q, txq_len(q));
+			break;
+		}
+		n = txq_build(q, s->has_gso, m);
+		r = sendmmsg(s->fd, m->msgs, n, MSG_DONTWAIT);
+		if (r > 0) {
+			sent(s, q, m, r);
+			continue;
+		}
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			/* Kept for EPOLLOUT; their peers may be gone by then. */
+			txq_forget_peers(q);
+			return -EAGAIN;
+		}
+		if (m->gso_size[0])
+			gso_failed(s, q, m->count[0], r < 0 ? errno : EIO);
+		else
+			send_failed(q, r < 0 ? errno : EIO, stale, ctx);
+	}
+	return 0;
+}
+
+static void read_gro(const struct cmsghdr *c, size_t *gso)
+{
+	uint16_t v16;
+	int v = 0;
+
+	/* The kernel passes an int; take a 16-bit one too rather than guess. */
+	if (c->cmsg_len >= CMSG_LEN(sizeof(int))) {
+		memcpy(&v, CMSG_DATA(c), sizeof(v));
+	} else if (c->cmsg_len >= CMSG_LEN(sizeof(v16))) {
+		memcpy(&v16, CMSG_DATA(c), sizeof(v16));
+		v = v16;
+	}
+	*gso = v > 0 ? (size_t)v : 0;
+}
+
+static void read_cmsgs(struct msghdr *msg, struct braid_endpoint *from, size_t *gso)
 {
 	struct cmsghdr *c;
 
+	*gso = 0;
 	for (c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(msg, c)) {
 		if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
 			struct in_pktinfo pi;
@@ -303,15 +351,15 @@ static void read_pktinfo(struct msghdr *msg, struct braid_endpoint *from)
 			memcpy(&pi, CMSG_DATA(c), sizeof(pi));
 			from->src.in6 = pi.ipi6_addr;
 			from->src_ifindex = pi.ipi6_ifindex;
+		} else if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
+			read_gro(c, gso);
 		}
 	}
 }
 
-int udp_recv_batch(int fd, struct udp_batch *b, struct braid_endpoint from[], size_t lens[])
+static void prepare_batch(struct udp_batch *b)
 {
-	int n, i, kept = 0;
-
-	for (i = 0; i < UDP_BATCH; i++) {
+	for (int i = 0; i < UDP_BATCH; i++) {
 		struct msghdr *m = &b->msgs[i].msg_hdr;
 
 		b->iov[i].iov_base = b->bufs[i];
@@ -322,11 +370,19 @@ int udp_recv_batch(int fd, struct udp_batch *b, struct braid_endpoint from[], si
 			.msg_control = b->cmsg[i].buf, .msg_controllen = sizeof(b->cmsg[i].buf),
 		};
 	}
-	n = recvmmsg(fd, b->msgs, UDP_BATCH, MSG_DONTWAIT, NULL);
+}
+
+int udp_recv_batch(struct udp_sock *s, struct udp_batch *b)
+{
+	int n, i, kept = 0;
+
+	prepare_batch(b);
+	n = recvmmsg(s->fd, b->msgs, s->recv_vlen, MSG_DONTWAIT, NULL);
 	if (n < 0)
 		return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -errno;
 	for (i = 0; i < n; i++) {
 		struct msghdr *m = &b->msgs[i].msg_hdr;
+		struct braid_endpoint *from = &b->from[kept];
 
 		if (m->msg_flags & MSG_TRUNC)
 			continue;
@@ -337,12 +393,22 @@ int udp_recv_batch(int fd, struct udp_batch *b, struct braid_endpoint from[], si
 			b->bufs[kept] = b->bufs[i];
 			b->bufs[i] = t;
 		}
-		memset(&from[kept], 0, sizeof(from[kept]));
-		memcpy(&from[kept].addr, m->msg_name,
-		       m->msg_namelen < sizeof(from[kept].addr) ? m->msg_namelen
-								 : sizeof(from[kept].addr));
-		read_pktinfo(m, &from[kept]);
-		lens[kept++] = b->msgs[i].msg_len;
+		memset(from, 0, sizeof(*from));
+		memcpy(&from->addr, m->msg_name,
+		       m->msg_namelen < sizeof(from->addr) ? m->msg_namelen : sizeof(from->addr));
+		read_cmsgs(m, from, &b->gso[kept]);
+		b->lens[kept++] = b->msgs[i].msg_len;
 	}
 	return kept;
+}
+
+void udp_recv_done(struct udp_sock *s, int msgs, size_t datagrams)
+{
+	size_t per_msg;
+
+	if (msgs <= 0 || !datagrams)
+		return;
+	/* Expect the next messages to be as full as these were. */
+	per_msg = (datagrams + msgs - 1) / msgs;
+	s->recv_vlen = udp_recv_vlen(UDP_RECV_BUDGET, per_msg, UDP_BATCH);
 }

@@ -3,7 +3,8 @@
  * The underlay: one UDP socket per address family on the listen port.
  * The IPv6 socket is IPV6_V6ONLY so each family has its own socket and its
  * own packet-info control messages. Either family may be missing (a host
- * without IPv6), not both.
+ * without IPv6), not both. Sends are batched (sendmmsg, UDP_SEGMENT) and so
+ * are receives (recvmmsg, UDP_GRO), each offload probed per socket.
  */
 #ifndef BRAID_UDP_H
 #define BRAID_UDP_H
@@ -11,32 +12,63 @@
 #include <braid.h>
 #include <sys/socket.h>
 
+#include "batch.h"
+
 enum {
-	UDP_BATCH = 64,			/* datagrams per recvmmsg */
-	UDP_BUF_LEN = 65536,		/* any UDP payload fits: no truncation */
+	UDP_BATCH = 64,			/* messages per recvmmsg, at most */
+	UDP_BUF_LEN = 65536,		/* any UDP payload fits, a UDP_GRO one too */
+	/*
+	 * Datagrams one receive should bring at most. A UDP_GRO message holds
+	 * up to 64: fewer messages are asked for when they come that full, so
+	 * one wakeup's work stays near half a millisecond and TUN, timers and
+	 * the UAPI get their turn.
+	 */
+	UDP_RECV_BUDGET = 256,
+};
+
+enum { UDP_V4, UDP_V6, UDP_FAMILIES };
+
+struct udp_sock {
+	int fd;				/* -1 when that family is unavailable */
+	bool has_gso;			/* sends may use UDP_SEGMENT (until one shows otherwise) */
+	bool gso_worked;		/* a UDP_SEGMENT send has gone through */
+	bool has_gro;			/* receives may hold several datagrams (UDP_GRO) */
+	unsigned int recv_vlen;		/* messages the next recvmmsg asks for */
 };
 
 struct udp {
-	int fd4, fd6;			/* -1 when that family is unavailable */
+	struct udp_sock sock[UDP_FAMILIES];
 	uint16_t port;			/* bound port, the kernel's pick when 0 was asked */
 	uint32_t fwmark;		/* SO_MARK on both sockets; 0 = none */
+	bool use_offloads;		/* try UDP_SEGMENT and UDP_GRO */
 };
 
-/* Receive state for one recvmmsg batch; the caller provides the buffers. */
+/*
+ * Receive state for one recvmmsg batch; the caller provides the buffers.
+ * Message i arrived from from[i] with lens[i] bytes in bufs[i]; with UDP_GRO
+ * those hold datagrams of gso[i] bytes each (the last may be shorter), 0 when
+ * the message is a single datagram (see udp_gro_next()).
+ */
 struct udp_batch {
 	struct mmsghdr msgs[UDP_BATCH];
 	struct iovec iov[UDP_BATCH];
 	struct sockaddr_in6 names[UDP_BATCH];
 	union {
-		char buf[CMSG_SPACE(sizeof(struct in6_pktinfo))];
+		char buf[CMSG_SPACE(sizeof(struct in6_pktinfo)) + CMSG_SPACE(sizeof(int))];
 		struct cmsghdr align;
 	} cmsg[UDP_BATCH];
 	uint8_t *bufs[UDP_BATCH];	/* each UDP_BUF_LEN bytes */
+	struct braid_endpoint from[UDP_BATCH];
+	size_t lens[UDP_BATCH];
+	size_t gso[UDP_BATCH];
 };
 
-/* Sockets bound to port (0 = any) with fwmark: 0 or -errno. */
-int udp_open(struct udp *u, uint16_t port, uint32_t fwmark);
+/* Sockets bound to port (0 = any) with fwmark, offloads tried or not: 0 or -errno. */
+int udp_open(struct udp *u, uint16_t port, uint32_t fwmark, bool use_offloads);
 void udp_close(struct udp *u);
+
+/* UDP_V4 or UDP_V6 for an endpoint's family; -1 for any other. */
+int udp_family_index(const struct braid_endpoint *ep);
 
 /*
  * Change the port and/or the mark, all or nothing: new sockets are bound
@@ -47,20 +79,24 @@ void udp_close(struct udp *u);
 int udp_reconfigure(struct udp *u, bool set_port, uint16_t port, bool set_mark, uint32_t mark,
 		    bool *rebound);
 
-/*
- * Send one datagram, from to->src when it is set. When the kernel refuses
- * that source (the address is gone, or no route leaves from it), send again
- * without it and set
- * *source_stale so the caller can make the peer forget it. 0 or -errno.
- */
-int udp_send(struct udp *u, const struct braid_endpoint *to, const uint8_t *buf, size_t len,
-	     uint8_t tos, bool *source_stale);
+/* Told which peer's sticky source the kernel refused (the datagram went out without it). */
+typedef void udp_stale_fn(void *ctx, struct braid_peer *peer);
 
 /*
- * Receive up to UDP_BATCH datagrams from fd without blocking: fills from[i]
- * (sender, and the local address and interface it arrived on) and lens[i].
- * Returns how many, 0 when none is waiting, or -errno.
+ * Send what q holds on socket fam, in order, with as few system calls as
+ * the kernel allows (sendmmsg, UDP_SEGMENT). A datagram whose source the
+ * kernel refuses goes out without it, and stale() hears of its peer; one
+ * the kernel refuses otherwise is dropped and counted. 0 when q is empty,
+ * -EAGAIN when the socket buffer is full (wait for EPOLLOUT, q keeps the rest).
  */
-int udp_recv_batch(int fd, struct udp_batch *b, struct braid_endpoint from[], size_t lens[]);
+int udp_flush(struct udp *u, int fam, struct tx_queue *q, struct tx_msgs *m,
+	      udp_stale_fn *stale, void *ctx);
+
+/*
+ * Receive up to s->recv_vlen messages into b without blocking: how many, 0
+ * when none, or -errno. Then udp_recv_done() with the datagrams they held.
+ */
+int udp_recv_batch(struct udp_sock *s, struct udp_batch *b);
+void udp_recv_done(struct udp_sock *s, int msgs, size_t datagrams);
 
 #endif
