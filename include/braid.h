@@ -252,6 +252,46 @@ void *braid_peer_get_userdata(const struct braid_peer *peer);
  *             braid_keypair_put().
  */
 
+/*
+ * Batches for callers with worker threads: the control plane prepares a
+ * batch (routing, nonces, staging, keypair lookups, handshakes), workers
+ * seal or open each job with braid_keypair_seal()/_open(), and the control
+ * plane finishes it (counters, timers, replay window, delivery) in batch
+ * order, so each peer's packets keep their order.
+ */
+struct braid_send_job {
+	struct braid_keypair *kp;	/* NULL: prepare staged or dropped it; nothing to seal */
+	uint64_t nonce;
+	struct braid_endpoint to;	/* where the sealed message goes */
+	uint8_t tos;
+	size_t sealed_len;		/* the caller sets it after sealing */
+};
+
+struct braid_receive_job {
+	struct braid_keypair *kp;	/* NULL: not a data message, or already dropped */
+	uint64_t nonce;
+	size_t inner_len;
+	bool opened;			/* the caller sets it from braid_keypair_open() */
+};
+
+/* Control plane. Returns how many jobs have a keypair to seal with. */
+size_t braid_device_send_prepare(struct braid_device *dev, uint64_t now, uint8_t *const pkts[],
+				 const size_t lens[], size_t n, struct braid_send_job jobs[]);
+/* Control plane, after the sealed messages are handed to the network. */
+void braid_device_send_finish(struct braid_device *dev, uint64_t now,
+			      struct braid_send_job jobs[], size_t n);
+/*
+ * Control plane. Handshake and cookie messages are processed here, at
+ * once; data messages get a job. Returns how many jobs have a keypair.
+ */
+size_t braid_device_receive_prepare(struct braid_device *dev, uint64_t now,
+				    const struct braid_endpoint from[], uint8_t *const bufs[],
+				    const size_t lens[], size_t n, struct braid_receive_job jobs[]);
+/* Control plane: replay check, roaming, timers and delivery of every opened job, in order. */
+void braid_device_receive_finish(struct braid_device *dev, uint64_t now,
+				 const struct braid_endpoint from[], uint8_t *const bufs[],
+				 struct braid_receive_job jobs[], size_t n);
+
 /* Control plane: the peer whose allowed IPs hold pkt's destination, or NULL. */
 struct braid_peer *braid_device_route(struct braid_device *dev, const uint8_t *pkt, size_t len);
 

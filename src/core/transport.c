@@ -154,14 +154,17 @@ struct braid_peer *braid_device_route(struct braid_device *dev, const uint8_t *p
 	return addr ? allowedips_lookup(&dev->allowedips, family, addr) : NULL;
 }
 
-static enum braid_drop send_one(struct braid_device *dev, uint64_t now, const uint8_t *pkt,
-				size_t len)
+/*
+ * The control-plane half of sending one packet: a keypair and a nonce when
+ * it can go now (*kp set), else staged behind the peer's waiting packets.
+ */
+static enum braid_drop send_prepare_one(struct braid_device *dev, uint64_t now,
+					const uint8_t *pkt, size_t len, struct braid_peer **peerp,
+					struct braid_keypair **kp, uint64_t *nonce)
 {
 	struct braid_peer *peer;
-	struct braid_keypair *kp;
-	uint64_t nonce;
-	size_t mlen;
 
+	*kp = NULL;
 	if (!dev->has_identity)
 		return BRAID_DROP_NO_KEY;
 	peer = braid_device_route(dev, pkt, len);
@@ -169,18 +172,74 @@ static enum braid_drop send_one(struct braid_device *dev, uint64_t now, const ui
 		return BRAID_DROP_NO_ROUTE;
 	if (!peer->has_endpoint)
 		return BRAID_DROP_NO_ENDPOINT;
-	/* The fast path: nothing waiting ahead of this packet and a live session. */
-	if (!peer->staged_count && (kp = braid_peer_send_begin(peer, now, 1, &nonce))) {
-		mlen = braid_keypair_seal(kp, 0, nonce, dev->scratch, pkt, len, dev->mtu);
-		braid_keypair_put(kp);
-		timers_any_authenticated_packet_traversal(peer, now);
-		timers_any_authenticated_packet_sent(peer);
-		peer_send_buffer(peer, dev->scratch, mlen, transport_outer_tos(pkt, len));
-		timers_data_sent(peer, now);
-		peer_keep_key_fresh_send(peer, now);
+	*peerp = peer;
+	/* Nothing may overtake packets already waiting for a session. */
+	if (!peer->staged_count && (*kp = braid_peer_send_begin(peer, now, 1, nonce)))
 		return BRAID_OK;
-	}
 	return braid_peer_stage(peer, now, pkt, len);
+}
+
+size_t braid_device_send_prepare(struct braid_device *dev, uint64_t now, uint8_t *const pkts[],
+				 const size_t lens[], size_t n, struct braid_send_job jobs[])
+{
+	struct braid_peer *peer = NULL;
+	enum braid_drop why;
+	size_t i, ready = 0;
+
+	for (i = 0; i < n; ++i) {
+		memset(&jobs[i], 0, sizeof(jobs[i]));
+		why = send_prepare_one(dev, now, pkts[i], lens[i], &peer, &jobs[i].kp,
+				       &jobs[i].nonce);
+		if (why != BRAID_OK) {
+			device_drop(dev, why);
+			continue;
+		}
+		if (!jobs[i].kp)
+			continue;
+		jobs[i].to = peer->endpoint;
+		jobs[i].tos = transport_outer_tos(pkts[i], lens[i]);
+		++ready;
+	}
+	return ready;
+}
+
+void braid_device_send_finish(struct braid_device *dev, uint64_t now,
+			      struct braid_send_job jobs[], size_t n)
+{
+	struct braid_peer *peer;
+	size_t i;
+
+	for (i = 0; i < n; ++i) {
+		if (!jobs[i].kp)
+			continue;
+		peer = jobs[i].kp->peer;
+		if (!peer->is_dead)
+			braid_peer_send_done(peer, now, 1, jobs[i].sealed_len);
+		braid_keypair_put(jobs[i].kp);
+		jobs[i].kp = NULL;
+	}
+}
+
+static enum braid_drop send_one(struct braid_device *dev, uint64_t now, const uint8_t *pkt,
+				size_t len)
+{
+	struct braid_peer *peer = NULL;
+	struct braid_keypair *kp;
+	enum braid_drop why;
+	uint64_t nonce;
+	size_t mlen;
+
+	why = send_prepare_one(dev, now, pkt, len, &peer, &kp, &nonce);
+	if (why != BRAID_OK || !kp)
+		return why;
+	mlen = braid_keypair_seal(kp, 0, nonce, dev->scratch, pkt, len, dev->mtu);
+	braid_keypair_put(kp);
+	timers_any_authenticated_packet_traversal(peer, now);
+	timers_any_authenticated_packet_sent(peer);
+	peer_send_buffer(peer, dev->scratch, mlen, transport_outer_tos(pkt, len));
+	timers_data_sent(peer, now);
+	peer_keep_key_fresh_send(peer, now);
+	return BRAID_OK;
 }
 
 size_t braid_device_send(struct braid_device *dev, uint64_t now, uint8_t *const pkts[],
@@ -297,6 +356,48 @@ enum braid_drop braid_device_data_done(struct braid_device *dev, uint64_t now,
 	dev->ops->deliver(dev->ctx, peer, inner, ip_len);
 	peer->rx_bytes += message_data_len(inner_len);
 	return BRAID_OK;
+}
+
+size_t braid_device_receive_prepare(struct braid_device *dev, uint64_t now,
+				    const struct braid_endpoint from[], uint8_t *const bufs[],
+				    const size_t lens[], size_t n, struct braid_receive_job jobs[])
+{
+	enum braid_drop why;
+	size_t i, ready = 0;
+
+	for (i = 0; i < n; ++i) {
+		memset(&jobs[i], 0, sizeof(jobs[i]));
+		if (lens[i] < 4 || get_le32(bufs[i]) != MESSAGE_DATA) {
+			braid_device_receive(dev, now, &from[i], bufs[i], lens[i]);
+			continue;
+		}
+		jobs[i].kp = braid_device_data_keypair(dev, now, bufs[i], lens[i], &why);
+		if (!jobs[i].kp) {
+			device_drop(dev, why);
+			continue;
+		}
+		++ready;
+	}
+	return ready;
+}
+
+void braid_device_receive_finish(struct braid_device *dev, uint64_t now,
+				 const struct braid_endpoint from[], uint8_t *const bufs[],
+				 struct braid_receive_job jobs[], size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; ++i) {
+		if (!jobs[i].kp)
+			continue;
+		if (jobs[i].opened)
+			braid_device_data_done(dev, now, jobs[i].kp, &from[i], jobs[i].nonce,
+					       bufs[i] + MESSAGE_DATA_HEADER_LEN, jobs[i].inner_len);
+		else
+			device_drop(dev, BRAID_DROP_DECRYPT);
+		braid_keypair_put(jobs[i].kp);
+		jobs[i].kp = NULL;
+	}
 }
 
 enum braid_drop transport_receive(struct braid_device *dev, uint64_t now,

@@ -981,6 +981,114 @@ static void test_sticky_source(void **state)
 	assert_int_equal(ep.addr.in4.sin_addr.s_addr, p->a->addr.addr.in4.sin_addr.s_addr);
 }
 
+struct batch_io {
+	uint8_t in[64][256];
+	size_t in_len[64];
+	uint8_t out[64][320];
+	uint8_t *out_ptr[64];
+	size_t out_len[64];
+	struct braid_send_job send[64];
+	struct braid_receive_job recv[64];
+	struct braid_endpoint from[64];
+};
+
+static void *seal_half(void *arg)
+{
+	struct batch_io *io = arg;
+	unsigned int i;
+
+	/* Slot 1 seals the odd jobs while the main thread (slot 0) seals the even ones. */
+	for (i = 1; i < 64; i += 2)
+		if (io->send[i].kp)
+			io->send[i].sealed_len = braid_keypair_seal(io->send[i].kp, 1, io->send[i].nonce,
+								    io->out[i], io->in[i], io->in_len[i],
+								    1420);
+	return NULL;
+}
+
+static void *open_half(void *arg)
+{
+	struct batch_io *io = arg;
+	unsigned int i;
+
+	for (i = 1; i < 64; i += 2)
+		if (io->recv[i].kp)
+			io->recv[i].opened = braid_keypair_open(io->recv[i].kp, 1, io->out_ptr[i],
+								io->out_len[i], &io->recv[i].nonce,
+								&io->recv[i].inner_len);
+	return NULL;
+}
+
+/* 32. The batch API: prepare, seal and open on two threads, finish; order and counters kept. */
+static void test_batch_api(void **state)
+{
+	struct braid_device_config config = { .data_threads = 1 };
+	struct braid_peer_stats sa, sb;
+	struct batch_io *io = calloc(1, sizeof(*io));
+	uint8_t *pkts[64];
+	struct pair p;
+	pthread_t t;
+	unsigned int i;
+
+	pair_init(&p, &config);
+	for (i = 0; i < 64; ++i) {
+		io->in_len[i] = sim_ipv4_packet(io->in[i], sim_tunnel_addr(1), sim_tunnel_addr(2),
+						i * 3, (uint8_t)i);
+		pkts[i] = io->in[i];
+	}
+	/* No session yet: everything is staged and a handshake starts. */
+	assert_int_equal(braid_device_send_prepare(p.a->dev, p.sim.now, pkts, io->in_len, 4,
+						   io->send), 0);
+	assert_int_equal(p.a_peer_b->staged_count, 4);
+	assert_int_equal(p.a->sent_initiations, 1);
+	sim_flush(&p.sim);
+	assert_int_equal(p.b->n_delivered, 4);
+	p.b->n_delivered = 0;
+
+	assert_int_equal(braid_device_send_prepare(p.a->dev, p.sim.now, pkts, io->in_len, 64,
+						   io->send), 64);
+	assert_int_equal(pthread_create(&t, NULL, seal_half, io), 0);
+	for (i = 0; i < 64; i += 2)
+		io->send[i].sealed_len = braid_keypair_seal(io->send[i].kp, 0, io->send[i].nonce,
+							    io->out[i], io->in[i], io->in_len[i], 1420);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	for (i = 0; i < 64; ++i) {
+		assert_int_equal(io->send[i].to.addr.in4.sin_addr.s_addr,
+				 p.b->addr.addr.in4.sin_addr.s_addr);
+		io->out_ptr[i] = io->out[i];
+		io->out_len[i] = io->send[i].sealed_len;
+		io->from[i] = p.a->addr;
+	}
+	braid_device_send_finish(p.a->dev, p.sim.now, io->send, 64);
+
+	/* Corrupt one message: it must be counted as a failed authentication. */
+	io->out[10][40] ^= 1;
+	assert_int_equal(braid_device_receive_prepare(p.b->dev, p.sim.now, io->from, io->out_ptr,
+						      io->out_len, 64, io->recv), 64);
+	assert_int_equal(pthread_create(&t, NULL, open_half, io), 0);
+	for (i = 0; i < 64; i += 2)
+		io->recv[i].opened = braid_keypair_open(io->recv[i].kp, 0, io->out_ptr[i],
+							io->out_len[i], &io->recv[i].nonce,
+							&io->recv[i].inner_len);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	braid_device_receive_finish(p.b->dev, p.sim.now, io->from, io->out_ptr, io->recv, 64);
+
+	assert_int_equal(p.b->n_delivered, 63);
+	assert_int_equal(drops(p.b, BRAID_DROP_DECRYPT), 1);
+	for (i = 0; i < 63; ++i) {
+		unsigned int k = i < 10 ? i : i + 1;
+
+		assert_int_equal(p.b->delivered[i].len, io->in_len[k]);
+		assert_memory_equal(p.b->delivered[i].data, io->in[k], io->in_len[k]);
+	}
+	braid_peer_get_stats(p.a_peer_b, &sa);
+	braid_peer_get_stats(p.b_peer_a, &sb);
+	/* Everything a sent, b received, except the one corrupted message. */
+	assert_int_equal(sa.tx_bytes, sb.rx_bytes + io->out_len[10]);
+	free(io);
+	sim_free(&p.sim);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1015,6 +1123,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reject_after_time, setup_pair, teardown_pair),
 		cmocka_unit_test_setup_teardown(test_oversized_datagrams, setup_pair, teardown_pair),
 		cmocka_unit_test_setup_teardown(test_sticky_source, setup_pair, teardown_pair),
+		cmocka_unit_test(test_batch_api),
 	};
 
 	return cmocka_run_group_tests_name("device", tests, NULL, NULL);
