@@ -107,10 +107,14 @@ unit-san:
 netns: $(BRAID)
 	$(Q)./tests/netns/run-all.sh $(abspath $(BRAID))
 
+# A short fuzzing pass per harness in check; longer runs: make fuzz FUZZ_SECONDS=600.
+CHECK_FUZZ_SECONDS ?= 15
+
 check: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)$(MAKE) --no-print-directory unit
 	$(Q)$(MAKE) --no-print-directory unit-san
+	$(Q)$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(CHECK_FUZZ_SECONDS)
 	$(Q)$(MAKE) --no-print-directory netns
 
 # Two namespaces, a braid tunnel between them, a handshake, pings, iperf3, then clean up.
@@ -134,6 +138,9 @@ $(BUILD)/bench/%: bench/%.c $(LIB)
 	@mkdir -p $(@D)
 	@echo "  CC      $@"
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+# make fuzz FUZZ_SECONDS=N (libFuzzer harnesses) and make analyze (scan-build, cppcheck).
+include tests/fuzz/fuzz.mk
 
 clean:
 	$(RM) -r $(BUILD)

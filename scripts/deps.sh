@@ -3,7 +3,8 @@
 # Install what the build and the tests need on Debian, when it is missing.
 set -e
 
-PACKAGES="make gcc clang libssl-dev libcmocka-dev pkg-config iproute2 iputils-ping \
+PACKAGES="make gcc clang libclang-rt-dev clang-tools cppcheck libssl-dev libcmocka-dev \
+	pkg-config iproute2 iputils-ping \
 	wireguard-tools wireguard-go iperf3 nftables procps psmisc coreutils python3"
 
 missing=""

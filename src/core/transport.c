@@ -341,12 +341,12 @@ enum braid_drop braid_device_data_done(struct braid_device *dev, uint64_t now,
 	timers_data_received(peer, now);
 
 	ip_len = inner_ip_len(inner, inner_len);
-	if (!ip_len) {
+	src = ip_len ? ip_address(inner, ip_len, false, &family) : NULL;
+	if (!src) {
 		device_log_drop(dev, now, "peer %llu: packet is neither IPv4 nor IPv6",
 				(unsigned long long)peer->internal_id);
 		return device_drop(dev, BRAID_DROP_INNER_MALFORMED);
 	}
-	src = ip_address(inner, ip_len, false, &family);
 	routed = allowedips_lookup(&dev->allowedips, family, src);
 	if (routed != peer) {
 		device_log_drop(dev, now, "peer %llu: packet has unallowed source address",

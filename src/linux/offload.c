@@ -125,7 +125,7 @@ uint32_t offload_csum_partial(const void *buf, size_t len, uint32_t sum)
 		len -= blocks * 64;
 		s = (u32x4){ 0 };
 		for (; blocks; --blocks, p += 64) {
-			memcpy(x, p, 64);
+			memcpy(x, p, sizeof(x));
 			s += (x[0] & lo16) + (x[0] >> 16) + (x[1] & lo16) + (x[1] >> 16);
 			s += (x[2] & lo16) + (x[2] >> 16) + (x[3] & lo16) + (x[3] >> 16);
 		}

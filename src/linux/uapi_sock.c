@@ -282,7 +282,9 @@ static int unix_socket(const char *path, struct sockaddr_un *sa)
 	sa->sun_family = AF_UNIX;
 	strncpy(sa->sun_path, path, sizeof(sa->sun_path) - 1);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	return fd < 0 ? -errno : fd;
+	if (fd < 0)
+		return -errno;
+	return fd;
 }
 
 /* A socket is live when something accepts a connection on it. */
