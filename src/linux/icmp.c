@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "icmp.h"
+#include "offload.h"
 
 enum {
 	IPV4_HLEN = 20,
@@ -29,20 +30,12 @@ enum {
 	IPV4_OFFSET_MASK = 0x1fff,
 };
 
-static uint32_t sum_bytes(uint32_t sum, const uint8_t *p, size_t len)
+/* A checksum field, computed by offload.c's one's-complement sums (memory byte order). */
+static void put_csum(uint8_t *field, uint32_t partial)
 {
-	for (; len > 1; p += 2, len -= 2)
-		sum += (uint32_t)p[0] << 8 | p[1];
-	if (len)
-		sum += (uint32_t)p[0] << 8;
-	return sum;
-}
+	uint16_t csum = offload_csum_fold(partial);
 
-static uint16_t fold(uint32_t sum)
-{
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return ~sum & 0xffff;
+	memcpy(field, &csum, sizeof(csum));
 }
 
 static void put16(uint8_t *p, uint16_t v)
@@ -103,13 +96,13 @@ static size_t too_big4(uint8_t *out, const uint8_t *pkt, size_t len, unsigned in
 	out[9] = IPPROTO_ICMP_;
 	memcpy(out + 12, pkt + 16, 4);	/* from the original destination */
 	memcpy(out + 16, pkt + 12, 4);	/* to the original source */
-	put16(out + 10, fold(sum_bytes(0, out, IPV4_HLEN)));
+	put_csum(out + 10, offload_csum_partial(out, IPV4_HLEN, 0));
 
 	out[20] = ICMP_DEST_UNREACH;
 	out[21] = ICMP_FRAG_NEEDED;
 	put16(out + 26, mtu > 0xffff ? 0xffff : mtu);
 	memcpy(out + IPV4_HLEN + ICMP_HLEN, pkt, quote);
-	put16(out + 22, fold(sum_bytes(0, out + IPV4_HLEN, ICMP_HLEN + quote)));
+	put_csum(out + 22, offload_csum_partial(out + IPV4_HLEN, ICMP_HLEN + quote, 0));
 	return total;
 }
 
@@ -160,11 +153,8 @@ static size_t too_big6(uint8_t *out, const uint8_t *pkt, size_t len, unsigned in
 	out[46] = mtu >> 8;
 	out[47] = mtu;
 	memcpy(out + IPV6_HLEN + ICMP_HLEN, pkt, quote);
-	/* Pseudo-header: addresses, upper-layer length, next header. */
-	sum = sum_bytes(0, out + 8, 32);
-	sum += plen + IPPROTO_ICMPV6_;
-	sum = sum_bytes(sum, out + IPV6_HLEN, plen);
-	put16(out + 42, fold(sum));
+	sum = offload_pseudo_v6(out + 8, out + 24, IPPROTO_ICMPV6_, plen);
+	put_csum(out + 42, offload_csum_partial(out + IPV6_HLEN, plen, sum));
 	return IPV6_HLEN + plen;
 }
 
