@@ -18,6 +18,11 @@ ifneq ($(TIME_DIVISOR),)
 CPPFLAGS += -DBRAID_TIME_DIVISOR=$(TIME_DIVISOR)
 endif
 
+# Test builds only: hooks that let tests/netns/privilege.sh provoke the sandbox (sandbox.h).
+ifeq ($(TEST_HOOKS),1)
+CPPFLAGS += -DBRAID_TEST_HOOKS
+endif
+
 ifeq ($(DEBUG),1)
 CFLAGS += -g -O0
 endif
@@ -105,7 +110,8 @@ unit-san:
 
 # Integration tests in network namespaces (root): braid against braid and wireguard-go.
 netns: $(BRAID)
-	$(Q)./tests/netns/run-all.sh $(abspath $(BRAID))
+	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/hooks TEST_HOOKS=1 $(BUILD)/hooks/braid
+	$(Q)BRAID_HOOKS=$(abspath $(BUILD)/hooks/braid) ./tests/netns/run-all.sh $(abspath $(BRAID))
 
 # A short fuzzing pass per harness in check; longer runs: make fuzz FUZZ_SECONDS=600.
 CHECK_FUZZ_SECONDS ?= 15

@@ -8,7 +8,9 @@
  *
  * The child creates everything itself, so nothing has to cross the fork.
  * The status travels over a pipe; if the child dies before writing it, the
- * parent reports the child's exit status instead.
+ * parent reports the child's exit status instead. "Ready" comes after the
+ * sandbox (sandbox.h) is entered, so a failure to drop privileges is an
+ * error at start, not a daemon left running as root.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,31 +22,30 @@
 
 #include "daemon.h"
 #include "loop.h"
+#include "sandbox.h"
 
 /* Static: the loop holds large arrays and lives as long as the process. */
 static struct loop loop;
+static struct sandbox sandbox;
 
-static void redirect_to_null(int fd)
+/* Before the sandbox, which forbids opening files: /dev/null for detach_stdio(). */
+static int open_null(void)
 {
-	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-
-	if (null >= 0) {
-		dup2(null, fd);
-		if (null != fd)
-			close(null);
-	}
+	if (chdir("/") < 0)
+		log_verbose("chdir /: %s", strerror(errno));
+	return open("/dev/null", O_RDWR | O_CLOEXEC);
 }
 
 /* A daemon keeps stderr for its log (unless silent), but not the caller's terminal input. */
-static void detach_stdio(enum log_level level)
+static void detach_stdio(enum log_level level, int null)
 {
-	redirect_to_null(STDIN_FILENO);
+	if (null < 0)
+		return;
+	dup2(null, STDIN_FILENO);
 	if (level == LOG_SILENT) {
-		redirect_to_null(STDOUT_FILENO);
-		redirect_to_null(STDERR_FILENO);
+		dup2(null, STDOUT_FILENO);
+		dup2(null, STDERR_FILENO);
 	}
-	if (chdir("/") < 0)
-		log_verbose("chdir /: %s", strerror(errno));
 }
 
 static void report_ready(int ready_fd, uint8_t status)
@@ -61,16 +62,29 @@ static void report_ready(int ready_fd, uint8_t status)
 
 static int serve(const struct daemon_options *opts, int ready_fd)
 {
-	int ret;
+	int ret, null = -1;
 
 	ret = loop_init(&loop, opts->ifname);
-	report_ready(ready_fd, ret ? 1 : 0);
-	if (ret)
+	if (ret) {
+		report_ready(ready_fd, 1);
 		return 1;
+	}
 	if (ready_fd >= 0)
-		detach_stdio(opts->log_level);
-	ret = loop_run(&loop);
+		null = open_null();
+	ret = sandbox_enter(&sandbox, loop.server.path);
+	report_ready(ready_fd, ret ? 1 : 0);
+	if (!ret) {
+		detach_stdio(opts->log_level, null);
+#ifdef BRAID_TEST_HOOKS
+		sandbox_test_hooks();
+#endif
+		ret = loop_run(&loop);
+	}
 	loop_free(&loop);
+	/* The socket is closed: the janitor may remove it now. */
+	sandbox_finish(&sandbox);
+	if (null >= 0)
+		close(null);
 	log_verbose("shut down");
 	return ret ? 1 : 0;
 }
@@ -104,6 +118,8 @@ int daemon_run(const struct daemon_options *opts)
 		log_error("invalid interface name \"%s\": %s", opts->ifname, problem);
 		return 1;
 	}
+	if (sandbox_prepare(&sandbox, opts->sandbox, opts->user))
+		return 1;
 	if (!braid_init()) {
 		log_error("libcrypto lacks an algorithm WireGuard needs (OpenSSL 3.0 or later?)");
 		return 1;

@@ -11,6 +11,8 @@ struct daemon_options {
 	const char *ifname;
 	bool foreground;
 	enum log_level log_level;
+	bool sandbox;		/* drop privileges and filter system calls once set up */
+	const char *user;	/* run as this user; NULL: the default (sandbox.h) */
 };
 
 /* Serve ifname until told to stop; returns the process exit status. */
