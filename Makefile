@@ -62,7 +62,7 @@ DAEMON_SRCS := $(wildcard src/linux/*.c src/daemon/*.c)
 DAEMON_OBJS := $(patsubst src/%.c,$(BUILD)/%.o,$(DAEMON_SRCS))
 BRAID := $(BUILD)/braid
 
-.PHONY: all lib deps unit unit-san netns check demo bench bench-net clean install
+.PHONY: all lib deps unit unit-san unit-valgrind netns check demo bench bench-net clean install
 all: lib $(BRAID)
 
 lib: $(LIB)
@@ -108,6 +108,12 @@ unit: $(UNIT_TESTS)
 unit-san:
 	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/san SAN=1 unit
 
+# The unit tests under valgrind's memcheck. test_sandbox installs seccomp filters, a system
+# call valgrind does not implement; it runs in unit and unit-san.
+unit-valgrind: $(UNIT_TESTS)
+	$(Q)RUNNER="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite" \
+		SKIP=test_sandbox ./scripts/run-unit.sh $(UNIT_TESTS)
+
 # Integration tests in network namespaces (root): braid against braid and wireguard-go.
 netns: $(BRAID)
 	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/hooks TEST_HOOKS=1 $(BUILD)/hooks/braid
@@ -120,6 +126,7 @@ check: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)$(MAKE) --no-print-directory unit
 	$(Q)$(MAKE) --no-print-directory unit-san
+	$(Q)$(MAKE) --no-print-directory unit-valgrind
 	$(Q)$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(CHECK_FUZZ_SECONDS)
 	$(Q)$(MAKE) --no-print-directory netns
 

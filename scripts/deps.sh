@@ -5,7 +5,7 @@ set -e
 
 PACKAGES="make gcc clang libclang-rt-dev clang-tools cppcheck libssl-dev libcmocka-dev \
 	pkg-config iproute2 iputils-ping \
-	wireguard-tools wireguard-go iperf3 nftables procps psmisc coreutils python3"
+	wireguard-tools wireguard-go iperf3 nftables procps psmisc coreutils python3 valgrind"
 
 missing=""
 for p in $PACKAGES; do
