@@ -14,7 +14,9 @@
  * one flooding source cannot push other peers into cookie mode. The device
  * itself has a budget of handshakes per second (handshake_load_rate); when
  * that runs dry, or the caller reports a backlog, the device is under load
- * for a second and every source needs a cookie.
+ * for a second and every source needs a cookie. So is a rate-limiter table
+ * full of sources (spoofed ones cost an attacker nothing): then a source
+ * with a valid cookie is admitted even though it has no bucket.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -447,30 +449,38 @@ static void schedule_gc(struct braid_device *dev, uint64_t now)
 	}
 }
 
-/* The checks every handshake message passes before any Diffie-Hellman. */
+/*
+ * The checks every handshake message passes before any Diffie-Hellman. A
+ * full rate-limiter table means many sources at once, spoofed for free:
+ * that is load, so every new source must show a cookie, and one that does
+ * is admitted (spoofers never see the cookie replies).
+ */
 static enum braid_drop admit_handshake(struct braid_device *dev, uint64_t now,
 				       const struct braid_endpoint *from, const uint8_t *msg,
 				       size_t len)
 {
-	bool source_ok, loaded;
+	enum ratelimiter_verdict source;
+	bool loaded;
 
 	if (cookie_checker_validate(&dev->cookie_checker, now, msg, len, from, false) ==
 	    INVALID_MAC) {
 		device_log_drop(dev, now, "handshake with invalid mac1");
 		return BRAID_DROP_MAC1;
 	}
-	source_ok = ratelimiter_allow(dev->ratelimiter, now, &from->addr.sa);
+	source = ratelimiter_check(dev->ratelimiter, now, &from->addr.sa);
 	schedule_gc(dev, now);
+	if (source == RATELIMITER_FULL)
+		dev->last_under_load = now;
 	loaded = under_load(dev, now);
 	if (loaded)
 		++dev->stats.handshakes_under_load;
-	if (loaded || !source_ok) {
+	if (loaded || source != RATELIMITER_ALLOW) {
 		if (cookie_checker_validate(&dev->cookie_checker, now, msg, len, from, true) !=
 		    VALID_MAC_WITH_COOKIE) {
 			send_cookie_reply(dev, now, msg, len, from);
 			return BRAID_DROP_COOKIE_SENT;
 		}
-		if (!source_ok)
+		if (source == RATELIMITER_OVER_RATE)
 			return BRAID_DROP_RATELIMITED;
 	}
 	charge_handshake(dev, now);

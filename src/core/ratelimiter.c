@@ -190,23 +190,27 @@ static bool take_token(struct ratelimiter_entry *e, uint64_t now_ns)
 	return true;
 }
 
-bool ratelimiter_allow(struct ratelimiter *rl, uint64_t now_ns, const struct sockaddr *src)
+enum ratelimiter_verdict ratelimiter_check(struct ratelimiter *rl, uint64_t now_ns,
+					   const struct sockaddr *src)
 {
 	struct ratelimiter_entry **chain, *e;
 	uint64_t ip;
 	int family;
 
 	if (!source_of(src, &family, &ip))
-		return false;
+		return RATELIMITER_OVER_RATE;
 	chain = chain_of(rl, family, ip);
 	for (e = *chain; e; e = e->next)
 		if (e->ip == ip && e->family == family)
-			return take_token(e, now_ns);
+			return take_token(e, now_ns) ? RATELIMITER_ALLOW : RATELIMITER_OVER_RATE;
 
-	/* A stranger while the table is full: refusing is the safe side. */
+	/*
+	 * A stranger while the table is full. Spoofed sources fill it for free,
+	 * so this is no verdict on the stranger: the caller asks for a cookie.
+	 */
 	e = rl->free_list;
 	if (!e)
-		return false;
+		return RATELIMITER_FULL;
 	rl->free_list = e->next;
 	e->ip = ip;
 	e->family = family;
@@ -215,7 +219,12 @@ bool ratelimiter_allow(struct ratelimiter *rl, uint64_t now_ns, const struct soc
 	e->next = *chain;
 	*chain = e;
 	rl->count++;
-	return true;
+	return RATELIMITER_ALLOW;
+}
+
+bool ratelimiter_allow(struct ratelimiter *rl, uint64_t now_ns, const struct sockaddr *src)
+{
+	return ratelimiter_check(rl, now_ns, src) == RATELIMITER_ALLOW;
 }
 
 /* A full pass over the table: called about once a second, not per packet. */

@@ -24,11 +24,16 @@ struct ratelimiter;
 struct ratelimiter *ratelimiter_new(size_t max_entries, const uint8_t seed[16]);
 void ratelimiter_free(struct ratelimiter *rl);
 
-/*
- * Take one token for src (an AF_INET or AF_INET6 sockaddr). False when the
- * source has none left, when the family is unknown, or when the table is
- * full and src is not in it.
- */
+enum ratelimiter_verdict {
+	RATELIMITER_ALLOW,
+	RATELIMITER_OVER_RATE,	/* src has no token left, or its family is unknown */
+	RATELIMITER_FULL,	/* src is new and the table has no room: says nothing about src */
+};
+
+/* Take one token for src (an AF_INET or AF_INET6 sockaddr). */
+enum ratelimiter_verdict ratelimiter_check(struct ratelimiter *rl, uint64_t now_ns,
+					   const struct sockaddr *src);
+/* ratelimiter_check() == RATELIMITER_ALLOW. */
 bool ratelimiter_allow(struct ratelimiter *rl, uint64_t now_ns, const struct sockaddr *src);
 /* Forget sources idle for more than a second. */
 void ratelimiter_gc(struct ratelimiter *rl, uint64_t now_ns);

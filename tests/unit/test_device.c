@@ -981,6 +981,51 @@ static void test_sticky_source(void **state)
 	assert_int_equal(ep.addr.in4.sin_addr.s_addr, p->a->addr.addr.in4.sin_addr.s_addr);
 }
 
+/*
+ * 33. A rate-limiter table filled by spoofed sources does not lock out a
+ * legitimate peer: it gets a cookie, and its retry with mac2 is admitted.
+ */
+static void test_full_ratelimiter_table(void **state)
+{
+	struct braid_device_config config = { .ratelimiter_entries = 16 };
+	struct braid_endpoint from;
+	uint8_t buf[MESSAGE_INITIATION_LEN];
+	struct pair p;
+	unsigned int i;
+
+	pair_init(&p, &config);
+	memset(&captured, 0, sizeof(captured));
+	p.sim.filter = capture_initiation;
+	establish(&p);
+	p.sim.filter = NULL;
+	p.sim.now += 6 * SEC;	/* a may initiate again, and its own entry goes idle */
+	braid_device_tick(p.b->dev, p.sim.now);
+	for (i = 0; i < 16; ++i) {
+		spoof_from(&from, 100 + i);
+		memcpy(buf, captured.data, sizeof(buf));
+		braid_device_receive(p.b->dev, p.sim.now, &from, buf, sizeof(buf));
+	}
+	p.b->n_out = 0;
+	p.b->sent_cookies = p.b->sent_responses = 0;
+
+	braid_peer_initiate_handshake(p.a_peer_b, p.sim.now);
+	sim_flush(&p.sim);
+	assert_int_equal(p.b->sent_cookies, 1);
+	assert_int_equal(p.b->sent_responses, 0);
+	/* The retry carries mac2 and gets through although the table is still full. */
+	for (i = 0; i < 16; ++i) {
+		spoof_from(&from, 100 + i);
+		memcpy(buf, captured.data, sizeof(buf));
+		braid_device_receive(p.b->dev, p.sim.now + REKEY_TIMEOUT * SEC, &from, buf,
+				     sizeof(buf));
+	}
+	p.b->n_out = 0;
+	sim_run_for(&p.sim, REKEY_TIMEOUT * SEC + 400 * MSEC);
+	assert_int_equal(p.b->sent_responses, 1);
+	assert_int_equal(drops(p.b, BRAID_DROP_RATELIMITED), 0);
+	sim_free(&p.sim);
+}
+
 struct batch_io {
 	uint8_t in[64][256];
 	size_t in_len[64];
@@ -1124,6 +1169,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_oversized_datagrams, setup_pair, teardown_pair),
 		cmocka_unit_test_setup_teardown(test_sticky_source, setup_pair, teardown_pair),
 		cmocka_unit_test(test_batch_api),
+		cmocka_unit_test(test_full_ratelimiter_table),
 	};
 
 	return cmocka_run_group_tests_name("device", tests, NULL, NULL);
