@@ -62,7 +62,7 @@ DAEMON_SRCS := $(wildcard src/linux/*.c src/daemon/*.c)
 DAEMON_OBJS := $(patsubst src/%.c,$(BUILD)/%.o,$(DAEMON_SRCS))
 BRAID := $(BUILD)/braid
 
-.PHONY: all lib deps unit unit-san unit-valgrind netns check demo bench bench-net clean install
+.PHONY: all lib deps unit unit-san unit-valgrind netns check demo bench bench-net bench-flood clean install
 all: lib $(BRAID)
 
 lib: $(LIB)
@@ -114,8 +114,16 @@ unit-valgrind: $(UNIT_TESTS)
 	$(Q)RUNNER="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite" \
 		SKIP=test_sandbox ./scripts/run-unit.sh $(UNIT_TESTS)
 
+# Test tools (tests/tools), linked with libbraid for its crypto.
+TOOLS := $(BUILD)/tools/flood
+
+$(BUILD)/tools/%: tests/tools/%.c $(LIB)
+	@mkdir -p $(@D)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
 # Integration tests in network namespaces (root): braid against braid and wireguard-go.
-netns: $(BRAID)
+netns: $(BRAID) $(TOOLS)
 	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/hooks TEST_HOOKS=1 $(BUILD)/hooks/braid
 	$(Q)BRAID_HOOKS=$(abspath $(BUILD)/hooks/braid) ./tests/netns/run-all.sh $(abspath $(BRAID))
 
@@ -143,6 +151,10 @@ install: $(BRAID)
 bench: deps $(BRAID) $(BUILD)/bench/crypto
 	$(Q)$(BUILD)/bench/crypto
 	$(Q)BENCH_OUT="$${BENCH_OUT:-$(abspath $(BUILD))/bench/results.json}" ./bench/run.sh $(abspath $(BRAID))
+
+# Handshake floods against braid and wireguard-go (root, ~12 min; not part of check).
+bench-flood: deps $(BRAID) $(BUILD)/tools/flood
+	$(Q)./bench/flood.sh $(abspath $(BRAID)) /usr/bin/wireguard-go $(abspath $(BUILD)/tools/flood)
 
 bench-net: deps $(BRAID)
 	$(Q)BENCH_OUT="$${BENCH_OUT:-$(abspath $(BUILD))/bench/results.json}" ./bench/run.sh $(abspath $(BRAID))
