@@ -62,7 +62,7 @@ DAEMON_SRCS := $(wildcard src/linux/*.c src/daemon/*.c)
 DAEMON_OBJS := $(patsubst src/%.c,$(BUILD)/%.o,$(DAEMON_SRCS))
 BRAID := $(BUILD)/braid
 
-.PHONY: all lib deps unit unit-san unit-valgrind netns check demo bench bench-net bench-flood clean install
+.PHONY: all lib deps unit unit-san unit-valgrind netns check demo bench bench-net bench-flood soak clean install
 all: lib $(BRAID)
 
 lib: $(LIB)
@@ -115,7 +115,7 @@ unit-valgrind: $(UNIT_TESTS)
 		SKIP=test_sandbox ./scripts/run-unit.sh $(UNIT_TESTS)
 
 # Test tools (tests/tools), linked with libbraid for its crypto.
-TOOLS := $(BUILD)/tools/flood
+TOOLS := $(BUILD)/tools/flood $(BUILD)/tools/relay
 
 $(BUILD)/tools/%: tests/tools/%.c $(LIB)
 	@mkdir -p $(@D)
@@ -123,12 +123,29 @@ $(BUILD)/tools/%: tests/tools/%.c $(LIB)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
 # Integration tests in network namespaces (root): braid against braid and wireguard-go.
+#  - every behaviour script for braid/braid, braid/wireguard-go and wireguard-go/braid;
+#  - bad networks and rekeying under load (a braid with 40 times faster timers) against
+#    braid and wireguard-go, with braid as host a;
+#  - the basic and traffic scripts with braid built under ASan+UBSan (sandbox off: the
+#    sanitizer runtimes make system calls of their own).
 netns: $(BRAID) $(TOOLS)
 	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/hooks TEST_HOOKS=1 $(BUILD)/hooks/braid
+	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/fast TIME_DIVISOR=40 $(BUILD)/fast/braid
+	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/san SAN=1 $(BUILD)/san/braid
 	$(Q)BRAID_HOOKS=$(abspath $(BUILD)/hooks/braid) ./tests/netns/run-all.sh $(abspath $(BRAID))
+	$(Q)NETNS_SCRIPTS="badnet rekey" NETNS_PAIRS="braid/braid braid/wireguard-go" \
+		RELAY=$(abspath $(BUILD)/tools/relay) BRAID_FAST=$(abspath $(BUILD)/fast/braid) \
+		./tests/netns/run-all.sh $(abspath $(BRAID))
+	$(Q)NETNS_SCRIPTS="basic traffic" NETNS_PAIRS="braid/braid braid/wireguard-go" BRAID_SANDBOX=0 \
+		./tests/netns/run-all.sh $(abspath $(BUILD)/san/braid)
 
 # A short fuzzing pass per harness in check; longer runs: make fuzz FUZZ_SECONDS=600.
 CHECK_FUZZ_SECONDS ?= 15
+
+# Traffic, peer churn and endpoint changes for SOAK_SECONDS (default 30 min), watching RSS and
+# file descriptors; not part of check.
+soak: $(BRAID)
+	$(Q)./tests/soak/soak.sh $(abspath $(BRAID))
 
 check: deps
 	$(Q)$(MAKE) --no-print-directory all
