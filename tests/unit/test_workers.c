@@ -2,7 +2,8 @@
 /*
  * The fork-join worker pool: every job runs exactly once per batch, on a
  * valid slot, the batch is complete when workers_run returns, and many
- * batches in a row (where a slow worker could straddle two) stay exact.
+ * batches in a row (where a slow worker could straddle two) stay exact,
+ * even when consecutive batches belong to different callers' contexts.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -103,6 +104,40 @@ static void test_many_batches(void **state)
 	run_batches(7, 100000, 20, 64);
 }
 
+/*
+ * Batches alternate between two contexts, back to back with tiny chunks:
+ * a worker that wakes late for a batch must never run its jobs inside the
+ * next one, so a context's counts stay exact after its own batch returned.
+ */
+static void test_late_workers_stay_out(void **state)
+{
+	enum { N = 48, ROUNDS = 20000 };
+	struct workers *w = workers_new(3);
+	struct job_ctx ctx[2] = { { .max_slot = 3 }, { .max_slot = 3 } };
+	atomic_uint runs[2][N];
+	unsigned int slots[2][N];
+	unsigned int r, c, i;
+
+	assert_non_null(w);
+	for (c = 0; c < 2; c++) {
+		ctx[c].runs = runs[c];
+		ctx[c].slot_of = slots[c];
+		for (i = 0; i < N; i++)
+			atomic_store(&runs[c][i], 0);
+	}
+	for (r = 0; r < ROUNDS; r++) {
+		c = r % 2;
+		workers_run(w, count_jobs, &ctx[c], N, 1);
+		/* This batch is whole; the other context's, finished before, is untouched. */
+		for (i = 0; i < N; i++) {
+			assert_int_equal(atomic_load(&runs[c][i]), r / 2 + 1);
+			assert_int_equal(atomic_load(&runs[!c][i]), (r + 1) / 2);
+		}
+	}
+	assert_int_equal(atomic_load(&ctx[0].bad_slot) + atomic_load(&ctx[1].bad_slot), 0);
+	workers_free(w);
+}
+
 /* With enough work, the threads take part (slots other than 0 appear). */
 static void test_threads_share_the_work(void **state)
 {
@@ -131,6 +166,7 @@ int main(void)
 		cmocka_unit_test(test_inline_without_threads),
 		cmocka_unit_test(test_small_batches_inline),
 		cmocka_unit_test(test_many_batches),
+		cmocka_unit_test(test_late_workers_stay_out),
 		cmocka_unit_test(test_threads_share_the_work),
 	};
 
