@@ -381,6 +381,13 @@ size_t braid_device_receive_prepare(struct braid_device *dev, uint64_t now,
 	return ready;
 }
 
+/* Corruption or forgery: counted, and logged at a bounded rate, whichever path opened it. */
+static enum braid_drop auth_failed(struct braid_device *dev, uint64_t now)
+{
+	device_log_drop(dev, now, "data message failed authentication");
+	return device_drop(dev, BRAID_DROP_DECRYPT);
+}
+
 void braid_device_receive_finish(struct braid_device *dev, uint64_t now,
 				 const struct braid_endpoint from[], uint8_t *const bufs[],
 				 struct braid_receive_job jobs[], size_t n)
@@ -394,7 +401,7 @@ void braid_device_receive_finish(struct braid_device *dev, uint64_t now,
 			braid_device_data_done(dev, now, jobs[i].kp, &from[i], jobs[i].nonce,
 					       bufs[i] + MESSAGE_DATA_HEADER_LEN, jobs[i].inner_len);
 		else
-			device_drop(dev, BRAID_DROP_DECRYPT);
+			auth_failed(dev, now);
 		braid_keypair_put(jobs[i].kp);
 		jobs[i].kp = NULL;
 	}
@@ -413,8 +420,7 @@ enum braid_drop transport_receive(struct braid_device *dev, uint64_t now,
 		return device_drop(dev, why);
 	if (!braid_keypair_open(kp, 0, msg, len, &nonce, &inner_len)) {
 		braid_keypair_put(kp);
-		device_log_drop(dev, now, "data message failed authentication");
-		return device_drop(dev, BRAID_DROP_DECRYPT);
+		return auth_failed(dev, now);
 	}
 	why = braid_device_data_done(dev, now, kp, from, nonce, msg + MESSAGE_DATA_HEADER_LEN,
 				     inner_len);
