@@ -70,15 +70,15 @@ static bool arena_alloc(struct tx_queue *q, size_t len, size_t *off)
 	return true;
 }
 
-bool txq_push(struct tx_queue *q, struct braid_peer *peer, const struct braid_endpoint *to,
-	      const uint8_t *buf, size_t len, uint8_t tos)
+uint8_t *txq_reserve(struct tx_queue *q, struct braid_peer *peer,
+		     const struct braid_endpoint *to, size_t len, uint8_t tos)
 {
 	struct tx_dgram *d;
 	size_t off;
 
 	if (txq_len(q) == TXQ_SLOTS || !arena_alloc(q, len, &off)) {
 		q->dropped++;
-		return false;
+		return NULL;
 	}
 	d = &q->slot[q->tail++ & (TXQ_SLOTS - 1)];
 	d->to = *to;
@@ -86,8 +86,17 @@ bool txq_push(struct tx_queue *q, struct braid_peer *peer, const struct braid_en
 	d->off = off;
 	d->len = len;
 	d->tos = tos;
-	memcpy(q->arena + off, buf, len);
-	return true;
+	return q->arena + off;
+}
+
+bool txq_push(struct tx_queue *q, struct braid_peer *peer, const struct braid_endpoint *to,
+	      const uint8_t *buf, size_t len, uint8_t tos)
+{
+	uint8_t *at = txq_reserve(q, peer, to, len, tos);
+
+	if (at)
+		memcpy(at, buf, len);
+	return at != NULL;
 }
 
 void txq_pop(struct tx_queue *q, size_t n)

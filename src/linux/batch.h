@@ -7,7 +7,9 @@
  *    sendmmsg, where a run of same-size datagrams to one endpoint, from one
  *    source, with one TOS, becomes a single UDP_SEGMENT message;
  *  - where each datagram sits in a buffer that UDP_GRO filled.
- * One thread owns a queue: nothing here locks.
+ * One thread owns a queue: nothing here locks. Worker threads may only fill
+ * the bytes of a datagram the owner reserved (txq_reserve()), and must be
+ * done before the owner flushes.
  */
 #ifndef BRAID_BATCH_H
 #define BRAID_BATCH_H
@@ -78,6 +80,13 @@ static inline struct tx_dgram *txq_at(const struct tx_queue *q, size_t i)
 	return &q->slot[(q->head + i) & (TXQ_SLOTS - 1)];
 }
 
+/*
+ * Room for a datagram of len bytes behind the others, which the caller
+ * fills before the next flush (another thread may: the queue does not look
+ * at the bytes until then); NULL (and counted) when there is none.
+ */
+uint8_t *txq_reserve(struct tx_queue *q, struct braid_peer *peer,
+		     const struct braid_endpoint *to, size_t len, uint8_t tos);
 /* Copy a datagram in behind the others; false (and counted) when there is no room. */
 bool txq_push(struct tx_queue *q, struct braid_peer *peer, const struct braid_endpoint *to,
 	      const uint8_t *buf, size_t len, uint8_t tos);

@@ -4,24 +4,30 @@
  *
  * Outbound: TUN readable -> read a batch, GSO super-packets split to the
  * MTU (tun_batch.c) -> answer oversized packets with ICMP ->
- * braid_device_send() -> ops.send queues each datagram -> after the call,
- * flush_tx() sends the queue with sendmmsg, runs of one peer's datagrams
- * as single UDP_SEGMENT messages.
+ * dataplane_send(): prepared here, each message given its place in the
+ * send queue in batch order, sealed into it by the crypto workers and
+ * this thread -> flush_tx() sends the queue with sendmmsg, runs of one
+ * peer's datagrams as single UDP_SEGMENT messages -> the batch finished.
  * Inbound: UDP readable -> recvmmsg batch, UDP_GRO buffers cut into their
- * datagrams -> braid_device_receive() each -> ops.deliver collects the
- * inner packets -> after the batch, flush_rx() coalesces them into TUN
- * writes.
+ * datagrams -> handshake messages to the backlog (handshakes.h), data to
+ * dataplane_receive(): prepared, opened on the workers, finished here in
+ * order -> ops.deliver collects the inner packets -> after the batch,
+ * flush_rx() coalesces them into TUN writes.
+ * Handshakes: at most HSQ_PER_TURN from the backlog per turn of the loop,
+ * after the events of that turn; while any wait, epoll does not sleep.
  * Timers: one timerfd at the device's next deadline, moved earlier after
  * every batch that brought the deadline forward; when it fires,
  * braid_device_tick() returns the one after.
  *
  * Level-triggered epoll and a bounded batch per event (TUN_OUT_BUDGET
- * packets, UDP_RECV_BUDGET datagrams) keep TUN, UDP, timers and the UAPI
- * taking turns, so a flood on one cannot starve the others. When the kernel
- * will not take more datagrams (EAGAIN), the queue waits for EPOLLOUT and
- * TUN is not read meanwhile: back-pressure instead of drops.
+ * packets, UDP_RECV_BUDGET datagrams, HSQ_PER_TURN handshakes) keep TUN,
+ * UDP, handshakes, timers and the UAPI taking turns, so a flood on one
+ * cannot starve the others. When the kernel will not take more datagrams
+ * (EAGAIN), the queue waits for EPOLLOUT and TUN is not read meanwhile:
+ * back-pressure instead of drops.
  */
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -293,6 +299,18 @@ static size_t drop_oversized(struct loop *l, uint8_t *pkts[], size_t lens[], siz
 	return kept;
 }
 
+/* A sealed message's place in its socket's send queue; what op_send() does, minus the copy. */
+static uint8_t *reserve_tx(void *ctx, struct braid_peer *peer, const struct braid_endpoint *to,
+			   size_t len, uint8_t tos)
+{
+	struct loop *l = ctx;
+	int fam = udp_family_index(to);
+
+	if (fam < 0)
+		return NULL;
+	return txq_reserve(&l->txq[fam], l->tx_blocked[fam] ? NULL : peer, to, len, tos);
+}
+
 /*
  * A batch of wire-sized packets: super-packets were split to the MTU first,
  * so only a packet that came in over it (or whose segments were cut for an
@@ -301,12 +319,18 @@ static size_t drop_oversized(struct loop *l, uint8_t *pkts[], size_t lens[], siz
 static void tun_send_batch(void *ctx, uint8_t *pkts[], size_t lens[], size_t n)
 {
 	struct loop *l = ctx;
+	uint64_t now;
 
 	n = drop_oversized(l, pkts, lens, n);
-	if (n) {
-		braid_device_send(l->dev, watch_now(), pkts, lens, n);
-		after_device_call(l);
-	}
+	if (!n)
+		return;
+	now = watch_now();
+	/* On the wire first; the counters and timers can wait for the send. */
+	if (dataplane_send(l->dp_tx, l->dev, l->workers, now, pkts, lens, n, l->mtu,
+			   reserve_tx, l))
+		flush_tx(l);
+	dataplane_send_finish(l->dp_tx, l->dev, now);
+	after_device_call(l);
 }
 
 static void tun_handle(struct watch *w, uint32_t events)
@@ -320,28 +344,71 @@ static void tun_handle(struct watch *w, uint32_t events)
 		stop_if_gone(l, n);
 }
 
+/* ---- Handshakes: the backlog ---- */
+
+/* The first drop is logged, then every thousandth: a flood must not flood the log too. */
+static void queue_handshake(struct loop *l, const struct braid_endpoint *from,
+			    const uint8_t *buf, size_t len)
+{
+	if (hsq_push(&l->hsq, from, buf, len))
+		return;
+	if (l->hsq.dropped == 1 || l->hsq.dropped - l->hs_dropped_logged >= 1000) {
+		log_verbose("%llu handshake messages dropped so far: the backlog was full",
+			    (unsigned long long)l->hsq.dropped);
+		l->hs_dropped_logged = l->hsq.dropped;
+	}
+}
+
+/* The oldest few waiting handshakes to the device: this turn's share. */
+static void handshake_turn(struct loop *l)
+{
+	uint64_t now = watch_now();
+	struct hsq_entry *e;
+
+	if (hsq_is_loaded(&l->hsq))
+		braid_device_set_under_load(l->dev, now);
+	for (int i = 0; i < HSQ_PER_TURN && (e = hsq_oldest(&l->hsq)); i++) {
+		braid_device_receive(l->dev, now, &e->from, e->msg, e->len);
+		hsq_pop(&l->hsq);
+	}
+	after_device_call(l);
+}
+
 /* ---- UDP ---- */
 
-/* Every datagram of a batch to the device, a UDP_GRO buffer split into its datagrams. */
+/*
+ * Every datagram of a batch, a UDP_GRO buffer split into its datagrams:
+ * handshakes to the backlog, the rest to the device as one batch (two or
+ * more only when UDP_GRO packed more than DP_RECV_MAX).
+ */
 static void udp_receive(struct loop *l, int fam)
 {
 	struct udp_batch *b = l->udp_batch;
 	int n = udp_recv_batch(&l->udp.sock[fam], b);
 	uint64_t now = watch_now();
 	size_t off, len, datagrams = 0;
+	uint8_t *d;
 
 	if (n < 0) {
 		log_verbose("UDP receive: %s", strerror(-n));
 		return;
 	}
+	/* Delivered packets stay in the receive buffers until flush_rx(). */
+	tun_writer_window(&l->writer, l->udp_arena, (size_t)UDP_BATCH * UDP_BUF_LEN);
 	for (int i = 0; i < n; i++) {
-		/* Delivered packets stay in this buffer until flush_rx(). */
-		tun_writer_window(&l->writer, b->bufs[i], b->lens[i]);
 		for (off = 0; (len = udp_gro_next(b->lens[i], b->gso[i], off)); off += len) {
-			braid_device_receive(l->dev, now, &b->from[i], b->bufs[i] + off, len);
+			d = b->bufs[i] + off;
 			datagrams++;
+			if (hsq_is_handshake(d, len)) {
+				queue_handshake(l, &b->from[i], d, len);
+				continue;
+			}
+			if (dataplane_recv_full(l->dp_rx))
+				dataplane_receive(l->dp_rx, l->dev, l->workers, now);
+			dataplane_recv_add(l->dp_rx, &b->from[i], d, len);
 		}
 	}
+	dataplane_receive(l->dp_rx, l->dev, l->workers, now);
 	udp_recv_done(&l->udp.sock[fam], n, datagrams);
 	if (n)
 		after_device_call(l);
@@ -481,23 +548,27 @@ static void uapi_changed(void *ctx)
 
 /* ---- Setup and teardown ---- */
 
+_Static_assert((int)TUN_OUT_MAX <= (int)DP_SEND_MAX, "a TUN batch is one dataplane batch");
+
 static int alloc_buffers(struct loop *l)
 {
-	if (tun_reader_init(&l->reader) || tun_writer_init(&l->writer))
+	if (tun_reader_init(&l->reader) || tun_writer_init(&l->writer) || hsq_init(&l->hsq))
 		return -ENOMEM;
 	l->icmp_buf = malloc(ICMP_TOO_BIG_MAX);
 	l->udp_batch = calloc(1, sizeof(*l->udp_batch));
 	l->tx_msgs = calloc(1, sizeof(*l->tx_msgs));
-	if (!l->icmp_buf || !l->udp_batch || !l->tx_msgs)
+	l->dp_tx = calloc(1, sizeof(*l->dp_tx));
+	l->dp_rx = calloc(1, sizeof(*l->dp_rx));
+	/* One block, so a whole receive is one window for the TUN writer. */
+	l->udp_arena = malloc((size_t)UDP_BATCH * UDP_BUF_LEN);
+	if (!l->icmp_buf || !l->udp_batch || !l->tx_msgs || !l->dp_tx || !l->dp_rx ||
+	    !l->udp_arena)
 		return -ENOMEM;
 	for (int fam = 0; fam < UDP_FAMILIES; fam++)
 		if (txq_init(&l->txq[fam]))
 			return -ENOMEM;
-	for (int i = 0; i < UDP_BATCH; i++) {
-		l->udp_batch->bufs[i] = malloc(UDP_BUF_LEN);
-		if (!l->udp_batch->bufs[i])
-			return -ENOMEM;
-	}
+	for (int i = 0; i < UDP_BATCH; i++)
+		l->udp_batch->bufs[i] = l->udp_arena + (size_t)i * UDP_BUF_LEN;
 	return 0;
 }
 
@@ -505,12 +576,13 @@ static void free_buffers(struct loop *l)
 {
 	tun_reader_free(&l->reader);
 	tun_writer_free(&l->writer);
-	if (l->udp_batch)
-		for (int i = 0; i < UDP_BATCH; i++)
-			free(l->udp_batch->bufs[i]);
+	hsq_free(&l->hsq);
+	free(l->udp_arena);
 	free(l->udp_batch);
 	free(l->icmp_buf);
 	free(l->tx_msgs);
+	free(l->dp_tx);
+	free(l->dp_rx);
 	for (int fam = 0; fam < UDP_FAMILIES; fam++)
 		txq_free(&l->txq[fam]);
 }
@@ -546,9 +618,44 @@ static int open_tun(struct loop *l, const char *ifname)
 	return 0;
 }
 
+/* CPUs this process may run on; 1 when that cannot be told. */
+static unsigned int usable_cpus(void)
+{
+	cpu_set_t set;
+	int n;
+
+	if (sched_getaffinity(0, sizeof(set), &set) < 0)
+		return 1;
+	n = CPU_COUNT(&set);
+	return n > 0 ? (unsigned int)n : 1;
+}
+
+/* BRAID_THREADS, or one worker per usable CPU besides this thread's. */
+static unsigned int workers_wanted(void)
+{
+	const char *v = getenv("BRAID_THREADS");
+	unsigned int n = usable_cpus() - 1;
+	char *end;
+	long asked;
+
+	if (n > LOOP_DEFAULT_WORKERS)
+		n = LOOP_DEFAULT_WORKERS;
+	if (!v || !*v)
+		return n;
+	errno = 0;
+	asked = strtol(v, &end, 10);
+	if (errno || *end || asked < 0 || asked > LOOP_MAX_WORKERS) {
+		log_error("BRAID_THREADS=%s is not a number from 0 to %d; using %u", v,
+			  LOOP_MAX_WORKERS, n);
+		return n;
+	}
+	return (unsigned int)asked;
+}
+
 static int open_device(struct loop *l)
 {
-	struct braid_device_config config = { 0 };
+	/* Every keypair gets a cipher context per worker, started or not. */
+	struct braid_device_config config = { .data_threads = l->n_workers };
 
 	l->ops = (struct braid_ops){
 		.send = op_send,
@@ -683,6 +790,7 @@ int loop_init(struct loop *l, const char *ifname)
 	l->armed = BRAID_NEVER;
 	offloads = getenv("BRAID_OFFLOADS");
 	l->use_offloads = !offloads || strcmp(offloads, "0");
+	l->n_workers = workers_wanted();
 	ret = init_steps(l, ifname);
 	if (ret) {
 		loop_free(l);
@@ -697,6 +805,9 @@ static int epoll_timeout(struct loop *l)
 {
 	uint64_t next = uapi_sock_next_deadline(&l->server), now;
 
+	/* Waiting handshakes are this loop's own work: look for events, do not sleep. */
+	if (hsq_len(&l->hsq))
+		return 0;
 	if (next == BRAID_NEVER)
 		return -1;
 	now = watch_now();
@@ -704,11 +815,25 @@ static int epoll_timeout(struct loop *l)
 	return next <= now ? 0 : (int)((next - now + 999999) / 1000000);
 }
 
+/* Threads for the crypto; without them (none wanted, or refused) the batches run here. */
+static void start_workers(struct loop *l)
+{
+	if (!l->n_workers)
+		return;
+	l->workers = workers_new(l->n_workers);
+	if (l->workers)
+		log_verbose("%u crypto workers besides the event loop", l->n_workers);
+	else
+		log_error("cannot start %u crypto workers (%s); encrypting on one thread",
+			  l->n_workers, strerror(errno));
+}
+
 int loop_run(struct loop *l)
 {
 	struct epoll_event events[32];
 	int n;
 
+	start_workers(l);
 	l->running = true;
 	after_device_call(l);
 	while (l->running) {
@@ -722,6 +847,8 @@ int loop_run(struct loop *l)
 
 			w->handle(w, events[i].events);
 		}
+		if (hsq_len(&l->hsq) && l->running)
+			handshake_turn(l);
 		uapi_sock_expire(&l->server, watch_now());
 	}
 	return 0;
@@ -735,6 +862,8 @@ static void close_fd(int fd)
 
 void loop_free(struct loop *l)
 {
+	workers_free(l->workers);
+	l->workers = NULL;
 	uapi_sock_close(&l->server);
 	if (l->dev)
 		braid_device_free(l->dev);

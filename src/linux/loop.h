@@ -5,23 +5,44 @@
  * rtnetlink socket and the UAPI sockets. Every call into libbraid happens
  * on this thread, which makes it the control plane the library asks for.
  *
- * BRAID_OFFLOADS=0 in the environment turns off vnet_hdr on TUN and
- * UDP_SEGMENT/UDP_GRO on the sockets: for comparisons and for testing the
- * paths a kernel without them takes.
+ * Sealing and opening run on crypto workers (workers.h) too: the loop
+ * prepares and finishes every batch, the workers and the loop's thread do
+ * the AEAD in between. Handshake messages wait in a backlog and are handed
+ * to the device a few per turn (handshakes.h).
+ *
+ * Environment:
+ *  - BRAID_THREADS=N: N crypto workers besides the loop's thread; 0 does
+ *    everything on the loop's thread. Default: one per CPU the process may
+ *    run on, less the loop's own, at most LOOP_DEFAULT_WORKERS.
+ *  - BRAID_OFFLOADS=0 turns off vnet_hdr on TUN and UDP_SEGMENT/UDP_GRO on
+ *    the sockets: for comparisons and for testing the paths a kernel
+ *    without them takes.
  */
 #ifndef BRAID_LOOP_H
 #define BRAID_LOOP_H
 
 #include <braid.h>
 
+#include "dataplane.h"
+#include "handshakes.h"
 #include "tun.h"
 #include "tun_batch.h"
 #include "uapi.h"
 #include "uapi_sock.h"
 #include "udp.h"
 #include "watch.h"
+#include "workers.h"
 
-enum { LOOP_MAX_STALE = 16 };
+enum {
+	LOOP_MAX_STALE = 16,
+	/*
+	 * Past a few workers the loop's thread, which does every system call
+	 * and the routing, is the limit: more only wait. BRAID_THREADS may
+	 * ask for up to LOOP_MAX_WORKERS.
+	 */
+	LOOP_DEFAULT_WORKERS = 7,
+	LOOP_MAX_WORKERS = 63,
+};
 
 struct loop {
 	int epfd;
@@ -45,10 +66,17 @@ struct loop {
 	bool tx_blocked[UDP_FAMILIES];	/* waiting for EPOLLOUT */
 	uint64_t tx_dropped_logged;
 	struct tx_msgs *tx_msgs;
-	struct tun_reader reader;	/* outbound: TUN reads, split, for braid_device_send() */
+	struct tun_reader reader;	/* outbound: TUN reads, split, for dataplane_send() */
 	struct tun_writer writer;	/* inbound: delivered packets, coalesced into TUN writes */
 	uint8_t *icmp_buf;
 	struct udp_batch *udp_batch;
+	uint8_t *udp_arena;		/* the receive buffers of udp_batch, one after another */
+	unsigned int n_workers;		/* crypto workers asked for, started by loop_run() */
+	struct workers *workers;	/* NULL: every batch on this thread */
+	struct dp_send *dp_tx;		/* the TUN batch being sealed */
+	struct dp_recv *dp_rx;		/* the UDP batch being opened */
+	struct hs_queue hsq;		/* handshake messages waiting for their turn */
+	uint64_t hs_dropped_logged;
 };
 
 /*
@@ -56,7 +84,11 @@ struct loop {
  * UAPI. 0, or -errno after logging why; on failure nothing is left behind.
  */
 int loop_init(struct loop *l, const char *ifname);
-/* Run until a signal or the interface's deletion; then 0. */
+/*
+ * Start the crypto workers, then run until a signal or the interface's
+ * deletion; then 0. Threads start here, not in loop_init(), so that they
+ * inherit the sandbox the caller entered in between.
+ */
 int loop_run(struct loop *l);
 /* Close everything and remove the UAPI socket. */
 void loop_free(struct loop *l);

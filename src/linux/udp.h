@@ -20,10 +20,10 @@ enum {
 	/*
 	 * Datagrams one receive should bring at most. A UDP_GRO message holds
 	 * up to 64: fewer messages are asked for when they come that full, so
-	 * one wakeup's work stays near half a millisecond and TUN, timers and
-	 * the UAPI get their turn.
+	 * one wakeup's work stays near a quarter of a millisecond and TUN,
+	 * timers and the UAPI get their turn (see TUN_OUT_BUDGET).
 	 */
-	UDP_RECV_BUDGET = 256,
+	UDP_RECV_BUDGET = 128,
 };
 
 enum { UDP_V4, UDP_V6, UDP_FAMILIES };

@@ -7,7 +7,12 @@
  *  - how a UDP_GRO buffer splits into datagrams, and the receive budget;
  *  - the TUN reader (split, budget, a batch sent early to make room) and
  *    writer (kept by pointer or copied, one write per packet or super-packet)
- *    over a SOCK_SEQPACKET pair standing in for the TUN descriptor.
+ *    over a SOCK_SEQPACKET pair standing in for the TUN descriptor;
+ *  - the handshake backlog (handshakes.c): which messages queue, FIFO order,
+ *    the load mark and a full backlog;
+ *  - batches sealed and opened on the crypto workers (dataplane.c) between
+ *    real devices of the simulator: every packet arrives once, in order,
+ *    intact, whichever thread sealed or opened it.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -25,7 +30,11 @@
 #include <cmocka.h>
 
 #include "batch.h"
+#include "dataplane.h"
+#include "handshakes.h"
+#include "sim.h"
 #include "tun_batch.h"
+#include "workers.h"
 
 /* ---- Send queue: grouping ---- */
 
@@ -420,6 +429,42 @@ static void test_ring_slots_full(void **state)
 	assert_int_equal(q->wr, 0);
 }
 
+/* A reserved place is filled later (by a worker, in the daemon): the message points at it. */
+static void test_reserve(void **state)
+{
+	struct tx_queue *q = *state;
+	struct braid_endpoint to = ep4("198.51.100.2", 51820, NULL);
+	static struct tx_msgs m;
+	uint8_t *a, *b, *c;
+	size_t n;
+
+	txq_pop(q, txq_len(q));
+	q->dropped = 0;
+	a = txq_reserve(q, NULL, &to, 1452, 0);
+	b = txq_reserve(q, NULL, &to, 1452, 0);
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_true(b >= a + 1452 || a >= b + 1452);
+	memset(a, 0xaa, 1452);
+	memset(b, 0xbb, 1452);
+	assert_int_equal(txq_build(q, true, &m), 1);
+	assert_int_equal(m.count[0], 2);
+	assert_ptr_equal(m.iov[0].iov_base, a);
+	assert_ptr_equal(m.iov[1].iov_base, b);
+	assert_int_equal(((uint8_t *)m.iov[1].iov_base)[1451], 0xbb);
+
+	/* No room: NULL, counted, and the queue as it was. */
+	assert_null(txq_reserve(q, NULL, &to, TXQ_ARENA_LEN, 0));
+	assert_int_equal(q->dropped, 1);
+	assert_int_equal(txq_len(q), 2);
+	for (n = 2; (c = txq_reserve(q, NULL, &to, 65535, 0)); n++)
+		assert_true(c + 65535 <= q->arena + TXQ_ARENA_LEN);
+	assert_int_equal(q->dropped, 2);
+	assert_int_equal(txq_len(q), n);
+	assert_true(n >= TXQ_ARENA_LEN / 65535 - 1);
+	txq_pop(q, txq_len(q));
+}
+
 /* ---- UDP_GRO and the receive budget ---- */
 
 struct gro_case {
@@ -473,6 +518,350 @@ static void test_recv_vlen(void **state)
 	assert_int_equal(udp_recv_vlen(256, 5, 64), 51);
 	assert_int_equal(udp_recv_vlen(256, 64, 64), 4);
 	assert_int_equal(udp_recv_vlen(256, 1000, 64), 1);
+}
+
+/* ---- The handshake backlog ---- */
+
+struct kind_case {
+	uint8_t head[4];
+	size_t len;
+	bool is_handshake;
+};
+
+static const struct kind_case kind_cases[] = {
+	/* 1 */ { { 1, 0, 0, 0 }, 148, true },		/* initiation */
+	/* 2 */ { { 2, 0, 0, 0 }, 92, true },		/* response */
+	/* 3 */ { { 3, 0, 0, 0 }, 64, true },		/* cookie reply */
+	/* 4 */ { { 4, 0, 0, 0 }, 32, false },		/* data goes the data way */
+	/* 5 */ { { 1, 0, 0, 0 }, 149, false },		/* too long to be one: malformed */
+	/* 6 */ { { 1, 0, 0, 0 }, 4, true },		/* short: the device rejects it */
+	/* 7 */ { { 1, 0, 0, 0 }, 3, false },
+	/* 8 */ { { 1, 1, 0, 0 }, 148, false },		/* not a little-endian 1 */
+	/* 9 */ { { 0, 0, 0, 1 }, 148, false },
+	/* 10 */ { { 5, 0, 0, 0 }, 148, false },
+	/* 11 */ { { 0, 0, 0, 0 }, 148, false },
+};
+
+static void test_handshake_kinds(void **state)
+{
+	uint8_t msg[256] = { 0 };
+
+	for (size_t c = 0; c < sizeof(kind_cases) / sizeof(kind_cases[0]); c++) {
+		memcpy(msg, kind_cases[c].head, 4);
+		if (hsq_is_handshake(msg, kind_cases[c].len) != kind_cases[c].is_handshake)
+			fail_msg("case %zu: wrong kind", c + 1);
+	}
+}
+
+static void hs_message(uint8_t *msg, size_t *len, struct braid_endpoint *from, uint32_t seq)
+{
+	*len = 4 + seq % (HSQ_MSG_MAX - 3);
+	memset(msg, 0, HSQ_MSG_MAX);
+	msg[0] = 1 + seq % 3;
+	fill_seq(msg + 4, *len - 4, seq);
+	*from = ep4("203.0.113.7", (uint16_t)(1024 + seq), NULL);
+}
+
+static void pop_expect(struct hs_queue *q, uint32_t seq)
+{
+	struct braid_endpoint from;
+	struct hsq_entry *e = hsq_oldest(q);
+	uint8_t want[HSQ_MSG_MAX];
+	size_t len;
+
+	hs_message(want, &len, &from, seq);
+	assert_non_null(e);
+	assert_int_equal(e->len, len);
+	assert_memory_equal(e->msg, want, len);
+	assert_int_equal(e->from.addr.in4.sin_port, from.addr.in4.sin_port);
+	hsq_pop(q);
+}
+
+/* Oldest first across the ring's wrap; loaded from an eighth on; full drops the newest. */
+static void test_handshake_backlog(void **state)
+{
+	struct hs_queue q;
+	struct braid_endpoint from;
+	uint8_t msg[HSQ_MSG_MAX];
+	uint32_t pushed = 0, popped = 0;
+	size_t len;
+
+	assert_int_equal(hsq_init(&q), 0);
+	assert_null(hsq_oldest(&q));
+	hsq_pop(&q);
+	assert_int_equal(hsq_len(&q), 0);
+	while (hsq_len(&q) < HSQ_SLOTS) {
+		assert_int_equal(hsq_is_loaded(&q), hsq_len(&q) >= HSQ_LOADED);
+		hs_message(msg, &len, &from, pushed++);
+		assert_true(hsq_push(&q, &from, msg, len));
+	}
+	assert_true(hsq_is_loaded(&q));
+	hs_message(msg, &len, &from, 999999);
+	assert_false(hsq_push(&q, &from, msg, len));
+	assert_int_equal(q.dropped, 1);
+	for (int i = 0; i < HSQ_SLOTS / 2 + 3; i++)
+		pop_expect(&q, popped++);
+	for (int i = 0; i < HSQ_SLOTS / 2; i++) {
+		hs_message(msg, &len, &from, pushed++);
+		assert_true(hsq_push(&q, &from, msg, len));
+	}
+	while (hsq_len(&q))
+		pop_expect(&q, popped++);
+	assert_int_equal(popped, pushed);
+	assert_false(hsq_is_loaded(&q));
+	assert_false(hsq_push(&q, &from, msg, HSQ_MSG_MAX + 1));
+	assert_int_equal(q.dropped, 2);
+	hsq_free(&q);
+}
+
+/* ---- Batches sealed and opened on the crypto workers ---- */
+
+/* The test's send queue: sealed messages in the order their places were reserved. */
+struct wire {
+	uint8_t *arena;
+	size_t used;
+	struct {
+		uint8_t *at;
+		size_t len, index;
+		struct braid_endpoint to;
+		struct braid_peer *peer;
+	} msg[DP_SEND_MAX];
+	size_t n, asked;
+	size_t refuse_every;		/* 0: never; k: every k-th reservation fails */
+};
+
+static uint8_t *wire_reserve(void *ctx, struct braid_peer *peer, const struct braid_endpoint *to,
+			     size_t len, uint8_t tos)
+{
+	struct wire *w = ctx;
+	size_t index = w->asked++;
+	uint8_t *at;
+
+	/* Every job asks, in batch order, so the asking order numbers the packets. */
+	if (w->refuse_every && w->asked % w->refuse_every == 0)
+		return NULL;
+	at = w->arena + w->used;
+	w->used += len;
+	w->msg[w->n].at = at;
+	w->msg[w->n].len = len;
+	w->msg[w->n].index = index;
+	w->msg[w->n].to = *to;
+	w->msg[w->n++].peer = peer;
+	/* Garbage where the worker must write: a message sealed elsewhere would show. */
+	memset(at, 0x5a, len);
+	return at;
+}
+
+struct dp_test {
+	struct sim sim;
+	struct sim_host *a, *b, *c;
+	struct braid_peer *b_peer_a, *c_peer_a;
+	struct workers *w;
+	struct dp_send s;
+	struct dp_recv r;
+	struct wire wire;
+	uint8_t pkt[DP_SEND_MAX][1400];
+	uint8_t *pkts[DP_SEND_MAX];
+	size_t lens[DP_SEND_MAX];
+};
+
+static struct dp_test *dp_test_new(unsigned int threads)
+{
+	struct braid_device_config config = { .data_threads = threads };
+	struct dp_test *t = calloc(1, sizeof(*t));
+
+	assert_non_null(t);
+	t->wire.arena = malloc(DP_SEND_MAX * 1500);
+	assert_non_null(t->wire.arena);
+	if (threads) {
+		t->w = workers_new(threads);
+		assert_non_null(t->w);
+	}
+	sim_init(&t->sim);
+	t->a = sim_add_host(&t->sim, &config);
+	t->b = sim_add_host(&t->sim, &config);
+	t->c = sim_add_host(&t->sim, &config);
+	sim_connect(&t->sim, t->a, t->b, true);
+	sim_connect(&t->sim, t->a, t->c, true);
+	t->b_peer_a = sim_connect(&t->sim, t->b, t->a, true);
+	t->c_peer_a = sim_connect(&t->sim, t->c, t->a, true);
+	/* Sessions a-b and a-c, the old way. */
+	assert_int_equal(sim_send_packet(&t->sim, t->a, t->b, 10, 0), 0);
+	assert_int_equal(sim_send_packet(&t->sim, t->a, t->c, 10, 0), 0);
+	sim_flush(&t->sim);
+	assert_int_equal(t->b->n_delivered, 1);
+	assert_int_equal(t->c->n_delivered, 1);
+	return t;
+}
+
+static void dp_test_free(struct dp_test *t)
+{
+	workers_free(t->w);
+	sim_free(&t->sim);
+	free(t->wire.arena);
+	free(t);
+}
+
+/* Packet i goes to c when i % 3 == 0, else to b; each carries its index and its own length. */
+static void dp_make_batch(struct dp_test *t, size_t n, uint32_t round)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct sim_host *to = i % 3 ? t->b : t->c;
+		uint32_t tag = round << 16 | (uint32_t)i;
+
+		t->lens[i] = sim_ipv4_packet(t->pkt[i], sim_tunnel_addr(1),
+					     sim_tunnel_addr(sim_host_number(&t->sim, to)),
+					     4 + (i * 37 + round) % 1360, (uint8_t)i);
+		memcpy(t->pkt[i] + 28, &tag, sizeof(tag));
+		t->pkts[i] = t->pkt[i];
+	}
+}
+
+/* Hand host h, in wire order, every message addressed to it; corrupt the one numbered bad. */
+static void dp_receive_at(struct dp_test *t, struct sim_host *h, size_t bad)
+{
+	size_t k, mine = 0;
+
+	t->r.n = 0;
+	for (k = 0; k < t->wire.n; k++) {
+		if (t->wire.msg[k].to.addr.in4.sin_addr.s_addr != h->addr.addr.in4.sin_addr.s_addr)
+			continue;
+		if (mine++ == bad)
+			t->wire.msg[k].at[t->wire.msg[k].len - 1] ^= 1;
+		dataplane_recv_add(&t->r, &t->a->addr, t->wire.msg[k].at, t->wire.msg[k].len);
+	}
+	dataplane_receive(&t->r, h->dev, t->w, t->sim.now);
+	assert_int_equal(t->r.n, 0);
+}
+
+/* What h got is exactly the packets for it that went out, in order, less the corrupted one. */
+static void dp_check_delivered(struct dp_test *t, struct sim_host *h, struct braid_peer *from,
+			       size_t bad)
+{
+	size_t k, got = 0, mine = 0;
+
+	for (k = 0; k < t->wire.n; k++) {
+		size_t i = t->wire.msg[k].index;
+
+		if (t->wire.msg[k].to.addr.in4.sin_addr.s_addr != h->addr.addr.in4.sin_addr.s_addr)
+			continue;
+		if (mine++ == bad)
+			continue;
+		assert_true(got < h->n_delivered);
+		assert_ptr_equal(h->delivered[got].peer, from);
+		assert_int_equal(h->delivered[got].len, t->lens[i]);
+		assert_memory_equal(h->delivered[got].data, t->pkt[i], t->lens[i]);
+		got++;
+	}
+	assert_int_equal(got, h->n_delivered);
+	h->n_delivered = 0;
+}
+
+static uint64_t dp_drops(struct sim_host *h, enum braid_drop why)
+{
+	struct braid_device_stats st;
+
+	braid_device_get_stats(h->dev, &st);
+	return st.drops[why];
+}
+
+static void dp_round_trips(unsigned int threads, unsigned int rounds)
+{
+	struct dp_test *t = dp_test_new(threads);
+	size_t sealed, k, n = DP_SEND_MAX, bad;
+	struct braid_peer_stats st;
+	uint64_t tx_before, tx_sum;
+
+	t->b->n_delivered = t->c->n_delivered = 0;
+	for (uint32_t round = 0; round < rounds; round++) {
+		/* Odd rounds: some places refused (a full queue); every third: one corrupted. */
+		t->wire.n = t->wire.used = t->wire.asked = 0;
+		t->wire.refuse_every = round % 2 ? 7 : 0;
+		bad = round % 3 == 2 ? 5 : SIZE_MAX;
+		n = round == 1 ? 3 : DP_SEND_MAX;	/* a batch too small for the threads */
+		dp_make_batch(t, n, round);
+		braid_peer_get_stats(braid_device_next_peer(t->a->dev, NULL), &st);
+		tx_before = st.tx_bytes;
+		sealed = dataplane_send(&t->s, t->a->dev, t->w, t->sim.now, t->pkts, t->lens, n,
+					1420, wire_reserve, &t->wire);
+		assert_int_equal(sealed, t->wire.n);
+		assert_int_equal(sealed, t->wire.refuse_every ? n - n / 7 : n);
+		/* Each place holds the message of its packet, of the length reserved. */
+		for (k = 0, tx_sum = 0; k < t->wire.n; k++) {
+			size_t i = t->wire.msg[k].index;
+
+			assert_ptr_equal(t->s.out[i], t->wire.msg[k].at);
+			assert_int_equal(t->s.jobs[i].sealed_len, t->wire.msg[k].len);
+			assert_int_equal(t->wire.msg[k].len, braid_message_len(t->lens[i], 1420));
+			assert_int_equal(t->wire.msg[k].at[0], 4);
+			if (t->wire.msg[k].to.addr.in4.sin_addr.s_addr ==
+			    t->b->addr.addr.in4.sin_addr.s_addr)
+				tx_sum += t->wire.msg[k].len;
+		}
+		dataplane_send_finish(&t->s, t->a->dev, t->sim.now);
+		/* The first peer is b: its tx_bytes grew by what was sealed for it. */
+		braid_peer_get_stats(braid_device_next_peer(t->a->dev, NULL), &st);
+		assert_int_equal(st.tx_bytes - tx_before, tx_sum);
+
+		dp_receive_at(t, t->b, bad);
+		dp_receive_at(t, t->c, SIZE_MAX);
+		dp_check_delivered(t, t->b, t->b_peer_a, bad);
+		dp_check_delivered(t, t->c, t->c_peer_a, SIZE_MAX);
+		t->sim.now += 1000000;
+	}
+	assert_int_equal(dp_drops(t->b, BRAID_DROP_DECRYPT), rounds / 3);
+	assert_int_equal(dp_drops(t->b, BRAID_DROP_REPLAY), 0);
+	assert_int_equal(dp_drops(t->c, BRAID_DROP_DECRYPT), 0);
+	/* Nothing was staged: every packet found its session. */
+	assert_int_equal(t->a->n_out, 0);
+	dp_test_free(t);
+}
+
+static void test_dataplane_inline(void **state)
+{
+	dp_round_trips(0, 6);
+}
+
+static void test_dataplane_workers(void **state)
+{
+	dp_round_trips(3, 30);
+}
+
+/* Every message for h, in wire order, into the receive batch. */
+static void dp_add_for(struct dp_test *t, struct sim_host *h)
+{
+	for (size_t k = 0; k < t->wire.n; k++)
+		if (t->wire.msg[k].to.addr.in4.sin_addr.s_addr == h->addr.addr.in4.sin_addr.s_addr)
+			dataplane_recv_add(&t->r, &t->a->addr, t->wire.msg[k].at,
+					   t->wire.msg[k].len);
+}
+
+/* A replayed batch opens fine on the workers and is refused by the replay window. */
+static void test_dataplane_replay(void **state)
+{
+	struct dp_test *t = dp_test_new(2);
+	size_t n = 256, for_b = n - (n + 2) / 3;
+	uint8_t *copy = malloc(DP_SEND_MAX * 1500);
+
+	assert_non_null(copy);
+	t->b->n_delivered = 0;
+	dp_make_batch(t, n, 0);
+	dataplane_send(&t->s, t->a->dev, t->w, t->sim.now, t->pkts, t->lens, n, 1420,
+		       wire_reserve, &t->wire);
+	dataplane_send_finish(&t->s, t->a->dev, t->sim.now);
+	/* Opening decrypts in place: keep the messages as they went out. */
+	memcpy(copy, t->wire.arena, t->wire.used);
+	dp_add_for(t, t->b);
+	dataplane_receive(&t->r, t->b->dev, t->w, t->sim.now);
+	assert_int_equal(t->b->n_delivered, for_b);
+	memcpy(t->wire.arena, copy, t->wire.used);
+	dp_add_for(t, t->b);
+	dataplane_receive(&t->r, t->b->dev, t->w, t->sim.now);
+	assert_int_equal(t->b->n_delivered, for_b);
+	assert_int_equal(dp_drops(t->b, BRAID_DROP_REPLAY), for_b);
+	assert_int_equal(dp_drops(t->b, BRAID_DROP_DECRYPT), 0);
+	free(copy);
+	dp_test_free(t);
 }
 
 /* ---- TUN reader and writer over a packet socket pair ---- */
@@ -675,13 +1064,18 @@ static void test_reader_room(void **state)
 
 	p->tun.has_vnet_hdr = true;
 	reset_seen(p);
-	/* 200 segments, then one that needs 900: the first batch must go out first. */
-	kernel_sends(p, &small, pkt, tcp4(pkt, 0, 20000));
-	kernel_sends(p, &tiny, pkt, tcp4(pkt, 20000, 900 * 64));
+	/*
+	 * 100 segments (under TUN_OUT_BUDGET, so reading goes on), then one
+	 * that needs 950, more than TUN_OUT_MAX leaves: the first batch must
+	 * go out first.
+	 */
+	assert_true(100 < TUN_OUT_BUDGET && 100 + 950 > TUN_OUT_MAX);
+	kernel_sends(p, &small, pkt, tcp4(pkt, 0, 10000));
+	kernel_sends(p, &tiny, pkt, tcp4(pkt, 10000, 950 * 64));
 	assert_int_equal(tun_reader_run(&p->r, &p->tun, collect, p), 2);
 	assert_int_equal(p->calls, 2);
-	assert_int_equal(p->batch_sizes[0], 200);
-	assert_int_equal(p->batch_sizes[1], 900);
+	assert_int_equal(p->batch_sizes[0], 100);
+	assert_int_equal(p->batch_sizes[1], 950);
 }
 
 static void test_reader_unsplittable(void **state)
@@ -797,10 +1191,16 @@ int main(void)
 		cmocka_unit_test(test_forget_source),
 		cmocka_unit_test(test_ring_model),
 		cmocka_unit_test(test_ring_slots_full),
+		cmocka_unit_test(test_reserve),
 	};
 	const struct CMUnitTest plain_tests[] = {
 		cmocka_unit_test(test_gro_split),
 		cmocka_unit_test(test_recv_vlen),
+		cmocka_unit_test(test_handshake_kinds),
+		cmocka_unit_test(test_handshake_backlog),
+		cmocka_unit_test(test_dataplane_inline),
+		cmocka_unit_test(test_dataplane_workers),
+		cmocka_unit_test(test_dataplane_replay),
 	};
 	const struct CMUnitTest tun_tests[] = {
 		cmocka_unit_test(test_reader_plain),
