@@ -30,6 +30,10 @@ ifeq ($(SAN),1)
 CFLAGS += -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS += -fsanitize=address,undefined
 endif
+ifeq ($(TSAN),1)
+CFLAGS += -g -fsanitize=thread -fno-omit-frame-pointer
+LDFLAGS += -fsanitize=thread
+endif
 
 ifeq ($(V),1)
 Q :=
@@ -62,7 +66,7 @@ DAEMON_SRCS := $(wildcard src/linux/*.c src/daemon/*.c)
 DAEMON_OBJS := $(patsubst src/%.c,$(BUILD)/%.o,$(DAEMON_SRCS))
 BRAID := $(BUILD)/braid
 
-.PHONY: all lib deps unit unit-san unit-valgrind netns check demo bench bench-net bench-flood soak clean install
+.PHONY: all lib deps analyze unit unit-san unit-tsan unit-valgrind netns check demo bench bench-net bench-flood soak clean install
 all: lib $(BRAID)
 
 lib: $(LIB)
@@ -108,6 +112,16 @@ unit: $(UNIT_TESTS)
 unit-san:
 	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/san SAN=1 unit
 
+# The tests whose threads share data (the worker pool, batches sealed and opened on it,
+# keypairs used from several threads), built with ThreadSanitizer.
+TSAN_TESTS := test_workers test_batch test_device
+
+unit-tsan:
+	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/tsan TSAN=1 \
+		$(addprefix $(BUILD)/tsan/tests/,$(TSAN_TESTS))
+	$(Q)TSAN_OPTIONS=halt_on_error=1 ./scripts/run-unit.sh \
+		$(addprefix $(BUILD)/tsan/tests/,$(TSAN_TESTS))
+
 # The unit tests under valgrind's memcheck. test_sandbox installs seccomp filters, a system
 # call valgrind does not implement; it runs in unit and unit-san.
 unit-valgrind: $(UNIT_TESTS)
@@ -147,10 +161,16 @@ CHECK_FUZZ_SECONDS ?= 15
 soak: $(BRAID)
 	$(Q)./tests/soak/soak.sh $(abspath $(BRAID))
 
+# The clang static analyzer and cppcheck over src/ (scripts/analyze.sh); any finding fails.
+analyze:
+	$(Q)./scripts/analyze.sh $(BUILD)/analyze
+
 check: deps
 	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory analyze
 	$(Q)$(MAKE) --no-print-directory unit
 	$(Q)$(MAKE) --no-print-directory unit-san
+	$(Q)$(MAKE) --no-print-directory unit-tsan
 	$(Q)$(MAKE) --no-print-directory unit-valgrind
 	$(Q)$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(CHECK_FUZZ_SECONDS)
 	$(Q)$(MAKE) --no-print-directory netns

@@ -64,7 +64,7 @@ static int bind_port(int fd, int family, uint16_t port, uint16_t *bound)
 				    .sin6_addr = IN6ADDR_ANY_INIT };
 	struct sockaddr_in sa4 = { .sin_family = AF_INET, .sin_port = htons(port),
 				   .sin_addr.s_addr = htonl(INADDR_ANY) };
-	struct sockaddr_in6 got;
+	struct sockaddr_in6 got = { 0 };
 	socklen_t len = sizeof(got);
 	int ret;
 

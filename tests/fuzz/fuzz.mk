@@ -34,7 +34,7 @@ FUZZ_DEPS_uapi := $(FUZZ_CORE_OBJS) $(FUZZ_DIR)/obj/daemon/uapi.o $(FUZZ_DIR)/ob
 FUZZ_DEPS_allowedips := $(FUZZ_DIR)/obj/core/allowedips.o
 FUZZ_DEPS_offload := $(FUZZ_DIR)/obj/linux/offload.o
 
-.PHONY: fuzz fuzz-build analyze
+.PHONY: fuzz fuzz-build
 
 fuzz-build: $(FUZZ_BINS)
 
@@ -52,6 +52,3 @@ $(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c
 	@echo "  FUZZLD  $@"
 	$(Q)$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< \
 		$(FUZZ_DEPS_$*) $(LDLIBS)
-
-analyze:
-	$(Q)./scripts/analyze.sh $(BUILD)/analyze
