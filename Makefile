@@ -185,8 +185,9 @@ install: $(BRAID)
 # Benchmarks, side by side with the reference in one run (root, ~10 min; not part of check):
 # per-packet crypto against direct OpenSSL calls, then braid vs wireguard-go vs the bare veth
 # in namespaces. BENCH_SECONDS=3 BENCH_ROUNDS=1 for a quick look; BENCH_PROFILE=1 adds perf.
-bench: deps $(BRAID) $(BUILD)/bench/crypto
+bench: deps $(BRAID) $(BUILD)/bench/crypto $(BUILD)/bench/workers
 	$(Q)$(BUILD)/bench/crypto
+	$(Q)$(BUILD)/bench/workers
 	$(Q)BENCH_OUT="$${BENCH_OUT:-$(abspath $(BUILD))/bench/results.json}" ./bench/run.sh $(abspath $(BRAID))
 
 # Handshake floods against braid and wireguard-go (root, ~12 min; not part of check).
@@ -196,12 +197,16 @@ bench-flood: deps $(BRAID) $(BUILD)/tools/flood
 bench-net: deps $(BRAID)
 	$(Q)BENCH_OUT="$${BENCH_OUT:-$(abspath $(BUILD))/bench/results.json}" ./bench/run.sh $(abspath $(BRAID))
 
+# The worker pool's scaling, measured on the daemon's own pool.
+$(BUILD)/bench/workers: CPPFLAGS += -Isrc/linux
+$(BUILD)/bench/workers: $(BUILD)/linux/workers.o
+
 $(BUILD)/bench/%: bench/%.c $(LIB)
 	@mkdir -p $(@D)
 	@echo "  CC      $@"
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(filter %.o,$^) $(LIB) $(LDLIBS)
 
-# make fuzz FUZZ_SECONDS=N (libFuzzer harnesses) and make analyze (scan-build, cppcheck).
+# make fuzz FUZZ_SECONDS=N (libFuzzer harnesses).
 include tests/fuzz/fuzz.mk
 
 clean:

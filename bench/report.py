@@ -17,7 +17,7 @@ import json
 import statistics
 import sys
 
-CONFIGS = ["veth", "wireguard-go", "braid"]
+CONFIGS = ["veth", "wireguard-go", "braid-1t", "braid"]
 
 # (key in records, label, field, lower_is_better, format)
 ROWS = [

@@ -14,6 +14,8 @@
 #	veth          iperf3 and ping straight over veth0: the ceiling, no tunnel
 #	wireguard-go  both hosts run WIREGUARD_GO, traffic through wg0 (MTU 1420)
 #	braid         both hosts run BRAID, traffic through wg0 (MTU 1420)
+#	braid-1t      the same with BRAID_THREADS=0: all crypto on the event loop's thread (not in
+#	              the default CONFIGS; add it to see what the crypto workers bring)
 # The namespaces, the veth pair and the keys are made once and kept for the whole run: they are
 # the same for every configuration. Daemons are started fresh for every configuration in every
 # round and stopped after it (their wg0 goes with them): rounds are independent samples, and a
@@ -91,8 +93,9 @@ done
 [ "$T" -ge 3 ] || { echo "bench: BENCH_SECONDS must be at least 3" >&2; exit 2; }
 case "$FAMILY" in 4 | 6) ;; *) echo "bench: BENCH_FAMILY is 4 or 6" >&2; exit 2 ;; esac
 for c in $CONFIGS; do
-	case "$c" in braid | wireguard-go | veth) ;;
-	*) echo "bench: unknown configuration '$c' (braid, wireguard-go, veth)" >&2; exit 2 ;;
+	case "$c" in braid | braid-1t | wireguard-go | veth) ;;
+	*) echo "bench: unknown configuration '$c' (braid, braid-1t, wireguard-go, veth)" >&2
+		exit 2 ;;
 	esac
 done
 [ "$(id -u)" = 0 ] || { echo "bench: needs root (network and mount namespaces)" >&2; exit 2; }
@@ -289,10 +292,11 @@ endpoint_of() { # HOST: its UDP endpoint on the underlay
 # --- daemons and configurations ---------------------------------------------------------------
 
 # daemon_start HOST IMPL: a foreground daemon for wg0, ready when its UAPI socket answers.
+# THREADS, when set, becomes the daemon's BRAID_THREADS.
 daemon_start() {
 	local h=$1 impl=$2 pid i
 	echo "--- $(date +%T) $impl" >>"$STATE/$h.log"
-	WG_PROCESS_FOREGROUND=1 LOG_LEVEL=error \
+	env WG_PROCESS_FOREGROUND=1 LOG_LEVEL=error ${THREADS:+BRAID_THREADS=$THREADS} \
 		nsenter -t "$(cat "$STATE/$(ns_of "$h").holder")" -m -n -- "$impl" wg0 \
 		>>"$STATE/$h.log" 2>&1 </dev/null &
 	pid=$!	# nsenter without -p does not fork: this is the daemon itself
@@ -341,12 +345,13 @@ tunnel_up() { # IMPL
 		{ err "no ping through the tunnel from b"; return 1; }
 }
 
-impl_of() { case "$1" in braid) echo "$BRAID_RUN" ;; wireguard-go) echo "$WGGO" ;; esac; }
+impl_of() { case "$1" in braid*) echo "$BRAID_RUN" ;; wireguard-go) echo "$WGGO" ;; esac; }
 
 config_up() { # CONFIG
 	case "$1" in
 	veth) hx a timeout 10 ping -n -q -c 1 -w 5 "$(underlay_addr b)" >/dev/null 2>&1 ||
 		{ err "no ping over veth0"; return 1; } ;;
+	braid-1t) THREADS=0 tunnel_up "$(impl_of "$1")" ;;
 	*) tunnel_up "$(impl_of "$1")" ;;
 	esac
 }
