@@ -84,6 +84,7 @@ enum braid_drop {
 	BRAID_DROP_NO_KEY,		/* outbound: our private key is unset */
 	BRAID_DROP_STAGED_OVERFLOW,	/* outbound: too many packets waiting for a handshake */
 	BRAID_DROP_HANDSHAKE_GAVE_UP,	/* outbound: staged packets dropped after REKEY_ATTEMPT_TIME */
+	BRAID_DROP_HANDSHAKE_BACKLOG,	/* the caller's handshake backlog was full (braid_device_count_drop) */
 	BRAID_DROP_NOMEM,
 	BRAID_DROP_MAX
 };

@@ -70,6 +70,7 @@ static const char *const drop_names[BRAID_DROP_MAX] = {
 	[BRAID_DROP_NO_KEY] = "no_private_key",
 	[BRAID_DROP_STAGED_OVERFLOW] = "staged_overflow",
 	[BRAID_DROP_HANDSHAKE_GAVE_UP] = "handshake_gave_up",
+	[BRAID_DROP_HANDSHAKE_BACKLOG] = "handshake_backlog_full",
 	[BRAID_DROP_NOMEM] = "no_memory",
 };
 

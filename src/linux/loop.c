@@ -352,6 +352,7 @@ static void queue_handshake(struct loop *l, const struct braid_endpoint *from,
 {
 	if (hsq_push(&l->hsq, from, buf, len))
 		return;
+	braid_device_count_drop(l->dev, BRAID_DROP_HANDSHAKE_BACKLOG);
 	if (l->hsq.dropped == 1 || l->hsq.dropped - l->hs_dropped_logged >= 1000) {
 		log_verbose("%llu handshake messages dropped so far: the backlog was full",
 			    (unsigned long long)l->hsq.dropped);
