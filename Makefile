@@ -136,22 +136,18 @@ $(BUILD)/tools/%: tests/tools/%.c $(LIB)
 	@echo "  CC      $@"
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
-# Integration tests in network namespaces (root): braid against braid and wireguard-go.
-#  - every behaviour script for braid/braid, braid/wireguard-go and wireguard-go/braid;
+# Integration tests in network namespaces (root), in parallel groups (tests/netns/check.sh):
+#  - every behaviour script for braid/braid, braid/wireguard-go and wireguard-go/braid, the
+#    handshake floods one at a time;
 #  - bad networks and rekeying under load (a braid with 40 times faster timers) against
 #    braid and wireguard-go, with braid as host a;
-#  - the basic and traffic scripts with braid built under ASan+UBSan (sandbox off: the
-#    sanitizer runtimes make system calls of their own).
+#  - every script but privilege.sh and flood.sh with braid built under ASan+UBSan (sandbox
+#    off: the sanitizer runtimes make system calls of their own), against braid and wireguard-go.
 netns: $(BRAID) $(TOOLS)
 	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/hooks TEST_HOOKS=1 $(BUILD)/hooks/braid
 	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/fast TIME_DIVISOR=40 $(BUILD)/fast/braid
 	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/san SAN=1 $(BUILD)/san/braid
-	$(Q)BRAID_HOOKS=$(abspath $(BUILD)/hooks/braid) ./tests/netns/run-all.sh $(abspath $(BRAID))
-	$(Q)NETNS_SCRIPTS="badnet rekey" NETNS_PAIRS="braid/braid braid/wireguard-go" \
-		RELAY=$(abspath $(BUILD)/tools/relay) BRAID_FAST=$(abspath $(BUILD)/fast/braid) \
-		./tests/netns/run-all.sh $(abspath $(BRAID))
-	$(Q)NETNS_SCRIPTS="basic traffic" NETNS_PAIRS="braid/braid braid/wireguard-go" BRAID_SANDBOX=0 \
-		./tests/netns/run-all.sh $(abspath $(BUILD)/san/braid)
+	$(Q)./tests/netns/check.sh $(BUILD)
 
 # A short fuzzing pass per harness in check; longer runs: make fuzz FUZZ_SECONDS=600.
 CHECK_FUZZ_SECONDS ?= 15

@@ -12,6 +12,7 @@
 #	WIREGUARD_GO=/usr/bin/wireguard-go	the reference implementation
 #	NETNS_SCRIPTS="basic traffic"		run only these scripts
 #	NETNS_PAIRS="braid/wireguard-go"	run only these pairings
+#	NETNS_JOBS=3				run up to 3 pairings at once
 #	NETNS_VERBOSE=1				print every case's output, not only failures'
 #	NETNS_KEEP_LOGS=DIR			keep the state (logs, configs) of failed scripts in DIR
 
@@ -57,28 +58,20 @@ fi
 
 label() { case "$(basename "$1")" in wireguard-go*) echo wireguard-go ;; *) basename "$1" ;; esac; }
 
-passed=0 failed=0 interrupted=""
-trap 'interrupted=1' INT TERM
-out=$(mktemp /tmp/braid-netns-run.XXXXXX)
-trap 'rm -f "$out"' EXIT
-t_all=$SECONDS
-timing=""
-for pair in "${pairs[@]}"; do
-	set -- $pair
-	name="$(label "$1")/$(label "$2")"
-	if [ -n "${NETNS_PAIRS:-}" ] && [[ " $NETNS_PAIRS " != *" $name "* ]]; then
-		continue
-	fi
-	echo "=== pairing $name (a: $1, b: $2)"
-	t_pair=$SECONDS
+# run_pair A B NAME: every script for one pairing; prints its cases, and last "result P F".
+run_pair() {
+	local a=$1 b=$2 name=$3 s rc p f t_pair=$SECONDS passed=0 failed=0 out
+	trap 'interrupted=1' INT TERM	# let the running script clean up, then stop
+	out=$(mktemp /tmp/braid-netns-run.XXXXXX)
+	echo "=== pairing $name (a: $a, b: $b)"
 	for s in $SCRIPTS; do
 		# The script has its own watchdog; this outer limit only catches a script stuck in its
 		# cleanup. --foreground keeps the script in our process group, so that ^C reaches it
 		# and its trap removes what it made.
 		timeout --foreground -k 10 "$((SCRIPT_LIMIT + 30))" env SCRIPT_TIMEOUT="$SCRIPT_LIMIT" \
-			"$here/$s.sh" "$1" "$2" 2>&1 | tee -i "$out"
+			"$here/$s.sh" "$a" "$b" 2>&1 | tee -i "$out"
 		rc=${PIPESTATUS[0]}
-		[ -z "$interrupted" ] || break 2
+		[ -z "$interrupted" ] || break
 		p=$(grep -c '^PASS ' "$out")
 		f=$(grep -c '^FAIL ' "$out")
 		if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
@@ -88,7 +81,54 @@ for pair in "${pairs[@]}"; do
 		passed=$((passed + p))
 		failed=$((failed + f))
 	done
-	timing="$timing  $name: $((SECONDS - t_pair))s"
+	rm -f "$out"
+	[ -z "$interrupted" ] || failed=$((failed + 1))
+	echo "=== pairing $name: $passed passed, $failed failed in $((SECONDS - t_pair))s"
+	echo "result $passed $failed"
+}
+
+# NETNS_JOBS=N runs up to N pairings at once (each script's namespaces are its own); each
+# pairing's output is printed whole when it ends. Default 1: one after another, as it happens.
+JOBS=${NETNS_JOBS:-1}
+[[ $JOBS =~ ^[1-9][0-9]*$ ]] || { echo "netns: NETNS_JOBS must be a positive integer"; exit 2; }
+
+passed=0 failed=0 interrupted=""
+# Background pairings ignore SIGINT (no job control): on ^C, TERM goes to the whole process
+# group, and each script's trap removes what it made.
+trap 'interrupted=1; [ "$JOBS" = 1 ] || { trap "" TERM; kill -TERM 0; }' INT TERM
+logs=$(mktemp -d /tmp/braid-netns-logs.XXXXXX)
+trap 'rm -rf "$logs"' EXIT
+t_all=$SECONDS
+i=0 running=0
+for pair in "${pairs[@]}"; do
+	set -- $pair
+	name="$(label "$1")/$(label "$2")"
+	if [ -n "${NETNS_PAIRS:-}" ] && [[ " $NETNS_PAIRS " != *" $name "* ]]; then
+		continue
+	fi
+	i=$((i + 1))
+	if [ "$JOBS" = 1 ]; then
+		run_pair "$1" "$2" "$name" | tee "$logs/$i" | grep -v '^result '
+		[ -z "$interrupted" ] || break
+		continue
+	fi
+	if [ "$running" -ge "$JOBS" ]; then
+		wait -n
+		running=$((running - 1))
+	fi
+	echo "=== pairing $name started in the background"
+	run_pair "$1" "$2" "$name" >"$logs/$i" 2>&1 &
+	running=$((running + 1))
+done
+wait
+timing=""
+for ((j = 1; j <= i; j++)); do
+	[ -f "$logs/$j" ] || continue
+	[ "$JOBS" = 1 ] || grep -v '^result ' "$logs/$j"
+	read -r _ p f < <(grep '^result ' "$logs/$j" || echo "result 0 1")
+	passed=$((passed + p))
+	failed=$((failed + f))
+	timing="$timing  $(sed -n 's/^=== pairing \([^ ]*\): .* in \([0-9]*s\)$/\1: \2/p' "$logs/$j")"
 done
 [ -z "$interrupted" ] || { echo "netns: interrupted"; failed=$((failed + 1)); }
 echo "=== time per pairing:$timing; total $((SECONDS - t_all))s"

@@ -1,0 +1,52 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# check.sh BUILD_DIR: the namespace tests of `make check`, four groups at once (most of their time
+# is waiting: keepalives, rekey intervals, flood durations), each printed whole when all are done:
+#
+#   main    every behaviour script but flood.sh (run-all.sh's list) for braid/braid,
+#           braid/wireguard-go and wireguard-go/braid, with BUILD_DIR/braid (its privilege.sh uses
+#           BUILD_DIR/hooks/braid), the pairings in parallel
+#   flood   flood.sh for the same three pairings, one after another: a flood wants the CPU it
+#           measures, and two at once on a small machine starve each other's victims
+#   badnet  bad networks and rekeying under load, braid/braid and braid/wireguard-go in
+#           parallel, with a braid whose protocol timers run 40 times faster for rekey.sh
+#           (BUILD_DIR/fast/braid)
+#   asan    every script but privilege.sh and flood.sh with braid built under ASan+UBSan
+#           (BUILD_DIR/san/braid; the sanitizer runtimes make system calls of their own, so the
+#           sandbox is off, and their memory and CPU are not what flood.sh bounds),
+#           braid/braid and braid/wireguard-go in parallel
+#
+# Every script makes its own namespaces. Ends with "netns: N passed, M failed" over all groups;
+# exits non-zero on any failure.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+[ $# -eq 1 ] || { echo "usage: $0 BUILD_DIR" >&2; exit 2; }
+build=$(cd "$1" && pwd) || exit 2
+logs=$(mktemp -d /tmp/braid-netns-check.XXXXXX)
+trap 'rm -rf "$logs"' EXIT
+trap 'trap "" TERM; kill -TERM 0; wait; exit 130' INT TERM
+
+t0=$SECONDS
+scripts="basic traffic routing lifecycle uapi wgquick"
+NETNS_JOBS=3 NETNS_SCRIPTS="$scripts privilege" BRAID_HOOKS="$build/hooks/braid" \
+	"$here/run-all.sh" "$build/braid" >"$logs/main" 2>&1 &
+NETNS_SCRIPTS=flood "$here/run-all.sh" "$build/braid" >"$logs/flood" 2>&1 &
+NETNS_JOBS=2 NETNS_SCRIPTS="badnet rekey" NETNS_PAIRS="braid/braid braid/wireguard-go" \
+	RELAY="$build/tools/relay" BRAID_FAST="$build/fast/braid" \
+	"$here/run-all.sh" "$build/braid" >"$logs/badnet" 2>&1 &
+NETNS_JOBS=2 NETNS_SCRIPTS="$scripts" NETNS_PAIRS="braid/braid braid/wireguard-go" \
+	BRAID_SANDBOX=0 "$here/run-all.sh" "$build/san/braid" >"$logs/asan" 2>&1 &
+wait
+
+passed=0 failed=0
+for g in main flood badnet asan; do
+	echo "######## group $g"
+	cat "$logs/$g"
+	p="" f=""
+	read -r p f < <(sed -n 's/^netns: \([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' "$logs/$g")
+	passed=$((passed + ${p:-0}))
+	failed=$((failed + ${f:-1}))
+done
+echo "=== namespace tests: $((SECONDS - t0))s"
+echo "netns: $passed passed, $failed failed"
+[ "$failed" = 0 ]
