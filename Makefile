@@ -142,11 +142,13 @@ $(BUILD)/tools/%: tests/tools/%.c $(LIB)
 #  - bad networks and rekeying under load (a braid with 40 times faster timers) against
 #    braid and wireguard-go, with braid as host a;
 #  - every script but privilege.sh and flood.sh with braid built under ASan+UBSan (sandbox
-#    off: the sanitizer runtimes make system calls of their own), against braid and wireguard-go.
+#    off: the sanitizer runtimes make system calls of their own), against braid and wireguard-go;
+#  - basic and traffic with braid built under ThreadSanitizer: the crypto workers under traffic.
 netns: $(BRAID) $(TOOLS)
 	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/hooks TEST_HOOKS=1 $(BUILD)/hooks/braid
 	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/fast TIME_DIVISOR=40 $(BUILD)/fast/braid
 	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/san SAN=1 $(BUILD)/san/braid
+	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/tsan TSAN=1 $(BUILD)/tsan/braid
 	$(Q)./tests/netns/check.sh $(BUILD)
 
 # A short fuzzing pass per harness in check; longer runs: make fuzz FUZZ_SECONDS=600.

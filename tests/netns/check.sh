@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# check.sh BUILD_DIR: the namespace tests of `make check`, four groups at once (most of their time
+# check.sh BUILD_DIR: the namespace tests of `make check`, five groups at once (most of their time
 # is waiting: keepalives, rekey intervals, flood durations), each printed whole when all are done:
 #
 #   main    every behaviour script but flood.sh (run-all.sh's list) for braid/braid,
@@ -15,6 +15,9 @@
 #           (BUILD_DIR/san/braid; the sanitizer runtimes make system calls of their own, so the
 #           sandbox is off, and their memory and CPU are not what flood.sh bounds),
 #           braid/braid and braid/wireguard-go in parallel
+#   tsan    basic.sh and traffic.sh, braid/braid, with braid built under ThreadSanitizer
+#           (BUILD_DIR/tsan/braid, sandbox off; TSAN_OPTIONS=halt_on_error=1, so a data race ends
+#           the daemon and fails the case): the crypto workers under real traffic
 #
 # Every script makes its own namespaces. Ends with "netns: N passed, M failed" over all groups;
 # exits non-zero on any failure.
@@ -36,10 +39,12 @@ NETNS_JOBS=2 NETNS_SCRIPTS="badnet rekey" NETNS_PAIRS="braid/braid braid/wiregua
 	"$here/run-all.sh" "$build/braid" >"$logs/badnet" 2>&1 &
 NETNS_JOBS=2 NETNS_SCRIPTS="$scripts" NETNS_PAIRS="braid/braid braid/wireguard-go" \
 	BRAID_SANDBOX=0 "$here/run-all.sh" "$build/san/braid" >"$logs/asan" 2>&1 &
+NETNS_SCRIPTS="basic traffic" NETNS_PAIRS="braid/braid" BRAID_SANDBOX=0 \
+	TSAN_OPTIONS=halt_on_error=1 "$here/run-all.sh" "$build/tsan/braid" >"$logs/tsan" 2>&1 &
 wait
 
 passed=0 failed=0
-for g in main flood badnet asan; do
+for g in main flood badnet asan tsan; do
 	echo "######## group $g"
 	cat "$logs/$g"
 	p="" f=""
