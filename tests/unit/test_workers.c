@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <cmocka.h>
 
 #include "workers.h"
@@ -138,25 +139,43 @@ static void test_late_workers_stay_out(void **state)
 	workers_free(w);
 }
 
-/* With enough work, the threads take part (slots other than 0 appear). */
+/*
+ * The workers take part in a batch: the caller holds on to its first chunk
+ * until another slot has run a job (for at most 10 s), so the test does not
+ * depend on the scheduler handing a worker the CPU while the caller could
+ * have done everything alone, which under valgrind, one thread at a time,
+ * it may never do.
+ */
+struct share_ctx {
+	atomic_bool others;
+	atomic_uint runs[64];
+};
+
+static void wait_for_others(void *arg, unsigned int slot, size_t begin, size_t end)
+{
+	struct share_ctx *ctx = arg;
+	const struct timespec ms = { 0, 1000000 };
+
+	for (size_t i = begin; i < end; ++i)
+		atomic_fetch_add(&ctx->runs[i], 1);
+	if (slot) {
+		atomic_store(&ctx->others, true);
+		return;
+	}
+	for (int i = 0; i < 10000 && !atomic_load(&ctx->others); i++)
+		nanosleep(&ms, NULL);
+}
+
 static void test_threads_share_the_work(void **state)
 {
 	struct workers *w = workers_new(2);
-	struct job_ctx ctx = { .max_slot = 2 };
-	size_t n = 1 << 20, i;
-	unsigned int r;
-	bool others = false;
+	struct share_ctx ctx = { 0 };
 
-	ctx.runs = calloc(n, sizeof(*ctx.runs));
-	ctx.slot_of = calloc(n, sizeof(*ctx.slot_of));
-	for (r = 0; r < 20 && !others; ++r) {
-		workers_run(w, count_jobs, &ctx, n, 256);
-		for (i = 0; i < n; ++i)
-			others |= ctx.slot_of[i] != 0;
-	}
-	assert_true(others);
-	free(ctx.runs);
-	free(ctx.slot_of);
+	assert_non_null(w);
+	workers_run(w, wait_for_others, &ctx, 64, 1);
+	assert_true(atomic_load(&ctx.others));
+	for (size_t i = 0; i < 64; i++)
+		assert_int_equal(atomic_load(&ctx.runs[i]), 1);
 	workers_free(w);
 }
 
