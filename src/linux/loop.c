@@ -130,7 +130,7 @@ static void op_deliver(void *ctx, struct braid_peer *peer, uint8_t *pkt, size_t 
 	tun_write_failed(l, tun_writer_add(&l->writer, &l->tun, pkt, len));
 }
 
-static void op_random(void *ctx, void *buf, size_t len)
+static void fill_random(void *buf, size_t len)
 {
 	uint8_t *p = buf;
 	ssize_t n;
@@ -147,6 +147,33 @@ static void op_random(void *ctx, void *buf, size_t len)
 		p += n;
 		len -= n;
 	}
+}
+
+/*
+ * Small draws come from a pool refilled by one getrandom() per 256 bytes:
+ * every sent batch that re-arms the new-handshake timer draws 4 bytes of
+ * jitter, and would otherwise make a system call. A byte handed out is
+ * wiped from the pool, so it never holds what a key was made from. The
+ * control thread is the only caller; the janitor, forked after the pool
+ * was first filled, never draws.
+ */
+static void op_random(void *ctx, void *buf, size_t len)
+{
+	struct loop *l = ctx;
+	uint8_t *from;
+
+	if (len > sizeof(l->random_pool)) {
+		fill_random(buf, len);
+		return;
+	}
+	if (l->random_left < len) {
+		fill_random(l->random_pool, sizeof(l->random_pool));
+		l->random_left = sizeof(l->random_pool);
+	}
+	from = l->random_pool + sizeof(l->random_pool) - l->random_left;
+	memcpy(buf, from, len);
+	explicit_bzero(from, len);
+	l->random_left -= len;
 }
 
 static uint64_t op_wall_clock_ns(void *ctx)
@@ -876,6 +903,7 @@ void loop_free(struct loop *l)
 	close_fd(l->netlink_w.fd);
 	close_fd(l->epfd);
 	free_buffers(l);
+	explicit_bzero(l->random_pool, sizeof(l->random_pool));
 	memset(l, 0, sizeof(*l));
 	l->epfd = l->tun.fd = l->udp.sock[UDP_V4].fd = l->udp.sock[UDP_V6].fd = -1;
 }

@@ -77,6 +77,8 @@ struct loop {
 	struct dp_recv *dp_rx;		/* the UDP batch being opened */
 	struct hs_queue hsq;		/* handshake messages waiting for their turn */
 	uint64_t hs_dropped_logged;
+	uint8_t random_pool[256];	/* op_random(): unused bytes at the end */
+	size_t random_left;
 };
 
 /*
