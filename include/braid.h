@@ -188,6 +188,20 @@ void braid_device_clear_endpoint_sources(struct braid_device *dev);
  */
 void braid_device_set_under_load(struct braid_device *dev, uint64_t now);
 
+/*
+ * For a caller whose handshake backlog is overflowing: what to do with a
+ * handshake message before it takes a place there. BRAID_OK: hand it to
+ * braid_device_receive() in its turn (it carries a valid cookie, so its
+ * source address is real; or it is not an initiation or response). Else
+ * it was dealt with here and counted: a bad mac1 dropped, anything without
+ * a valid cookie answered with a cookie reply at once, which costs less
+ * than queueing it and leaves the places to the senders that proved their
+ * address.
+ */
+enum braid_drop braid_device_triage_handshake(struct braid_device *dev, uint64_t now,
+					      const struct braid_endpoint *from,
+					      const uint8_t *buf, size_t len);
+
 void braid_device_get_stats(const struct braid_device *dev, struct braid_device_stats *stats);
 /* Count a drop the caller decided, e.g. a failed braid_keypair_open() on a worker. */
 void braid_device_count_drop(struct braid_device *dev, enum braid_drop why);

@@ -577,6 +577,38 @@ static enum braid_drop receive_handshake(struct braid_device *dev, uint64_t now,
 	return receive_response(dev, now, from, msg, len);
 }
 
+enum braid_drop braid_device_triage_handshake(struct braid_device *dev, uint64_t now,
+					      const struct braid_endpoint *from,
+					      const uint8_t *buf, size_t len)
+{
+	enum cookie_mac_state mac;
+
+	if (len < 4)
+		return device_drop(dev, BRAID_DROP_MALFORMED);
+	switch (get_le32(buf)) {
+	case MESSAGE_HANDSHAKE_INITIATION:
+		if (len != MESSAGE_INITIATION_LEN)
+			return device_drop(dev, BRAID_DROP_MALFORMED);
+		break;
+	case MESSAGE_HANDSHAKE_RESPONSE:
+		if (len != MESSAGE_RESPONSE_LEN)
+			return device_drop(dev, BRAID_DROP_MALFORMED);
+		break;
+	default:
+		return BRAID_OK;	/* cookie replies carry no MACs; the rest is not ours */
+	}
+	mac = cookie_checker_validate(&dev->cookie_checker, now, buf, len, from, true);
+	if (mac == INVALID_MAC) {
+		device_log_drop(dev, now, "handshake with invalid mac1");
+		return device_drop(dev, BRAID_DROP_MAC1);
+	}
+	if (mac != VALID_MAC_WITH_COOKIE) {
+		send_cookie_reply(dev, now, buf, len, from);
+		return device_drop(dev, BRAID_DROP_COOKIE_SENT);
+	}
+	return BRAID_OK;
+}
+
 enum braid_drop braid_device_receive(struct braid_device *dev, uint64_t now,
 				     const struct braid_endpoint *from, uint8_t *buf, size_t len)
 {

@@ -10,7 +10,9 @@
  * of them per turn, oldest first, between data batches; the rest wait
  * their turn. As in the kernel (MAX_QUEUED_INCOMING_HANDSHAKES), the device
  * counts as under load, and asks for cookies, while the backlog is at least
- * an eighth full, and a full backlog drops what comes next.
+ * an eighth full. Unlike the kernel, a loaded backlog then takes only
+ * messages with a valid cookie (braid_device_triage_handshake() answers
+ * the rest at once), and only when it is full anyway does it drop.
  *
  * Handshakes and data of one peer never need each other's order within a
  * receive: a peer sends data on a new session only after it has our answer.

@@ -373,10 +373,19 @@ static void tun_handle(struct watch *w, uint32_t events)
 
 /* ---- Handshakes: the backlog ---- */
 
-/* The first drop is logged, then every thousandth: a flood must not flood the log too. */
-static void queue_handshake(struct loop *l, const struct braid_endpoint *from,
+/*
+ * While the backlog is loaded, only messages with a valid cookie join it:
+ * the device answers the rest with a cookie reply (or drops them) at once,
+ * which costs less than queueing them, so a flood of spoofed initiations
+ * cannot crowd out a peer that answered our cookie. A drop for a full
+ * backlog is logged the first time, then every thousandth.
+ */
+static void queue_handshake(struct loop *l, uint64_t now, const struct braid_endpoint *from,
 			    const uint8_t *buf, size_t len)
 {
+	if (hsq_is_loaded(&l->hsq) &&
+	    braid_device_triage_handshake(l->dev, now, from, buf, len) != BRAID_OK)
+		return;
 	if (hsq_push(&l->hsq, from, buf, len))
 		return;
 	braid_device_count_drop(l->dev, BRAID_DROP_HANDSHAKE_BACKLOG);
@@ -428,7 +437,7 @@ static void udp_receive(struct loop *l, int fam)
 			d = b->bufs[i] + off;
 			datagrams++;
 			if (hsq_is_handshake(d, len)) {
-				queue_handshake(l, &b->from[i], d, len);
+				queue_handshake(l, now, &b->from[i], d, len);
 				continue;
 			}
 			if (dataplane_recv_full(l->dp_rx))

@@ -382,6 +382,68 @@ static void test_cookie_under_load(void **state)
 	assert_non_null(p->a_peer_b->keypairs.current);
 }
 
+/*
+ * 11b. Triage for an overflowing backlog: a bad mac1 and a bad length are
+ * dropped, an initiation without a cookie is answered with a cookie reply
+ * at once, and the retry that carries the cookie is kept for the device,
+ * which completes the handshake with it under load.
+ */
+static void test_triage_handshake(void **state)
+{
+	struct pair *p = *state;
+	struct braid_device_stats stats;
+	struct sim_datagram init, bad;
+	uint8_t data[32] = { MESSAGE_DATA };
+
+	braid_peer_initiate_handshake(p->a_peer_b, p->sim.now);
+	assert_int_equal(p->a->n_out, 1);
+	init = p->a->out[0];
+	p->a->n_out = 0;
+
+	bad = init;
+	bad.data[init.len - 2 * 16 - 1] ^= 1;	/* a byte mac1 covers */
+	assert_int_equal(braid_device_triage_handshake(p->b->dev, p->sim.now, &p->a->addr,
+						       bad.data, bad.len), BRAID_DROP_MAC1);
+	assert_int_equal(braid_device_triage_handshake(p->b->dev, p->sim.now, &p->a->addr,
+						       init.data, init.len - 1),
+			 BRAID_DROP_MALFORMED);
+	assert_int_equal(braid_device_triage_handshake(p->b->dev, p->sim.now, &p->a->addr,
+						       data, sizeof(data)), BRAID_OK);
+	assert_int_equal(p->b->n_out, 0);
+
+	assert_int_equal(braid_device_triage_handshake(p->b->dev, p->sim.now, &p->a->addr,
+						       init.data, init.len),
+			 BRAID_DROP_COOKIE_SENT);
+	assert_int_equal(p->b->n_out, 1);
+	assert_int_equal(p->b->out[0].data[0], MESSAGE_HANDSHAKE_COOKIE);
+	braid_device_get_stats(p->b->dev, &stats);
+	assert_int_equal(stats.cookie_replies_sent, 1);
+	assert_int_equal(stats.drops[BRAID_DROP_COOKIE_SENT], 1);
+	assert_int_equal(stats.drops[BRAID_DROP_MAC1], 1);
+	assert_int_equal(stats.drops[BRAID_DROP_MALFORMED], 1);
+	sim_flush(&p->sim);
+	assert_true(p->a_peer_b->cookie.is_valid);
+	assert_int_equal(p->b->sent_responses, 0);
+
+	/* a's retry after REKEY_TIMEOUT carries mac2: kept, and answered in its turn. */
+	p->sim.now += REKEY_TIMEOUT * SEC + 400 * MSEC;
+	braid_device_tick(p->a->dev, p->sim.now);
+	assert_int_equal(p->a->n_out, 1);
+	init = p->a->out[0];
+	p->a->n_out = 0;
+	assert_int_equal(braid_device_triage_handshake(p->b->dev, p->sim.now, &p->a->addr,
+						       init.data, init.len), BRAID_OK);
+	assert_int_equal(p->b->n_out, 0);
+	braid_device_set_under_load(p->b->dev, p->sim.now);
+	assert_int_equal(braid_device_receive(p->b->dev, p->sim.now, &p->a->addr, init.data,
+					      init.len), BRAID_OK);
+	assert_int_equal(p->b->sent_responses, 1);
+	braid_device_get_stats(p->b->dev, &stats);
+	assert_int_equal(stats.cookie_replies_sent, 1);
+	sim_flush(&p->sim);
+	assert_non_null(p->a_peer_b->keypairs.current);
+}
+
 static struct sim_datagram captured;
 static bool capture_initiation(struct sim *sim, struct sim_host *from, struct sim_host *to,
 			       struct sim_datagram *d)
@@ -1148,6 +1210,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_persistent_keepalive, setup_pair, teardown_pair),
 		cmocka_unit_test_setup_teardown(test_keys_zeroed, setup_pair, teardown_pair),
 		cmocka_unit_test_setup_teardown(test_cookie_under_load, setup_pair, teardown_pair),
+		cmocka_unit_test_setup_teardown(test_triage_handshake, setup_pair, teardown_pair),
 		cmocka_unit_test(test_many_sources_cause_load),
 		cmocka_unit_test(test_one_flooder_does_not_load_others),
 		cmocka_unit_test_setup_teardown(test_replayed_handshake, setup_pair, teardown_pair),
