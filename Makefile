@@ -142,7 +142,8 @@ $(BUILD)/tools/%: tests/tools/%.c $(LIB)
 #  - bad networks and rekeying under load (a braid with 40 times faster timers) against
 #    braid and wireguard-go, with braid as host a;
 #  - every script but privilege.sh and flood.sh with braid built under ASan+UBSan (sandbox
-#    off: the sanitizer runtimes make system calls of their own), against braid and wireguard-go;
+#    off: the sanitizer runtimes make system calls of their own), against braid and wireguard-go,
+#    and privilege.sh with it in its sandbox;
 #  - basic and traffic with braid built under ThreadSanitizer: the crypto workers under traffic.
 netns: $(BRAID) $(TOOLS)
 	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/hooks TEST_HOOKS=1 $(BUILD)/hooks/braid

@@ -98,6 +98,14 @@ struct rule {
 	enum verdict verdict;
 };
 
+#if defined(__SANITIZE_ADDRESS__)
+#define ASAN_BUILD 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ASAN_BUILD 1
+#endif
+#endif
+
 /* After setup: the packet path first, then the UAPI, rebinding, threads, memory, exit. */
 static const struct rule daemon_rules[] = {
 	{ __NR_read, ALLOW },			/* TUN, timerfd, signalfd, UAPI clients */
@@ -188,6 +196,11 @@ static const struct rule daemon_rules[] = {
 	{ __NR_rt_sigprocmask, ALLOW },
 	{ __NR_rt_sigaction, ALLOW },
 	{ __NR_tgkill, ALLOW_OWN_TGID },
+#ifdef ASAN_BUILD
+	/* ASan's runtime, in make SAN=1 builds only: CPU counts and per-thread signal stacks. */
+	{ __NR_sched_getaffinity, ALLOW },
+	{ __NR_sigaltstack, ALLOW },
+#endif
 };
 
 static const unsigned int daemon_ioctls[] = {
@@ -233,6 +246,11 @@ static const struct rule janitor_rules[] = {
 	{ __NR_rt_sigprocmask, ALLOW },
 	{ __NR_rt_sigaction, ALLOW },
 	{ __NR_tgkill, ALLOW_OWN_TGID },
+#ifdef ASAN_BUILD
+	/* ASan's runtime, in make SAN=1 builds only: CPU counts and per-thread signal stacks. */
+	{ __NR_sched_getaffinity, ALLOW },
+	{ __NR_sigaltstack, ALLOW },
+#endif
 };
 
 struct profile {

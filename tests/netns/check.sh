@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# check.sh BUILD_DIR: the namespace tests of `make check`, in five groups (most of their time
+# check.sh BUILD_DIR: the namespace tests of `make check`, in six groups (most of their time
 # is waiting: keepalives, rekey intervals, flood durations), each printed whole when all are done:
 #
 #   main    every behaviour script but flood.sh (run-all.sh's list) for braid/braid,
@@ -16,6 +16,9 @@
 #           (BUILD_DIR/san/braid; the sanitizer runtimes make system calls of their own, so the
 #           sandbox is off, and their memory and CPU are not what flood.sh bounds),
 #           braid/braid and braid/wireguard-go in parallel
+#   asanbox privilege.sh with the same ASan+UBSan braid inside its real sandbox (the filter
+#           allows the two calls ASan's runtime makes; LeakSanitizer, which ptraces the process
+#           at exit, is off)
 #   tsan    basic.sh and traffic.sh, braid/braid, with braid built under ThreadSanitizer
 #           (BUILD_DIR/tsan/braid, sandbox off; TSAN_OPTIONS=halt_on_error=1, so a data race ends
 #           the daemon and fails the case): the crypto workers under real traffic
@@ -41,6 +44,9 @@ NETNS_JOBS=2 NETNS_SCRIPTS="badnet rekey" NETNS_PAIRS="braid/braid braid/wiregua
 NETNS_JOBS=2 NETNS_SCRIPTS="$scripts" NETNS_PAIRS="braid/braid braid/wireguard-go" \
 	BRAID_SANDBOX=0 "$here/run-all.sh" "$build/san/braid" >"$logs/asan" 2>&1 &
 busy="$busy $!"
+ASAN_OPTIONS=detect_leaks=0 NETNS_SCRIPTS=privilege NETNS_PAIRS="braid/braid" \
+	BRAID_HOOKS="$build/hooks/braid" "$here/run-all.sh" "$build/san/braid" >"$logs/asanbox" 2>&1 &
+busy="$busy $!"
 NETNS_SCRIPTS="basic traffic" NETNS_PAIRS="braid/braid" BRAID_SANDBOX=0 \
 	TSAN_OPTIONS=halt_on_error=1 "$here/run-all.sh" "$build/tsan/braid" >"$logs/tsan" 2>&1 &
 busy="$busy $!"
@@ -52,7 +58,7 @@ NETNS_SCRIPTS=flood "$here/run-all.sh" "$build/braid" >"$logs/flood" 2>&1
 wait
 
 passed=0 failed=0
-for g in main flood badnet asan tsan; do
+for g in main flood badnet asan asanbox tsan; do
 	echo "######## group $g"
 	cat "$logs/$g"
 	p="" f=""
