@@ -22,7 +22,8 @@
  *   FORWARD    deliver what the devices sent each other: dropped,
  *              duplicated, corrupted (and re-MAC'd), or from a new address
  *   TIME       advance the clock and tick both devices
- *   CONTROL    under load, handshakes, keepalives, key and peer changes
+ *   CONTROL    under load (and triage first, as a daemon whose handshake backlog is
+ *              loaded), handshakes, keepalives, key and peer changes
  *
  * Besides the sanitizers, the harness checks what the protocol promises:
  * every datagram sent has a valid type and length, handshake messages carry
@@ -102,6 +103,7 @@ struct host {
 	uint8_t mac1_key[NOISE_SYMMETRIC_KEY_LEN];	/* HASH("mac1----" || our public key) */
 	uint8_t cookie_key[NOISE_SYMMETRIC_KEY_LEN];	/* HASH("cookie--" || our public key) */
 	uint64_t rng;
+	bool triage;			/* as the daemon with a loaded backlog: triage first */
 
 	struct dgram outbox[OUTBOX_MAX];
 	unsigned int out_head, out_count;
@@ -517,7 +519,15 @@ static const struct braid_endpoint *pick_source(struct host *to, uint8_t sel, un
 
 static void receive(struct host *to, const struct braid_endpoint *from, size_t len)
 {
-	enum braid_drop why = braid_device_receive(to->dev, w->now, from, w->buf, len);
+	enum braid_drop why;
+
+	if (to->triage) {
+		why = braid_device_triage_handshake(to->dev, w->now, from, w->buf, len);
+		check((unsigned int)why < BRAID_DROP_MAX, "triage returns a drop reason");
+		if (why != BRAID_OK)
+			return;
+	}
+	why = braid_device_receive(to->dev, w->now, from, w->buf, len);
 
 	check((unsigned int)why < BRAID_DROP_MAX, "receive returns a drop reason");
 }
@@ -883,6 +893,8 @@ static void op_control(struct input *in)
 	switch (ctl % 8) {
 	case 0:
 		braid_device_set_under_load(h->dev, w->now);
+		if (ctl & 8)
+			h->triage = !h->triage;
 		break;
 	case 1:
 		braid_peer_initiate_handshake(h->peer, w->now);
