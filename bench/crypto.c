@@ -30,6 +30,7 @@
 #include <immintrin.h>
 #endif
 
+#include "bench.h"
 #include "crypto.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -54,20 +55,6 @@ static struct {
 	uint8_t priv[CRYPTO_KEY_LEN], peer[CRYPTO_KEY_LEN];
 	EVP_PKEY_CTX *derive;
 } b;
-
-__attribute__((noreturn)) static void die(const char *what)
-{
-	fprintf(stderr, "bench: %s\n", what);
-	exit(1);
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
 
 static void iv_of(uint8_t iv[NONCE_LEN], uint64_t counter)
 {
@@ -259,13 +246,6 @@ static struct variant *find(void (*run)(size_t))
 		if (variants[i].run == run)
 			return &variants[i];
 	return NULL;
-}
-
-static int cmp_double(const void *x, const void *y)
-{
-	double a = *(const double *)x, c = *(const double *)y;
-
-	return (a > c) - (a < c);
 }
 
 static void measure(void)

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench.h"
 #include "crypto.h"
 #include "workers.h"
 
@@ -41,20 +42,6 @@ struct bench_batch {
 };
 
 static struct bench_batch bb;
-
-__attribute__((noreturn)) static void die(const char *what)
-{
-	fprintf(stderr, "bench: %s\n", what);
-	exit(1);
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
 
 static void seal_jobs(void *ctx, unsigned int slot, size_t begin, size_t end)
 {
@@ -78,13 +65,6 @@ static double measure(struct workers *w, size_t n)
 		t = now_ns();
 	} while (t - start < 200000000ULL);
 	return packets * 1e9 / (t - start);
-}
-
-static int cmp_double(const void *x, const void *y)
-{
-	double a = *(const double *)x, b = *(const double *)y;
-
-	return (a > b) - (a < b);
 }
 
 int main(void)
