@@ -251,19 +251,6 @@ snapshot() {
 other() { [ "$1" = a ] && echo b || echo a; }
 snap() { cat "$STATE/snap.$1.$2.$3"; }
 
-# reap HOST...: end what a case left running in the hosts (helpers, not daemons or holders), so
-# that a failed case's receivers do not hold ports or CPU.
-reap() {
-	local h pid keep
-	for h in "$@"; do
-		keep=" $(cat "$STATE/$h.holder") $(daemon_pid "$h") "
-		for pid in $(ip netns pids "$(ns_of "$h")" 2>/dev/null); do
-			[[ "$keep" == *" $pid "* ]] || kill -TERM "$pid" 2>/dev/null || true
-		done
-	done
-	return 0
-}
-
 # --- transfers and the bookkeeping check -----------------------------------------------------
 
 # both_ways PORT [FAMILY]: 50 MB a -> b and 50 MB b -> a at the same time, over the tunnel's IPv4

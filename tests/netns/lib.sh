@@ -396,6 +396,19 @@ daemon_start() {
 
 daemon_pid() { cat "$STATE/$1.${2:-wg0}.pid" 2>/dev/null; }
 
+# reap HOST...: end what a case left running in the hosts (helpers, not daemons or holders), so
+# that a failed case's receivers do not hold ports or CPU.
+reap() {
+	local h pid keep
+	for h in "$@"; do
+		keep=" $(cat "$STATE/$h.holder") $(daemon_pid "$h") "
+		for pid in $(ip netns pids "$(ns_of "$h")" 2>/dev/null); do
+			[[ "$keep" == *" $pid "* ]] || kill -TERM "$pid" 2>/dev/null || true
+		done
+	done
+	return 0
+}
+
 daemon_alive() {
 	local pid
 	pid=$(daemon_pid "$1" "${2:-}") && [ -n "$pid" ] && proc_running "$pid"

@@ -191,18 +191,6 @@ end_logs() {
 	done
 }
 
-# reap HOST...: end what a case left running in the hosts (helpers, not daemons or holders).
-reap() {
-	local h pid keep
-	for h in "$@"; do
-		keep=" $(cat "$STATE/$h.holder") $(daemon_pid "$h") "
-		for pid in $(ip netns pids "$(ns_of "$h")" 2>/dev/null); do
-			[[ "$keep" == *" $pid "* ]] || kill -TERM "$pid" 2>/dev/null || true
-		done
-	done
-	return 0
-}
-
 is_braid() { [ "$(impl_label "$(impl_of "$1")")" = braid ]; }
 
 # stream_start FROM TO DSTADDR PORT: start a receiver on TO and a sender on FROM in the background.
