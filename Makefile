@@ -53,6 +53,8 @@ CORE := \
 	noise.c \
 	timers.c \
 	transport.c \
+	staged.c \
+	path.c \
 	peer.c \
 	device.c
 

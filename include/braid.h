@@ -216,7 +216,10 @@ void braid_device_clear_peers(struct braid_device *dev);
 
 /* ---- Peers (control plane) ---- */
 
-/* NULL with errno EEXIST (already a peer), EINVAL (our own public key) or ENOMEM. */
+/*
+ * NULL with errno EEXIST (already a peer), EINVAL (our own public key),
+ * ENOSPC (the device holds its maximum of peers) or ENOMEM.
+ */
 struct braid_peer *braid_peer_new(struct braid_device *dev, const uint8_t public_key[BRAID_KEY_LEN]);
 /* Remove the peer from its device, drop its staged packets and wipe its keys. */
 void braid_peer_free(struct braid_peer *peer);
@@ -227,10 +230,20 @@ void braid_peer_set_preshared_key(struct braid_peer *peer, const uint8_t key[BRA
 /* False when the peer has none (key is then zeroed). */
 bool braid_peer_get_preshared_key(const struct braid_peer *peer, uint8_t key[BRAID_KEY_LEN]);
 
-/* Set where the peer is; also forgets the sticky source address. */
+/*
+ * Set where the peer is (endpoint->addr; its src and src_ifindex are
+ * ignored): the sticky source address is forgotten, and the host picks one
+ * until the peer's next authenticated packet shows where it is reachable.
+ */
 void braid_peer_set_endpoint(struct braid_peer *peer, const struct braid_endpoint *endpoint);
 /* False when the peer has no endpoint yet. */
 bool braid_peer_get_endpoint(const struct braid_peer *peer, struct braid_endpoint *endpoint);
+/*
+ * The host refused to send from to->src, the sticky source (the address is
+ * gone, or routing no longer allows it): the peer forgets that source, so the
+ * next datagram leaves from whatever address the host picks.
+ */
+void braid_peer_source_refused(struct braid_peer *peer, const struct braid_endpoint *to);
 
 /* Seconds between keepalives; 0 turns them off. When turned on, one goes out now. */
 void braid_peer_set_persistent_keepalive(struct braid_peer *peer, uint64_t now, uint16_t seconds);
@@ -249,23 +262,6 @@ void braid_peer_get_stats(const struct braid_peer *peer, struct braid_peer_stats
 
 /* Start a handshake now (unless one was sent less than REKEY_TIMEOUT ago). */
 void braid_peer_initiate_handshake(struct braid_peer *peer, uint64_t now);
-
-/* A pointer the caller may keep with the peer. */
-void braid_peer_set_userdata(struct braid_peer *peer, void *data);
-void *braid_peer_get_userdata(const struct braid_peer *peer);
-
-/*
- * ---- The data plane, split for callers that encrypt on many threads ----
- *
- * braid_device_send() and braid_device_receive() do all of this on the
- * calling thread. A multi-threaded caller instead:
- *   outbound: peer = braid_device_route(); kp = braid_peer_send_begin();
- *             braid_keypair_seal() per packet on any thread;
- *             braid_peer_send_done(); braid_keypair_put().
- *   inbound:  kp = braid_device_data_keypair(); braid_keypair_open() on any
- *             thread; braid_device_data_done() in counter order per peer;
- *             braid_keypair_put().
- */
 
 /*
  * Batches for callers with worker threads: the control plane prepares a
@@ -307,23 +303,6 @@ void braid_device_receive_finish(struct braid_device *dev, uint64_t now,
 				 const struct braid_endpoint from[], uint8_t *const bufs[],
 				 struct braid_receive_job jobs[], size_t n);
 
-/* Control plane: the peer whose allowed IPs hold pkt's destination, or NULL. */
-struct braid_peer *braid_device_route(struct braid_device *dev, const uint8_t *pkt, size_t len);
-
-/*
- * Control plane: reserve n consecutive nonces on the peer's current sending
- * keypair and return a reference to it, with the first nonce in *first_nonce.
- * NULL when there is no usable keypair: then stage the packets with
- * braid_peer_stage(), which also starts a handshake.
- */
-struct braid_keypair *braid_peer_send_begin(struct braid_peer *peer, uint64_t now, size_t n,
-					    uint64_t *first_nonce);
-/* Control plane: queue a packet until a session exists; BRAID_OK or the drop reason. */
-enum braid_drop braid_peer_stage(struct braid_peer *peer, uint64_t now, const uint8_t *pkt,
-				 size_t len);
-/* Control plane: after sending n_data data messages (keepalives not counted) of bytes in all. */
-void braid_peer_send_done(struct braid_peer *peer, uint64_t now, size_t n_data, size_t bytes);
-
 /* Bytes braid_keypair_seal() writes for an inner packet of len bytes at this MTU. */
 size_t braid_message_len(size_t len, unsigned int mtu);
 /*
@@ -334,27 +313,11 @@ size_t braid_keypair_seal(struct braid_keypair *kp, unsigned int slot, uint64_t 
 			  uint8_t *out, const uint8_t *pkt, size_t len, unsigned int mtu);
 
 /*
- * Control plane: for a transport message, the keypair its receiver index
- * names (a new reference), or NULL with *why set.
- */
-struct braid_keypair *braid_device_data_keypair(struct braid_device *dev, uint64_t now,
-						const uint8_t *msg, size_t len,
-						enum braid_drop *why);
-/*
  * Any thread: authenticate and decrypt a transport message in place. On
  * success *nonce is its counter and the padded inner packet is msg[16, 16 + *inner_len).
  */
 bool braid_keypair_open(struct braid_keypair *kp, unsigned int slot, uint8_t *msg, size_t len,
 			uint64_t *nonce, size_t *inner_len) __attribute__((warn_unused_result));
-/*
- * Control plane: finish a message braid_keypair_open() accepted: replay
- * check, session confirmation, timers, roaming, the allowed-IPs source check
- * and delivery through ops->deliver. BRAID_OK or the drop reason.
- */
-enum braid_drop braid_device_data_done(struct braid_device *dev, uint64_t now,
-				       struct braid_keypair *kp, const struct braid_endpoint *from,
-				       uint64_t nonce, uint8_t *inner, size_t inner_len);
-
 /* The peer a keypair belongs to. */
 struct braid_peer *braid_keypair_peer(const struct braid_keypair *kp);
 /* Any thread: drop a reference. */

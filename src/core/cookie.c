@@ -14,7 +14,6 @@
 
 #include "cookie.h"
 #include "crypto.h"
-#include "timers.h"
 
 static const char mac1_label[] = "mac1----";
 static const char cookie_label[] = "cookie--";
@@ -40,7 +39,7 @@ static void compute_mac2(uint8_t mac2[COOKIE_LEN], const uint8_t *msg, size_t le
 void cookie_checker_init(struct cookie_checker *checker, cookie_random_fn *random, void *ctx)
 {
 	memset(checker, 0, sizeof(*checker));
-	checker->secret_birthdate = TIME_NEVER;
+	checker->secret_birthdate = BRAID_NEVER;
 	checker->random = random;
 	checker->random_ctx = ctx;
 }
@@ -60,7 +59,7 @@ void cookie_checker_precompute_keys(struct cookie_checker *checker,
 void cookie_checker_clear(struct cookie_checker *checker)
 {
 	crypto_wipe(checker->secret, sizeof(checker->secret));
-	checker->secret_birthdate = TIME_NEVER;
+	checker->secret_birthdate = BRAID_NEVER;
 }
 
 static void make_cookie(struct cookie_checker *checker, uint64_t now, uint8_t cookie[COOKIE_LEN],

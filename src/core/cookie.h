@@ -22,7 +22,7 @@ typedef void cookie_random_fn(void *ctx, void *buf, size_t len);
 
 struct cookie_checker {
 	uint8_t secret[NOISE_HASH_LEN];
-	uint64_t secret_birthdate;		/* TIME_NEVER: none yet */
+	uint64_t secret_birthdate;		/* BRAID_NEVER: none yet */
 	uint8_t message_mac1_key[NOISE_SYMMETRIC_KEY_LEN];
 	uint8_t cookie_encryption_key[NOISE_SYMMETRIC_KEY_LEN];
 	cookie_random_fn *random;

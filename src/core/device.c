@@ -18,7 +18,6 @@
  * full of sources (spoofed ones cost an attacker nothing): then a source
  * with a valid cookie is admitted even though it has no bucket.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -27,6 +26,7 @@
 
 #include "device.h"
 #include "noise.h"
+#include "path.h"
 #include "peer.h"
 #include "timers.h"
 #include "transport.h"
@@ -141,22 +141,6 @@ void device_log_drop(struct braid_device *dev, uint64_t now, const char *fmt, ..
 	va_end(ap);
 }
 
-const char *endpoint_str(const struct braid_endpoint *ep, char buf[64])
-{
-	char addr[INET6_ADDRSTRLEN];
-
-	if (ep->addr.sa.sa_family == AF_INET) {
-		inet_ntop(AF_INET, &ep->addr.in4.sin_addr, addr, sizeof(addr));
-		snprintf(buf, 64, "%s:%u", addr, ntohs(ep->addr.in4.sin_port));
-	} else if (ep->addr.sa.sa_family == AF_INET6) {
-		inet_ntop(AF_INET6, &ep->addr.in6.sin6_addr, addr, sizeof(addr));
-		snprintf(buf, 64, "[%s]:%u", addr, ntohs(ep->addr.in6.sin6_port));
-	} else {
-		snprintf(buf, 64, "(none)");
-	}
-	return buf;
-}
-
 struct braid_device *braid_device_new(const struct braid_device_config *config,
 				      const struct braid_ops *ops, void *ctx)
 {
@@ -181,12 +165,12 @@ struct braid_device *braid_device_new(const struct braid_device_config *config,
 	dev->load_rate = config && config->handshake_load_rate ? config->handshake_load_rate :
 								 DEVICE_HANDSHAKE_LOAD_RATE;
 	dev->load_tokens = NSEC_PER_SEC;
-	dev->load_last = TIME_NEVER;
-	dev->last_under_load = TIME_NEVER;
+	dev->load_last = BRAID_NEVER;
+	dev->last_under_load = BRAID_NEVER;
 	dev->log_tokens = NSEC_PER_SEC;
 	dev->mtu = BRAID_DEFAULT_MTU;
 	dev->next_deadline = BRAID_NEVER;
-	dev->next_gc = TIME_NEVER;
+	dev->next_gc = BRAID_NEVER;
 	cookie_checker_init(&dev->cookie_checker, random_cb, dev);
 
 	dev->peer_buckets = calloc(PEER_INITIAL_BUCKETS, sizeof(*dev->peer_buckets));
@@ -227,6 +211,7 @@ void braid_device_free(struct braid_device *dev)
 	if (!dev)
 		return;
 	braid_device_clear_peers(dev);
+	staged_pool_free(&dev->staged_pool);
 	ratelimiter_free(dev->ratelimiter);
 	index_table_free(&dev->index);
 	free(dev->peer_buckets);
@@ -276,7 +261,7 @@ static void grow_peer_table(struct braid_device *dev)
 	free(old);
 }
 
-int device_add_peer(struct braid_device *dev, struct braid_peer *peer)
+void device_add_peer(struct braid_device *dev, struct braid_peer *peer)
 {
 	size_t b;
 
@@ -293,7 +278,6 @@ int device_add_peer(struct braid_device *dev, struct braid_peer *peer)
 		dev->peers_head = peer;
 	dev->peers_tail = peer;
 	++dev->peer_count;
-	return 0;
 }
 
 void device_remove_peer(struct braid_device *dev, struct braid_peer *peer)
@@ -399,7 +383,7 @@ void braid_device_clear_endpoint_sources(struct braid_device *dev)
 	struct braid_peer *peer;
 
 	for (peer = dev->peers_head; peer; peer = peer->next)
-		peer_clear_endpoint_source(peer);
+		path_clear_source(peer);
 }
 
 void braid_device_set_under_load(struct braid_device *dev, uint64_t now)
@@ -409,7 +393,7 @@ void braid_device_set_under_load(struct braid_device *dev, uint64_t now)
 
 static bool under_load(const struct braid_device *dev, uint64_t now)
 {
-	return dev->last_under_load != TIME_NEVER &&
+	return dev->last_under_load != BRAID_NEVER &&
 	       now < dev->last_under_load + DEVICE_UNDER_LOAD_STICKY_NS;
 }
 
@@ -418,7 +402,7 @@ static void charge_handshake(struct braid_device *dev, uint64_t now)
 {
 	const uint64_t cost = NSEC_PER_SEC / dev->load_rate;
 
-	if (dev->load_last != TIME_NEVER) {
+	if (dev->load_last != BRAID_NEVER) {
 		dev->load_tokens += now - dev->load_last;
 		if (dev->load_tokens > NSEC_PER_SEC)
 			dev->load_tokens = NSEC_PER_SEC;
@@ -434,7 +418,7 @@ static void send_cookie_reply(struct braid_device *dev, uint64_t now, const uint
 			      size_t len, const struct braid_endpoint *from)
 {
 	struct message_handshake_cookie reply;
-	char ep[64];
+	char ep[ENDPOINT_STR_LEN];
 
 	device_log_drop(dev, now, "sending cookie reply to %s", endpoint_str(from, ep));
 	cookie_checker_create_reply(&dev->cookie_checker, now, &reply, msg, len, from);
@@ -444,7 +428,7 @@ static void send_cookie_reply(struct braid_device *dev, uint64_t now, const uint
 
 static void schedule_gc(struct braid_device *dev, uint64_t now)
 {
-	if (dev->next_gc == TIME_NEVER) {
+	if (dev->next_gc == BRAID_NEVER) {
 		dev->next_gc = now + NSEC_PER_SEC;
 		device_note_deadline(dev, dev->next_gc);
 	}
@@ -501,7 +485,7 @@ static enum braid_drop receive_initiation(struct braid_device *dev, uint64_t now
 {
 	struct braid_peer *peer;
 	enum braid_drop why;
-	char ep[64];
+	char ep[ENDPOINT_STR_LEN];
 
 	peer = noise_handshake_consume_initiation((const struct message_handshake_initiation *)msg,
 						  dev, now, &why);
@@ -510,7 +494,7 @@ static enum braid_drop receive_initiation(struct braid_device *dev, uint64_t now
 				endpoint_str(from, ep), braid_drop_name(why));
 		return why;
 	}
-	peer_set_endpoint_from(peer, from);
+	path_received_from(peer, from);
 	device_log(dev, BRAID_LOG_VERBOSE, "peer %llu (%s): receiving handshake initiation",
 		   (unsigned long long)peer->internal_id, endpoint_str(from, ep));
 	peer_send_handshake_response(peer, now);
@@ -523,7 +507,7 @@ static enum braid_drop receive_response(struct braid_device *dev, uint64_t now,
 					size_t len)
 {
 	struct braid_peer *peer;
-	char ep[64];
+	char ep[ENDPOINT_STR_LEN];
 
 	peer = noise_handshake_consume_response((const struct message_handshake_response *)msg,
 						dev);
@@ -532,7 +516,7 @@ static enum braid_drop receive_response(struct braid_device *dev, uint64_t now,
 				endpoint_str(from, ep));
 		return BRAID_DROP_HANDSHAKE;
 	}
-	peer_set_endpoint_from(peer, from);
+	path_received_from(peer, from);
 	device_log(dev, BRAID_LOG_VERBOSE, "peer %llu (%s): receiving handshake response",
 		   (unsigned long long)peer->internal_id, endpoint_str(from, ep));
 	if (noise_handshake_begin_session(peer, now)) {
@@ -652,9 +636,9 @@ uint64_t braid_device_tick(struct braid_device *dev, uint64_t now)
 		if (deadline < next)
 			next = deadline;
 	}
-	if (dev->next_gc != TIME_NEVER && dev->next_gc <= now) {
+	if (dev->next_gc != BRAID_NEVER && dev->next_gc <= now) {
 		ratelimiter_gc(dev->ratelimiter, now);
-		dev->next_gc = ratelimiter_count(dev->ratelimiter) ? now + NSEC_PER_SEC : TIME_NEVER;
+		dev->next_gc = ratelimiter_count(dev->ratelimiter) ? now + NSEC_PER_SEC : BRAID_NEVER;
 	}
 	if (dev->next_gc < next)
 		next = dev->next_gc;

@@ -16,6 +16,7 @@
 #include "index.h"
 #include "messages.h"
 #include "ratelimiter.h"
+#include "staged.h"
 
 enum {
 	/* Default handshakes per second before the whole device is under load. */
@@ -57,6 +58,9 @@ struct braid_device {
 	uint64_t log_tokens, log_last;
 	struct braid_device_stats stats;
 
+	/* Buffers for staged packets, reused across peers. */
+	struct staged_pool staged_pool;
+
 	/* The control plane seals here: one call at a time per device. */
 	uint8_t scratch[BRAID_MAX_MESSAGE_LEN];
 };
@@ -70,12 +74,10 @@ void device_log(struct braid_device *dev, enum braid_log_level level, const char
 /* Rate-limited verbose log for hostile or broken input. */
 void device_log_drop(struct braid_device *dev, uint64_t now, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-/* Link a new peer into the device's list and table; 0 or -ENOMEM. */
-int device_add_peer(struct braid_device *dev, struct braid_peer *peer);
+/* Link a new peer into the device's list and table (which grows when it can). */
+void device_add_peer(struct braid_device *dev, struct braid_peer *peer);
 void device_remove_peer(struct braid_device *dev, struct braid_peer *peer);
 struct braid_peer *device_lookup_peer(const struct braid_device *dev,
 				      const uint8_t public_key[NOISE_PUBLIC_KEY_LEN]);
-/* Human-readable endpoint for logs. */
-const char *endpoint_str(const struct braid_endpoint *ep, char buf[64]);
 
 #endif

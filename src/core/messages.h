@@ -9,8 +9,11 @@
 #ifndef BRAID_MESSAGES_H
 #define BRAID_MESSAGES_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
+
+#include "braid.h"
 
 #ifndef __must_check
 #define __must_check __attribute__((warn_unused_result))
@@ -30,6 +33,12 @@
 #endif
 #define PROTOCOL_SEC (NSEC_PER_SEC / BRAID_TIME_DIVISOR)
 #define PROTOCOL_MSEC (NSEC_PER_MSEC / BRAID_TIME_DIVISOR)
+
+/* True when after_ns have passed since birth, or birth is BRAID_NEVER (it never happened). */
+static inline bool has_expired(uint64_t birth, uint64_t after_ns, uint64_t now)
+{
+	return birth == BRAID_NEVER || now >= birth + after_ns;
+}
 
 enum noise_lengths {
 	NOISE_PUBLIC_KEY_LEN = 32,
@@ -133,6 +142,9 @@ _Static_assert(MESSAGE_INITIATION_LEN == 148, "initiation is 148 bytes");
 _Static_assert(MESSAGE_RESPONSE_LEN == 92, "response is 92 bytes");
 _Static_assert(MESSAGE_COOKIE_LEN == 64, "cookie reply is 64 bytes");
 _Static_assert(MESSAGE_DATA_HEADER_LEN == 16, "data header is 16 bytes");
+_Static_assert((int)BRAID_DATA_OVERHEAD == (int)MESSAGE_MINIMUM_LEN, "braid.h's overhead is header + tag");
+_Static_assert(BRAID_MAX_MESSAGE_LEN == message_data_len(65535 + MESSAGE_PADDING_MULTIPLE - 1),
+	       "braid.h's largest message holds the largest inner packet, padded");
 
 /* Differentiated services code point for handshakes: AF41, as the kernel sends. */
 enum { HANDSHAKE_DSCP = 0x88 };

@@ -34,18 +34,6 @@ void noise_init(void)
 		    (const uint8_t *)identifier, strlen(identifier));
 }
 
-const char *noise_handshake_state_name(enum noise_handshake_state state)
-{
-	switch (state) {
-	case HANDSHAKE_ZEROED: return "zeroed";
-	case HANDSHAKE_CREATED_INITIATION: return "created initiation";
-	case HANDSHAKE_CONSUMED_INITIATION: return "consumed initiation";
-	case HANDSHAKE_CREATED_RESPONSE: return "created response";
-	case HANDSHAKE_CONSUMED_RESPONSE: return "consumed response";
-	}
-	return "unknown";
-}
-
 /*
  * HKDF over HMAC-BLAKE2s: secret = HMAC(ck, data), then T1 = HMAC(secret, 1),
  * T2 = HMAC(secret, T1 || 2), T3 = HMAC(secret, T2 || 3). Any output may be
@@ -194,7 +182,7 @@ void noise_handshake_init(struct noise_handshake *handshake, struct braid_peer *
 	memset(handshake, 0, sizeof(*handshake));
 	handshake->entry.type = INDEX_HANDSHAKE;
 	handshake->entry.peer = peer;
-	handshake->last_initiation_consumption = TIME_NEVER;
+	handshake->last_initiation_consumption = BRAID_NEVER;
 	memcpy(handshake->remote_static, remote_static, NOISE_PUBLIC_KEY_LEN);
 	noise_precompute_static_static(peer);
 }
@@ -320,7 +308,7 @@ struct braid_peer *noise_handshake_consume_initiation(const struct message_hands
 
 	/* TAI64N is big-endian, so byte order is time order. */
 	replay_attack = memcmp(t, handshake->latest_timestamp, NOISE_TIMESTAMP_LEN) <= 0;
-	flood_attack = handshake->last_initiation_consumption != TIME_NEVER &&
+	flood_attack = handshake->last_initiation_consumption != BRAID_NEVER &&
 		       now < handshake->last_initiation_consumption +
 			     NSEC_PER_SEC / INITIATIONS_PER_SECOND;
 	if (replay_attack) {
@@ -611,7 +599,7 @@ void noise_keypairs_clear(struct braid_device *dev, struct noise_keypairs *keypa
 void noise_expire_current_peer_keypairs(struct braid_peer *peer)
 {
 	noise_handshake_clear(peer->dev, &peer->handshake);
-	peer->last_sent_handshake = TIME_NEVER;
+	peer->last_sent_handshake = BRAID_NEVER;
 	if (peer->keypairs.next)
 		atomic_store(&peer->keypairs.next->sending_is_valid, false);
 	if (peer->keypairs.current)

@@ -33,12 +33,10 @@ enum noise_handshake_state {
 	HANDSHAKE_CONSUMED_RESPONSE,
 };
 
-const char *noise_handshake_state_name(enum noise_handshake_state state);
-
 struct noise_handshake {
 	struct index_entry entry;
 	enum noise_handshake_state state;
-	uint64_t last_initiation_consumption;	/* TIME_NEVER until one */
+	uint64_t last_initiation_consumption;	/* BRAID_NEVER until one */
 	uint8_t remote_static[NOISE_PUBLIC_KEY_LEN];
 	uint8_t remote_ephemeral[NOISE_PUBLIC_KEY_LEN];
 	uint8_t precomputed_static_static[NOISE_PUBLIC_KEY_LEN];
@@ -60,7 +58,7 @@ struct braid_keypair {
 	uint32_t remote_index;
 	uint64_t birthdate;
 	uint64_t internal_id;
-	struct braid_peer *peer;		/* NULL once the peer is gone */
+	struct braid_peer *peer;		/* a counted reference; peer->is_dead once it is freed */
 	struct replay_counter receiving_counter;
 	unsigned int slots;
 	/* slots sending contexts, then slots receiving contexts */

@@ -39,13 +39,10 @@ struct braid_peer *braid_peer_new(struct braid_device *dev, const uint8_t public
 	peer->internal_id = ++dev->next_peer_id;
 	cookie_maker_init(&peer->cookie, public_key);
 	noise_handshake_init(&peer->handshake, peer, public_key);
+	path_init(&peer->path);
+	staged_init(&peer->staged);
 	timers_init(peer);
-	if (device_add_peer(dev, peer) < 0) {
-		crypto_wipe(peer, sizeof(*peer));
-		free(peer);
-		errno = ENOMEM;
-		return NULL;
-	}
+	device_add_peer(dev, peer);
 	device_log(dev, BRAID_LOG_VERBOSE, "peer %llu created", (unsigned long long)peer->internal_id);
 	return peer;
 }
@@ -98,44 +95,15 @@ bool braid_peer_get_preshared_key(const struct braid_peer *peer, uint8_t key[BRA
 	return !crypto_is_zero(key, BRAID_KEY_LEN);
 }
 
-void braid_peer_set_endpoint(struct braid_peer *peer, const struct braid_endpoint *endpoint)
-{
-	peer->endpoint = *endpoint;
-	peer->has_endpoint = endpoint->addr.sa.sa_family == AF_INET ||
-			     endpoint->addr.sa.sa_family == AF_INET6;
-}
-
-bool braid_peer_get_endpoint(const struct braid_peer *peer, struct braid_endpoint *endpoint)
-{
-	if (!peer->has_endpoint)
-		return false;
-	*endpoint = peer->endpoint;
-	return true;
-}
-
-void peer_clear_endpoint_source(struct braid_peer *peer)
-{
-	memset(&peer->endpoint.src, 0, sizeof(peer->endpoint.src));
-	peer->endpoint.src_ifindex = 0;
-}
-
-void peer_set_endpoint_from(struct braid_peer *peer, const struct braid_endpoint *from)
-{
-	if (from->addr.sa.sa_family != AF_INET && from->addr.sa.sa_family != AF_INET6)
-		return;
-	peer->endpoint = *from;
-	peer->has_endpoint = true;
-}
-
 void braid_peer_set_persistent_keepalive(struct braid_peer *peer, uint64_t now, uint16_t seconds)
 {
 	bool send_now = !peer->persistent_keepalive_interval && seconds;
 
 	peer->persistent_keepalive_interval = seconds;
 	if (!seconds)
-		peer->timer_persistent_keepalive = TIME_NEVER;
+		peer->timer_persistent_keepalive = BRAID_NEVER;
 	/* Turning it on opens the NAT mapping at once rather than after a full interval. */
-	if (send_now && peer->has_endpoint)
+	if (send_now && path_select(peer))
 		peer_send_keepalive(peer, now);
 }
 
@@ -194,35 +162,22 @@ void braid_peer_get_stats(const struct braid_peer *peer, struct braid_peer_stats
 	stats->last_handshake_ns = peer->last_handshake_ns;
 }
 
-void braid_peer_set_userdata(struct braid_peer *peer, void *data)
-{
-	peer->userdata = data;
-}
-
-void *braid_peer_get_userdata(const struct braid_peer *peer)
-{
-	return peer->userdata;
-}
-
 void braid_peer_initiate_handshake(struct braid_peer *peer, uint64_t now)
 {
 	peer_send_handshake_initiation(peer, now, false);
 }
 
-void peer_send_buffer(struct braid_peer *peer, const uint8_t *buf, size_t len, uint8_t tos)
+/* Handshake messages go out with DSCP AF41 and count toward tx_bytes, as data does. */
+static void send_handshake_message(struct braid_peer *peer, const void *msg, size_t len)
 {
-	struct braid_device *dev = peer->dev;
-
-	if (!peer->has_endpoint)
-		return;
-	dev->ops->send(dev->ctx, peer, &peer->endpoint, buf, len, tos);
-	peer->tx_bytes += len;
+	if (path_send(peer, msg, len, HANDSHAKE_DSCP))
+		peer->tx_bytes += len;
 }
 
 void peer_send_handshake_initiation(struct braid_peer *peer, uint64_t now, bool is_retry)
 {
 	struct message_handshake_initiation msg;
-	char ep[64];
+	char ep[ENDPOINT_STR_LEN];
 
 	if (!is_retry)
 		peer->timer_handshake_attempts = 0;
@@ -234,18 +189,18 @@ void peer_send_handshake_initiation(struct braid_peer *peer, uint64_t now, bool 
 	if (!noise_handshake_create_initiation(&msg, peer))
 		return;
 	device_log(peer->dev, BRAID_LOG_VERBOSE, "peer %llu (%s): sending handshake initiation",
-		   (unsigned long long)peer->internal_id, endpoint_str(&peer->endpoint, ep));
+		   (unsigned long long)peer->internal_id, path_str(peer, ep));
 	cookie_maker_add_macs(&peer->cookie, now, (uint8_t *)&msg, sizeof(msg));
 	timers_any_authenticated_packet_traversal(peer, now);
 	timers_any_authenticated_packet_sent(peer);
-	peer_send_buffer(peer, (uint8_t *)&msg, sizeof(msg), HANDSHAKE_DSCP);
+	send_handshake_message(peer, &msg, sizeof(msg));
 	timers_handshake_initiated(peer, now);
 }
 
 void peer_send_handshake_response(struct braid_peer *peer, uint64_t now)
 {
 	struct message_handshake_response msg;
-	char ep[64];
+	char ep[ENDPOINT_STR_LEN];
 
 	peer->last_sent_handshake = now;
 	if (!noise_handshake_create_response(&msg, peer))
@@ -254,106 +209,72 @@ void peer_send_handshake_response(struct braid_peer *peer, uint64_t now)
 	if (!noise_handshake_begin_session(peer, now))
 		return;
 	device_log(peer->dev, BRAID_LOG_VERBOSE, "peer %llu (%s): sending handshake response",
-		   (unsigned long long)peer->internal_id, endpoint_str(&peer->endpoint, ep));
+		   (unsigned long long)peer->internal_id, path_str(peer, ep));
 	timers_session_derived(peer, now);
 	timers_any_authenticated_packet_traversal(peer, now);
 	timers_any_authenticated_packet_sent(peer);
-	peer_send_buffer(peer, (uint8_t *)&msg, sizeof(msg), HANDSHAKE_DSCP);
+	send_handshake_message(peer, &msg, sizeof(msg));
 }
 
-/* Stage a copy; when full, the oldest packet makes room, as the kernel does. */
-enum braid_drop braid_peer_stage(struct braid_peer *peer, uint64_t now, const uint8_t *pkt,
-				 size_t len)
+enum braid_drop peer_stage_packet(struct braid_peer *peer, uint64_t now, const uint8_t *pkt,
+				  size_t len)
 {
-	struct staged_packet *sp;
-	unsigned int tail;
+	bool evicted;
 
-	if (peer->staged_count == MAX_STAGED_PACKETS) {
-		free(peer->staged[peer->staged_head]);
-		peer->staged_head = (peer->staged_head + 1) % MAX_STAGED_PACKETS;
-		--peer->staged_count;
-		device_drop(peer->dev, BRAID_DROP_STAGED_OVERFLOW);
-	}
-	sp = malloc(sizeof(*sp) + len);
-	if (!sp)
+	if (!staged_push(&peer->staged, &peer->dev->staged_pool, pkt, len, &evicted))
 		return BRAID_DROP_NOMEM;
-	sp->len = len;
-	memcpy(sp->data, pkt, len);
-	tail = (peer->staged_head + peer->staged_count) % MAX_STAGED_PACKETS;
-	peer->staged[tail] = sp;
-	++peer->staged_count;
+	if (evicted)
+		device_drop(peer->dev, BRAID_DROP_STAGED_OVERFLOW);
 	peer_send_staged_packets(peer, now);
 	return BRAID_OK;
 }
 
-static struct staged_packet *unstage(struct braid_peer *peer)
-{
-	struct staged_packet *sp = peer->staged[peer->staged_head];
-
-	peer->staged[peer->staged_head] = NULL;
-	peer->staged_head = (peer->staged_head + 1) % MAX_STAGED_PACKETS;
-	--peer->staged_count;
-	return sp;
-}
-
 void peer_purge_staged_packets(struct braid_peer *peer, enum braid_drop why)
 {
-	while (peer->staged_count) {
-		struct staged_packet *sp = unstage(peer);
+	struct staged_packet *sp;
 
+	while ((sp = staged_pop(&peer->staged))) {
 		if (why != BRAID_OK && sp->len)
 			device_drop(peer->dev, why);
-		free(sp);
+		staged_release(&peer->dev->staged_pool, sp);
 	}
 }
 
 void peer_send_keepalive(struct braid_peer *peer, uint64_t now)
 {
-	struct staged_packet *sp;
-
-	/* Anything already staged carries the same news. */
-	if (!peer->staged_count) {
-		sp = malloc(sizeof(*sp));
-		if (!sp)
-			return;
-		sp->len = 0;
-		peer->staged[peer->staged_head] = sp;
-		peer->staged_count = 1;
+	if (!peer->staged.count)
 		device_log(peer->dev, BRAID_LOG_VERBOSE, "peer %llu: sending keepalive",
 			   (unsigned long long)peer->internal_id);
-	}
+	staged_push_keepalive(&peer->staged);
 	peer_send_staged_packets(peer, now);
 }
 
 void peer_send_staged_packets(struct braid_peer *peer, uint64_t now)
 {
 	struct braid_device *dev = peer->dev;
+	struct staged_packet *sp;
 	struct braid_keypair *kp;
 	uint64_t nonce;
-	size_t n_data = 0, len;
+	size_t n_data = 0, bytes = 0, len;
 
-	if (!peer->staged_count)
+	if (!peer->staged.count)
 		return;
-	kp = braid_peer_send_begin(peer, now, peer->staged_count, &nonce);
+	kp = transport_send_begin(peer, now, peer->staged.count, &nonce);
 	if (!kp) {
 		/* No usable session: the packets stay staged until a handshake completes. */
 		peer_send_handshake_initiation(peer, now, false);
 		return;
 	}
-	timers_any_authenticated_packet_traversal(peer, now);
-	timers_any_authenticated_packet_sent(peer);
-	while (peer->staged_count) {
-		struct staged_packet *sp = unstage(peer);
-
-		len = braid_keypair_seal(kp, 0, nonce++, dev->scratch, sp->data, sp->len, dev->mtu);
-		peer_send_buffer(peer, dev->scratch, len, transport_outer_tos(sp->data, sp->len));
+	while ((sp = staged_pop(&peer->staged))) {
+		len = braid_keypair_seal(kp, 0, nonce++, dev->scratch, staged_data(sp), sp->len,
+					 dev->mtu);
+		if (path_send(peer, dev->scratch, len, transport_outer_tos(staged_data(sp), sp->len)))
+			bytes += len;
 		n_data += sp->len != 0;
-		free(sp);
+		staged_release(&dev->staged_pool, sp);
 	}
 	braid_keypair_put(kp);
-	if (n_data)
-		timers_data_sent(peer, now);
-	peer_keep_key_fresh_send(peer, now);
+	transport_data_sent(peer, now, n_data, bytes);
 }
 
 /* Sending: rekey after REKEY_AFTER_MESSAGES, or REKEY_AFTER_TIME if we initiated the session. */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * A peer: its handshake, keypairs and cookie state embedded, its endpoint,
+ * A peer: its handshake, keypairs, cookie state and path embedded, its
  * timers, counters and the packets waiting for a session.
  */
 #ifndef BRAID_PEER_H
@@ -13,11 +13,8 @@
 #include "braid.h"
 #include "cookie.h"
 #include "noise.h"
-
-struct staged_packet {
-	size_t len;
-	uint8_t data[];
-};
+#include "path.h"
+#include "staged.h"
 
 /*
  * The device holds one reference, each keypair another, so a keypair a
@@ -35,11 +32,10 @@ struct braid_peer {
 	struct noise_keypairs keypairs;
 	struct cookie_maker cookie;
 
-	struct braid_endpoint endpoint;
-	bool has_endpoint;
+	struct path path;
 	uint16_t persistent_keepalive_interval;
 
-	/* Deadlines (TIME_NEVER when not pending), as in the kernel's timers.c. */
+	/* Deadlines (BRAID_NEVER when not pending), as in the kernel's timers.c. */
 	uint64_t timer_retransmit_handshake;
 	uint64_t timer_send_keepalive;
 	uint64_t timer_new_handshake;
@@ -48,15 +44,12 @@ struct braid_peer {
 	unsigned int timer_handshake_attempts;
 	bool timer_need_another_keepalive;
 	bool sent_lastminute_handshake;
-	uint64_t last_sent_handshake;		/* TIME_NEVER until one */
+	uint64_t last_sent_handshake;		/* BRAID_NEVER until one */
 
-	/* Ring of packets waiting for a keypair; a zero-length one is a keepalive. */
-	struct staged_packet *staged[MAX_STAGED_PACKETS];
-	unsigned int staged_head, staged_count;
+	struct staged_queue staged;		/* packets waiting for a keypair */
 
 	uint64_t rx_bytes, tx_bytes;
 	uint64_t last_handshake_ns;		/* wall clock */
-	void *userdata;
 };
 
 void peer_put(struct braid_peer *peer);
@@ -65,15 +58,12 @@ void peer_put(struct braid_peer *peer);
 void peer_send_handshake_initiation(struct braid_peer *peer, uint64_t now, bool is_retry);
 void peer_send_handshake_response(struct braid_peer *peer, uint64_t now);
 void peer_send_keepalive(struct braid_peer *peer, uint64_t now);
+/* Queue a packet until a session exists, and start a handshake; BRAID_OK or the drop reason. */
+enum braid_drop peer_stage_packet(struct braid_peer *peer, uint64_t now, const uint8_t *pkt,
+				  size_t len);
 /* Encrypt and send whatever is staged, or start a handshake if there is no session. */
 void peer_send_staged_packets(struct braid_peer *peer, uint64_t now);
 void peer_purge_staged_packets(struct braid_peer *peer, enum braid_drop why);
-/* Send one datagram to the peer's endpoint and count it. */
-void peer_send_buffer(struct braid_peer *peer, const uint8_t *buf, size_t len, uint8_t tos);
-/* Let the host choose the source address again (after a failed handshake, or a routing change). */
-void peer_clear_endpoint_source(struct braid_peer *peer);
-/* Roaming: an authenticated packet came from here. */
-void peer_set_endpoint_from(struct braid_peer *peer, const struct braid_endpoint *from);
 /* After a session is used: start a handshake if the keys are getting old. */
 void peer_keep_key_fresh_send(struct braid_peer *peer, uint64_t now);
 void peer_keep_key_fresh_receive(struct braid_peer *peer, uint64_t now);

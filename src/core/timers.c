@@ -19,6 +19,7 @@
  */
 #include "device.h"
 #include "noise.h"
+#include "path.h"
 #include "peer.h"
 #include "timers.h"
 
@@ -30,7 +31,7 @@ static void arm(struct braid_peer *peer, uint64_t *timer, uint64_t deadline)
 
 static bool pending(uint64_t timer)
 {
-	return timer != TIME_NEVER;
+	return timer != BRAID_NEVER;
 }
 
 /* Uniform in [0, REKEY_TIMEOUT_JITTER_MAX_MS) ms. */
@@ -48,16 +49,16 @@ void timers_init(struct braid_peer *peer)
 	peer->timer_handshake_attempts = 0;
 	peer->timer_need_another_keepalive = false;
 	peer->sent_lastminute_handshake = false;
-	peer->last_sent_handshake = TIME_NEVER;
+	peer->last_sent_handshake = BRAID_NEVER;
 }
 
 void timers_stop(struct braid_peer *peer)
 {
-	peer->timer_retransmit_handshake = TIME_NEVER;
-	peer->timer_send_keepalive = TIME_NEVER;
-	peer->timer_new_handshake = TIME_NEVER;
-	peer->timer_zero_key_material = TIME_NEVER;
-	peer->timer_persistent_keepalive = TIME_NEVER;
+	peer->timer_retransmit_handshake = BRAID_NEVER;
+	peer->timer_send_keepalive = BRAID_NEVER;
+	peer->timer_new_handshake = BRAID_NEVER;
+	peer->timer_zero_key_material = BRAID_NEVER;
+	peer->timer_persistent_keepalive = BRAID_NEVER;
 }
 
 /* After an authenticated data packet is sent. */
@@ -80,13 +81,13 @@ void timers_data_received(struct braid_peer *peer, uint64_t now)
 /* After any authenticated packet (keepalive, data or handshake) is sent. */
 void timers_any_authenticated_packet_sent(struct braid_peer *peer)
 {
-	peer->timer_send_keepalive = TIME_NEVER;
+	peer->timer_send_keepalive = BRAID_NEVER;
 }
 
 /* After any authenticated packet (keepalive, data or handshake) is received. */
 void timers_any_authenticated_packet_received(struct braid_peer *peer)
 {
-	peer->timer_new_handshake = TIME_NEVER;
+	peer->timer_new_handshake = BRAID_NEVER;
 }
 
 /* After an initiation is sent. */
@@ -101,7 +102,7 @@ void timers_handshake_complete(struct braid_peer *peer, uint64_t now)
 {
 	struct braid_device *dev = peer->dev;
 
-	peer->timer_retransmit_handshake = TIME_NEVER;
+	peer->timer_retransmit_handshake = BRAID_NEVER;
 	peer->timer_handshake_attempts = 0;
 	peer->sent_lastminute_handshake = false;
 	peer->last_handshake_ns = dev->ops->wall_clock_ns(dev->ctx);
@@ -123,14 +124,14 @@ void timers_any_authenticated_packet_traversal(struct braid_peer *peer, uint64_t
 
 static void expired_retransmit_handshake(struct braid_peer *peer, uint64_t now)
 {
-	char ep[64];
+	char ep[ENDPOINT_STR_LEN];
 
 	if (peer->timer_handshake_attempts > MAX_TIMER_HANDSHAKES) {
 		device_log(peer->dev, BRAID_LOG_VERBOSE,
 			   "peer %llu (%s): handshake did not complete after %d attempts, giving up",
-			   (unsigned long long)peer->internal_id, endpoint_str(&peer->endpoint, ep),
+			   (unsigned long long)peer->internal_id, path_str(peer, ep),
 			   MAX_TIMER_HANDSHAKES + 2);
-		peer->timer_send_keepalive = TIME_NEVER;
+		peer->timer_send_keepalive = BRAID_NEVER;
 		/* Nothing staged may wait forever for a session that will not come. */
 		peer_purge_staged_packets(peer, BRAID_DROP_HANDSHAKE_GAVE_UP);
 		/* Wipe whatever a half-finished exchange left behind. */
@@ -142,10 +143,10 @@ static void expired_retransmit_handshake(struct braid_peer *peer, uint64_t now)
 	++peer->timer_handshake_attempts;
 	device_log(peer->dev, BRAID_LOG_VERBOSE,
 		   "peer %llu (%s): handshake did not complete after %d seconds, retrying (try %u)",
-		   (unsigned long long)peer->internal_id, endpoint_str(&peer->endpoint, ep),
+		   (unsigned long long)peer->internal_id, path_str(peer, ep),
 		   REKEY_TIMEOUT, peer->timer_handshake_attempts + 1);
 	/* The sticky source address may be what broke; let the host choose again. */
-	peer_clear_endpoint_source(peer);
+	path_clear_source(peer);
 	peer_send_handshake_initiation(peer, now, true);
 }
 
@@ -160,13 +161,13 @@ static void expired_send_keepalive(struct braid_peer *peer, uint64_t now)
 
 static void expired_new_handshake(struct braid_peer *peer, uint64_t now)
 {
-	char ep[64];
+	char ep[ENDPOINT_STR_LEN];
 
 	device_log(peer->dev, BRAID_LOG_VERBOSE,
 		   "peer %llu (%s): retrying handshake because we stopped hearing back after %d seconds",
-		   (unsigned long long)peer->internal_id, endpoint_str(&peer->endpoint, ep),
+		   (unsigned long long)peer->internal_id, path_str(peer, ep),
 		   KEEPALIVE_TIMEOUT + REKEY_TIMEOUT);
-	peer_clear_endpoint_source(peer);
+	path_clear_source(peer);
 	peer_send_handshake_initiation(peer, now, false);
 }
 
@@ -189,7 +190,7 @@ static bool due(uint64_t *timer, uint64_t now)
 {
 	if (!pending(*timer) || *timer > now)
 		return false;
-	*timer = TIME_NEVER;
+	*timer = BRAID_NEVER;
 	return true;
 }
 

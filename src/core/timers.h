@@ -2,7 +2,8 @@
 /*
  * Per-peer timers as deadlines. Hooks (timers_*) record that something
  * happened and move deadlines; expiry handlers run from timers_tick(),
- * which the device calls from braid_device_tick().
+ * which the device calls from braid_device_tick(). BRAID_NEVER is "not
+ * pending" for a deadline, and "never" for when something last happened.
  */
 #ifndef BRAID_TIMERS_H
 #define BRAID_TIMERS_H
@@ -11,14 +12,6 @@
 #include <stdint.h>
 
 struct braid_peer;
-
-/* "Never" for a time something last happened, and "not pending" for a deadline. */
-#define TIME_NEVER UINT64_MAX
-
-static inline bool has_expired(uint64_t birth, uint64_t after_ns, uint64_t now)
-{
-	return birth == TIME_NEVER || now >= birth + after_ns;
-}
 
 void timers_init(struct braid_peer *peer);
 void timers_stop(struct braid_peer *peer);

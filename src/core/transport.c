@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "device.h"
+#include "path.h"
 #include "peer.h"
 #include "timers.h"
 #include "transport.h"
@@ -100,8 +101,8 @@ static void invalidate_sending(struct braid_keypair *kp)
 	atomic_store(&kp->sending_is_valid, false);
 }
 
-struct braid_keypair *braid_peer_send_begin(struct braid_peer *peer, uint64_t now, size_t n,
-					    uint64_t *first_nonce)
+struct braid_keypair *transport_send_begin(struct braid_peer *peer, uint64_t now, size_t n,
+					   uint64_t *first_nonce)
 {
 	struct braid_keypair *kp = peer->keypairs.current;
 	uint64_t nonce;
@@ -122,7 +123,11 @@ struct braid_keypair *braid_peer_send_begin(struct braid_peer *peer, uint64_t no
 	return noise_keypair_get(kp);
 }
 
-void braid_peer_send_done(struct braid_peer *peer, uint64_t now, size_t n_data, size_t bytes)
+/*
+ * The one place the data-sent hooks run, as the kernel's
+ * wg_packet_create_data_done: whoever sealed and sent, this follows.
+ */
+void transport_data_sent(struct braid_peer *peer, uint64_t now, size_t n_data, size_t bytes)
 {
 	peer->tx_bytes += bytes;
 	timers_any_authenticated_packet_traversal(peer, now);
@@ -146,7 +151,7 @@ static const uint8_t *ip_address(const uint8_t *pkt, size_t len, bool dst, int *
 	return NULL;
 }
 
-struct braid_peer *braid_device_route(struct braid_device *dev, const uint8_t *pkt, size_t len)
+struct braid_peer *transport_route(struct braid_device *dev, const uint8_t *pkt, size_t len)
 {
 	int family;
 	const uint8_t *addr = ip_address(pkt, len, true, &family);
@@ -167,16 +172,16 @@ static enum braid_drop send_prepare_one(struct braid_device *dev, uint64_t now,
 	*kp = NULL;
 	if (!dev->has_identity)
 		return BRAID_DROP_NO_KEY;
-	peer = braid_device_route(dev, pkt, len);
+	peer = transport_route(dev, pkt, len);
 	if (!peer)
 		return BRAID_DROP_NO_ROUTE;
-	if (!peer->has_endpoint)
+	if (!path_select(peer))
 		return BRAID_DROP_NO_ENDPOINT;
 	*peerp = peer;
 	/* Nothing may overtake packets already waiting for a session. */
-	if (!peer->staged_count && (*kp = braid_peer_send_begin(peer, now, 1, nonce)))
+	if (!peer->staged.count && (*kp = transport_send_begin(peer, now, 1, nonce)))
 		return BRAID_OK;
-	return braid_peer_stage(peer, now, pkt, len);
+	return peer_stage_packet(peer, now, pkt, len);
 }
 
 size_t braid_device_send_prepare(struct braid_device *dev, uint64_t now, uint8_t *const pkts[],
@@ -196,7 +201,7 @@ size_t braid_device_send_prepare(struct braid_device *dev, uint64_t now, uint8_t
 		}
 		if (!jobs[i].kp)
 			continue;
-		jobs[i].to = peer->endpoint;
+		jobs[i].to = *path_select(peer);
 		jobs[i].tos = transport_outer_tos(pkts[i], lens[i]);
 		++ready;
 	}
@@ -214,7 +219,7 @@ void braid_device_send_finish(struct braid_device *dev, uint64_t now,
 			continue;
 		peer = jobs[i].kp->peer;
 		if (!peer->is_dead)
-			braid_peer_send_done(peer, now, 1, jobs[i].sealed_len);
+			transport_data_sent(peer, now, 1, jobs[i].sealed_len);
 		braid_keypair_put(jobs[i].kp);
 		jobs[i].kp = NULL;
 	}
@@ -234,11 +239,9 @@ static enum braid_drop send_one(struct braid_device *dev, uint64_t now, const ui
 		return why;
 	mlen = braid_keypair_seal(kp, 0, nonce, dev->scratch, pkt, len, dev->mtu);
 	braid_keypair_put(kp);
-	timers_any_authenticated_packet_traversal(peer, now);
-	timers_any_authenticated_packet_sent(peer);
-	peer_send_buffer(peer, dev->scratch, mlen, transport_outer_tos(pkt, len));
-	timers_data_sent(peer, now);
-	peer_keep_key_fresh_send(peer, now);
+	if (!path_send(peer, dev->scratch, mlen, transport_outer_tos(pkt, len)))
+		mlen = 0;
+	transport_data_sent(peer, now, 1, mlen);
 	return BRAID_OK;
 }
 
@@ -258,9 +261,8 @@ size_t braid_device_send(struct braid_device *dev, uint64_t now, uint8_t *const 
 	return dropped;
 }
 
-struct braid_keypair *braid_device_data_keypair(struct braid_device *dev, uint64_t now,
-						const uint8_t *msg, size_t len,
-						enum braid_drop *why)
+struct braid_keypair *transport_data_keypair(struct braid_device *dev, uint64_t now,
+					     const uint8_t *msg, size_t len, enum braid_drop *why)
 {
 	const struct message_data_header *hdr = (const struct message_data_header *)msg;
 	struct index_entry *entry;
@@ -307,9 +309,9 @@ static size_t inner_ip_len(const uint8_t *pkt, size_t len)
 	return ip_len <= len ? ip_len : 0;
 }
 
-enum braid_drop braid_device_data_done(struct braid_device *dev, uint64_t now,
-				       struct braid_keypair *kp, const struct braid_endpoint *from,
-				       uint64_t nonce, uint8_t *inner, size_t inner_len)
+enum braid_drop transport_data_done(struct braid_device *dev, uint64_t now,
+				    struct braid_keypair *kp, const struct braid_endpoint *from,
+				    uint64_t nonce, uint8_t *inner, size_t inner_len)
 {
 	struct braid_peer *peer = kp->peer, *routed;
 	const uint8_t *src;
@@ -325,7 +327,7 @@ enum braid_drop braid_device_data_done(struct braid_device *dev, uint64_t now,
 	}
 
 	/* Authentic and fresh: it may move the endpoint and confirm the session. */
-	peer_set_endpoint_from(peer, from);
+	path_received_from(peer, from);
 	if (noise_received_with_keypair(&peer->keypairs, kp)) {
 		timers_handshake_complete(peer, now);
 		peer_send_staged_packets(peer, now);
@@ -371,7 +373,7 @@ size_t braid_device_receive_prepare(struct braid_device *dev, uint64_t now,
 			braid_device_receive(dev, now, &from[i], bufs[i], lens[i]);
 			continue;
 		}
-		jobs[i].kp = braid_device_data_keypair(dev, now, bufs[i], lens[i], &why);
+		jobs[i].kp = transport_data_keypair(dev, now, bufs[i], lens[i], &why);
 		if (!jobs[i].kp) {
 			device_drop(dev, why);
 			continue;
@@ -398,8 +400,8 @@ void braid_device_receive_finish(struct braid_device *dev, uint64_t now,
 		if (!jobs[i].kp)
 			continue;
 		if (jobs[i].opened)
-			braid_device_data_done(dev, now, jobs[i].kp, &from[i], jobs[i].nonce,
-					       bufs[i] + MESSAGE_DATA_HEADER_LEN, jobs[i].inner_len);
+			transport_data_done(dev, now, jobs[i].kp, &from[i], jobs[i].nonce,
+					    bufs[i] + MESSAGE_DATA_HEADER_LEN, jobs[i].inner_len);
 		else
 			auth_failed(dev, now);
 		braid_keypair_put(jobs[i].kp);
@@ -415,15 +417,15 @@ enum braid_drop transport_receive(struct braid_device *dev, uint64_t now,
 	uint64_t nonce;
 	size_t inner_len;
 
-	kp = braid_device_data_keypair(dev, now, msg, len, &why);
+	kp = transport_data_keypair(dev, now, msg, len, &why);
 	if (!kp)
 		return device_drop(dev, why);
 	if (!braid_keypair_open(kp, 0, msg, len, &nonce, &inner_len)) {
 		braid_keypair_put(kp);
 		return auth_failed(dev, now);
 	}
-	why = braid_device_data_done(dev, now, kp, from, nonce, msg + MESSAGE_DATA_HEADER_LEN,
-				     inner_len);
+	why = transport_data_done(dev, now, kp, from, nonce, msg + MESSAGE_DATA_HEADER_LEN,
+				  inner_len);
 	braid_keypair_put(kp);
 	return why;
 }

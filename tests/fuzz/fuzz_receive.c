@@ -49,6 +49,7 @@
 #include "noise.h"
 #include "peer.h"
 #include "timers.h"
+#include "transport.h"
 
 #define SEC 1000000000ULL
 #define MSEC 1000000ULL
@@ -751,7 +752,7 @@ static void op_data(struct input *in)
 
 	if (s->peer->keypairs.current)
 		steer_counter(in, s->peer->keypairs.current, ctl);
-	kp = braid_peer_send_begin(s->peer, w->now, 1, &nonce);
+	kp = transport_send_begin(s->peer, w->now, 1, &nonce);
 	if (!kp)
 		return;
 	mlen = braid_keypair_seal(kp, slot, nonce, w->buf, w->pkt, len, 1420);
@@ -763,7 +764,7 @@ static void op_data(struct input *in)
 		return;
 	}
 	/* The split data path a multi-threaded caller uses. */
-	rkp = braid_device_data_keypair(r->dev, w->now, w->buf, mlen, &why);
+	rkp = transport_data_keypair(r->dev, w->now, w->buf, mlen, &why);
 	if (!rkp)
 		return;
 	check(braid_keypair_peer(rkp) == r->peer, "the keypair belongs to the sender's peer");
@@ -772,7 +773,7 @@ static void op_data(struct input *in)
 	check(opened_nonce == nonce, "the counter survives");
 	check(inner_len >= len && !memcmp(w->buf + MESSAGE_DATA_HEADER_LEN, w->pkt, len),
 	      "the inner packet survives");
-	braid_device_data_done(r->dev, w->now, rkp, from, opened_nonce,
+	transport_data_done(r->dev, w->now, rkp, from, opened_nonce,
 			       w->buf + MESSAGE_DATA_HEADER_LEN, inner_len);
 	braid_keypair_put(rkp);
 }

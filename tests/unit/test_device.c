@@ -16,6 +16,7 @@
 #include "peer.h"
 #include "sim.h"
 #include "timers.h"
+#include "transport.h"
 
 #define SEC 1000000000ULL
 #define MSEC 1000000ULL
@@ -259,7 +260,7 @@ static void test_handshake_retries_and_gives_up(void **state)
 	/* Together longer than REKEY_ATTEMPT_TIME. */
 	assert_true(times[n - 1] - times[0] >= REKEY_ATTEMPT_TIME * SEC);
 	assert_int_equal(drops(p->a, BRAID_DROP_HANDSHAKE_GAVE_UP), 1);
-	assert_int_equal(p->a_peer_b->staged_count, 0);
+	assert_int_equal(p->a_peer_b->staged.count, 0);
 	/* Nothing else happens until there is something to send. */
 	sim_run_for(&p->sim, 600 * SEC);
 	assert_int_equal(p->a->sent_initiations, MAX_TIMER_HANDSHAKES + 2);
@@ -582,7 +583,7 @@ static void test_initiation_flood_per_peer(void **state)
 	assert_int_equal(braid_device_receive(p->b->dev, p->sim.now, &p->a->addr, first.data,
 					      first.len), BRAID_OK);
 	/* A newer timestamp (the wall clock moved 100 ms) but too soon after the last one. */
-	p->a_peer_b->last_sent_handshake = TIME_NEVER;
+	p->a_peer_b->last_sent_handshake = BRAID_NEVER;
 	p->sim.now += 100 * MSEC;
 	braid_peer_initiate_handshake(p->a_peer_b, p->sim.now);
 	p->sim.now -= 90 * MSEC;
@@ -698,7 +699,7 @@ static void test_cryptokey_routing(void **state)
 		assert_int_equal(braid_peer_add_allowed_ip(p->a_peer_b, AF_INET, &caddr, 32), 0);
 	}
 	len = sim_ipv4_packet(buf, sim_tunnel_addr(1), sim_tunnel_addr(3), 1, 0);
-	assert_ptr_equal(braid_device_route(p->a->dev, buf, len), p->a_peer_b);
+	assert_ptr_equal(transport_route(p->a->dev, buf, len), p->a_peer_b);
 	sim_send_packet(&p->sim, p->a, c, 7, 3);
 	sim_flush(&p->sim);
 	assert_int_equal(c->n_delivered, 1);
@@ -768,7 +769,7 @@ static void test_message_limits(void **state)
 	assert_int_equal(p->b->sent_data, 1);
 	sim_send_packet(&p->sim, p->b, p->a, 10, 0);	/* staged: no nonce left */
 	assert_int_equal(p->b->sent_data, 1);
-	assert_int_equal(p->b_peer_a->staged_count, 1);
+	assert_int_equal(p->b_peer_a->staged.count, 1);
 	assert_false(atomic_load(&kp->sending_is_valid));
 }
 
@@ -867,7 +868,7 @@ static void test_data_plane_threads(void **state)
 	pair_init(&p, &config);
 	establish(&p);
 	for (t = 0; t < 2; ++t) {
-		jobs[t].kp = braid_peer_send_begin(p.a_peer_b, p.sim.now, 64, &jobs[t].first);
+		jobs[t].kp = transport_send_begin(p.a_peer_b, p.sim.now, 64, &jobs[t].first);
 		assert_non_null(jobs[t].kp);
 		jobs[t].slot = t + 1;
 		assert_int_equal(pthread_create(&threads[t], NULL, seal_thread, &jobs[t]), 0);
@@ -880,7 +881,7 @@ static void test_data_plane_threads(void **state)
 			uint64_t nonce;
 			size_t inner_len;
 
-			rkp = braid_device_data_keypair(p.b->dev, p.sim.now, jobs[t].out[i],
+			rkp = transport_data_keypair(p.b->dev, p.sim.now, jobs[t].out[i],
 							jobs[t].len[i], &why);
 			assert_non_null(rkp);
 			assert_true(braid_keypair_open(rkp, 2 - t, jobs[t].out[i], jobs[t].len[i],
@@ -926,7 +927,7 @@ static void test_cookie_bound_to_port(void **state)
 	p->a->addr.addr.in4.sin_port = htons(40404);
 	p->sim.now += REKEY_TIMEOUT * SEC;
 	braid_device_set_under_load(p->b->dev, p->sim.now);
-	p->a_peer_b->last_sent_handshake = TIME_NEVER;
+	p->a_peer_b->last_sent_handshake = BRAID_NEVER;
 	braid_peer_initiate_handshake(p->a_peer_b, p->sim.now);
 	sim_flush(&p->sim);
 	braid_device_get_stats(p->b->dev, &stats);
@@ -991,7 +992,7 @@ static void test_reject_after_time(void **state)
 	p->b->sent_data = 0;
 	sim_send_packet(&p->sim, p->b, p->a, 10, 0);
 	assert_int_equal(p->b->sent_data, 0);
-	assert_int_equal(p->b_peer_a->staged_count, 1);
+	assert_int_equal(p->b_peer_a->staged.count, 1);
 	assert_int_equal(p->b->sent_initiations, 1);
 	/* The new handshake carries the staged packet. */
 	sim_flush(&p->sim);
@@ -1146,7 +1147,7 @@ static void test_batch_api(void **state)
 	/* No session yet: everything is staged and a handshake starts. */
 	assert_int_equal(braid_device_send_prepare(p.a->dev, p.sim.now, pkts, io->in_len, 4,
 						   io->send), 0);
-	assert_int_equal(p.a_peer_b->staged_count, 4);
+	assert_int_equal(p.a_peer_b->staged.count, 4);
 	assert_int_equal(p.a->sent_initiations, 1);
 	sim_flush(&p.sim);
 	assert_int_equal(p.b->n_delivered, 4);
