@@ -205,7 +205,6 @@ void allowedips_free(struct allowedips *table)
 {
 	free_trie(&table->root4);
 	free_trie(&table->root6);
-	++table->seq;
 }
 
 /*
@@ -266,15 +265,11 @@ int allowedips_insert(struct allowedips *table, int family, const uint8_t *addr,
 {
 	struct addr_family f;
 	uint64_t key[2];
-	int ret;
 
 	if (!family_of(family, &f) || cidr > f.bits || !addr || !peer)
 		return -EINVAL;
 	key_from_addr(key, &f, addr, cidr);
-	ret = insert(root_of(table, family), key, cidr, peer);
-	if (!ret)
-		++table->seq;
-	return ret;
+	return insert(root_of(table, family), key, cidr, peer);
 }
 
 static struct allowedips_node *find_exact(struct allowedips_node *node, const uint64_t key[2],
@@ -309,7 +304,6 @@ int allowedips_remove(struct allowedips *table, int family, const uint8_t *addr,
 	/* A leaf leaves its parent with one child; if that parent is a bare branch, it goes too. */
 	if (compact(root, node) && parent)
 		compact(root, parent);
-	++table->seq;
 	return 0;
 }
 
@@ -317,32 +311,24 @@ int allowedips_remove(struct allowedips *table, int family, const uint8_t *addr,
  * O(n) in the size of the trie: the tree is keyed by prefix, not by peer.
  * Post-order, so a node is judged after its children have been compacted.
  */
-static bool remove_by_peer(struct allowedips_node **root, void *peer)
+static void remove_by_peer(struct allowedips_node **root, void *peer)
 {
 	struct allowedips_node *node, *next;
-	bool changed = false;
 
 	for (node = *root ? first_leaf(*root) : NULL; node; node = next) {
 		next = postorder_next(node);
-		if (node->peer == peer) {
+		if (node->peer == peer)
 			node->peer = NULL;
-			changed = true;
-		}
 		compact(root, node);
 	}
-	return changed;
 }
 
 void allowedips_remove_by_peer(struct allowedips *table, void *peer)
 {
-	bool changed;
-
 	if (!peer)
 		return;
-	changed = remove_by_peer(&table->root4, peer);
-	changed |= remove_by_peer(&table->root6, peer);
-	if (changed)
-		++table->seq;
+	remove_by_peer(&table->root4, peer);
+	remove_by_peer(&table->root6, peer);
 }
 
 void *allowedips_lookup(const struct allowedips *table, int family, const uint8_t *addr)

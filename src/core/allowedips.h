@@ -14,7 +14,6 @@ struct allowedips_node;
 struct allowedips {
 	struct allowedips_node *root4;
 	struct allowedips_node *root6;
-	uint64_t seq;		/* bumped on every change */
 };
 
 /* A zeroed struct is an empty table. */

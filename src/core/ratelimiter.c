@@ -222,11 +222,6 @@ enum ratelimiter_verdict ratelimiter_check(struct ratelimiter *rl, uint64_t now_
 	return RATELIMITER_ALLOW;
 }
 
-bool ratelimiter_allow(struct ratelimiter *rl, uint64_t now_ns, const struct sockaddr *src)
-{
-	return ratelimiter_check(rl, now_ns, src) == RATELIMITER_ALLOW;
-}
-
 /* A full pass over the table: called about once a second, not per packet. */
 void ratelimiter_gc(struct ratelimiter *rl, uint64_t now_ns)
 {

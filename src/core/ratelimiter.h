@@ -33,8 +33,6 @@ enum ratelimiter_verdict {
 /* Take one token for src (an AF_INET or AF_INET6 sockaddr). */
 enum ratelimiter_verdict ratelimiter_check(struct ratelimiter *rl, uint64_t now_ns,
 					   const struct sockaddr *src);
-/* ratelimiter_check() == RATELIMITER_ALLOW. */
-bool ratelimiter_allow(struct ratelimiter *rl, uint64_t now_ns, const struct sockaddr *src);
 /* Forget sources idle for more than a second. */
 void ratelimiter_gc(struct ratelimiter *rl, uint64_t now_ns);
 size_t ratelimiter_count(const struct ratelimiter *rl);

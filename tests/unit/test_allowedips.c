@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * Allowed IPs: hand-written tables of operations for IPv4 and IPv6, the
- * walk and the sequence number, and randomized runs against a naive model
+ * walk, and randomized runs against a naive model
  * (a flat array of prefixes that knows nothing about tries).
  */
 #include <stdarg.h>
@@ -316,38 +316,6 @@ static void test_walk(void **state)
 	assert_int_equal(allowedips_walk_by_peer(&t, PEER(1), log_prefix, &log), 0);
 	assert_int_equal(log.len, 0);
 	free(log.e);
-	allowedips_free(&t);
-}
-
-/* seq moves on every change and only then. */
-static void test_seq(void **state)
-{
-	struct allowedips t = { 0 };
-	uint8_t a[16] = { 10 };
-	uint64_t s;
-
-	(void)state;
-	s = t.seq;
-	assert_int_equal(allowedips_insert(&t, AF_INET, a, 8, PEER(1)), 0);
-	assert_true(t.seq != s);
-	s = t.seq;
-	assert_int_equal(allowedips_insert(&t, AF_INET, a, 8, PEER(2)), 0);
-	assert_true(t.seq != s);
-	s = t.seq;
-	assert_int_equal(allowedips_insert(&t, AF_INET, a, 40, PEER(2)), -EINVAL);
-	assert_int_equal(allowedips_remove(&t, AF_INET, a, 8, PEER(1)), -ENOENT);
-	allowedips_remove_by_peer(&t, PEER(1));
-	assert_true(t.seq == s);
-	assert_int_equal(allowedips_insert(&t, AF_INET6, a, 8, PEER(3)), 0);
-	assert_true(t.seq != s);
-	s = t.seq;
-	assert_int_equal(allowedips_remove(&t, AF_INET, a, 8, PEER(2)), 0);
-	assert_true(t.seq != s);
-	s = t.seq;
-	allowedips_remove_by_peer(&t, PEER(3));
-	assert_true(t.seq != s);
-	assert_null(t.root4);
-	assert_null(t.root6);
 	allowedips_free(&t);
 }
 
@@ -702,7 +670,6 @@ static void random_run(int family, size_t inserts, size_t lookups, uint64_t seed
 	struct generator *g = malloc(sizeof(*g));
 	struct run_stats st = { 0 };
 	size_t index_slots = 1, i, alive;
-	uint64_t seq;
 
 	assert_non_null(g);
 	rng_state = seed;
@@ -725,9 +692,7 @@ static void random_run(int family, size_t inserts, size_t lookups, uint64_t seed
 		mask_addr(masked, cidr, m.bits);
 		held = model_find(&m, masked, cidr, &slot);
 		st.moves += held && held->peer && held->peer != peer;
-		seq = t.seq;
 		assert_int_equal(allowedips_insert(&t, family, addr, (uint8_t)cidr, peer), 0);
-		assert_true(t.seq != seq);
 		model_insert(&m, masked, cidr, peer);
 
 		/* Lookups spread evenly over the inserts. */
@@ -870,7 +835,6 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cases),
 		cmocka_unit_test(test_walk),
-		cmocka_unit_test(test_seq),
 		cmocka_unit_test(test_random_ipv4),
 		cmocka_unit_test(test_random_ipv6),
 		cmocka_unit_test(test_random_mixed),

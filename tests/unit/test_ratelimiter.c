@@ -22,6 +22,12 @@
 /* Included, not linked, to reach the static siphash24() for its vectors. */
 #include "ratelimiter.c"
 
+/* The common question of these tests: was src let through? */
+static bool ratelimiter_allow(struct ratelimiter *rl, uint64_t now_ns, const struct sockaddr *src)
+{
+	return ratelimiter_check(rl, now_ns, src) == RATELIMITER_ALLOW;
+}
+
 #define MS (NSEC_PER_MSEC)
 #define COST (NSEC_PER_SEC / RATELIMITER_PACKETS_PER_SECOND)
 #define BURST RATELIMITER_PACKETS_BURSTABLE
