@@ -1044,6 +1044,47 @@ static void test_sticky_source(void **state)
 	assert_int_equal(ep.addr.in4.sin_addr.s_addr, p->a->addr.addr.in4.sin_addr.s_addr);
 }
 
+/* Make a's next packet arrive at b as if on b's 198.51.100.2, interface 7, and move it. */
+static void arrive_with_source(struct pair *p)
+{
+	sim_send_packet(&p->sim, p->a, p->b, 10, 0);
+	p->a->out[0].from.src.in4.s_addr = p->b->addr.addr.in4.sin_addr.s_addr;
+	p->a->out[0].from.src_ifindex = 7;
+	sim_flush(&p->sim);
+}
+
+/*
+ * 35. The host refusing a sticky source makes the peer forget it, unless the
+ * source has changed since; configuring an endpoint forgets it too.
+ */
+static void test_source_refused(void **state)
+{
+	struct pair *p = *state;
+	struct braid_endpoint ep, refused;
+
+	establish(p);
+	arrive_with_source(p);
+	assert_true(braid_peer_get_endpoint(p->b_peer_a, &ep));
+	refused = ep;
+	refused.src.in4.s_addr = htonl(0xcb007101);	/* 203.0.113.1: not the source in use */
+	braid_peer_source_refused(p->b_peer_a, &refused);
+	assert_true(braid_peer_get_endpoint(p->b_peer_a, &ep));
+	assert_int_equal(ep.src_ifindex, 7);
+	braid_peer_source_refused(p->b_peer_a, &ep);
+	assert_true(braid_peer_get_endpoint(p->b_peer_a, &ep));
+	assert_int_equal(ep.src.in4.s_addr, 0);
+	assert_int_equal(ep.src_ifindex, 0);
+	assert_int_equal(ep.addr.in4.sin_addr.s_addr, p->a->addr.addr.in4.sin_addr.s_addr);
+
+	arrive_with_source(p);
+	assert_true(braid_peer_get_endpoint(p->b_peer_a, &ep));
+	assert_int_equal(ep.src_ifindex, 7);
+	braid_peer_set_endpoint(p->b_peer_a, &ep);	/* src given, but set_endpoint takes addr only */
+	assert_true(braid_peer_get_endpoint(p->b_peer_a, &ep));
+	assert_int_equal(ep.src.in4.s_addr, 0);
+	assert_int_equal(ep.src_ifindex, 0);
+}
+
 /*
  * 33. A rate-limiter table filled by spoofed sources does not lock out a
  * legitimate peer: it gets a cookie, and its retry with mac2 is admitted.
@@ -1232,6 +1273,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reject_after_time, setup_pair, teardown_pair),
 		cmocka_unit_test_setup_teardown(test_oversized_datagrams, setup_pair, teardown_pair),
 		cmocka_unit_test_setup_teardown(test_sticky_source, setup_pair, teardown_pair),
+		cmocka_unit_test_setup_teardown(test_source_refused, setup_pair, teardown_pair),
 		cmocka_unit_test(test_batch_api),
 		cmocka_unit_test(test_full_ratelimiter_table),
 	};
