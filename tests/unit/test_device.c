@@ -1054,7 +1054,7 @@ static void arrive_with_source(struct pair *p)
 }
 
 /*
- * 35. The host refusing a sticky source makes the peer forget it, unless the
+ * 34. The host refusing a sticky source makes the peer forget it, unless the
  * source has changed since; configuring an endpoint forgets it too.
  */
 static void test_source_refused(void **state)
