@@ -77,6 +77,7 @@ enum braid_drop {
 	BRAID_DROP_KEY_EXPIRED,		/* keypair past REJECT_AFTER_TIME or _MESSAGES */
 	BRAID_DROP_DECRYPT,		/* transport message failed authentication */
 	BRAID_DROP_REPLAY,		/* counter seen before or behind the window */
+	BRAID_DROP_DUPLICATE,		/* multipath: a copy another path brought first */
 	BRAID_DROP_INNER_MALFORMED,	/* decrypted payload is not a plausible IP packet */
 	BRAID_DROP_INNER_SOURCE,	/* inner source address not in the peer's allowed IPs */
 	BRAID_DROP_NO_ROUTE,		/* outbound: no peer's allowed IPs hold the destination */
@@ -136,6 +137,12 @@ struct braid_device_config {
 	unsigned int handshake_load_rate;
 	/* Sources the handshake rate limiter tracks at once; 0 picks the default. */
 	unsigned int ratelimiter_entries;
+	/*
+	 * Behave as a stock WireGuard peer towards multipath peers: braid's
+	 * control messages are dropped unanswered, like any payload that is not
+	 * an IP packet. For tests and comparisons.
+	 */
+	bool no_multipath;
 };
 
 /* ---- Device (control plane) ---- */
@@ -264,6 +271,107 @@ void braid_peer_get_stats(const struct braid_peer *peer, struct braid_peer_stats
 void braid_peer_initiate_handshake(struct braid_peer *peer, uint64_t now);
 
 /*
+ * ---- Multipath (control plane) ----
+ *
+ * A peer may reach us over several paths: a local uplink (an interface
+ * and/or a local address: endpoint.src_ifindex, endpoint.src) paired with a
+ * remote endpoint (endpoint.addr). Paths come from the caller (configured)
+ * and, once the peer is multipath, from its authenticated packets (learned;
+ * forgotten after BRAID_PATH_IDLE_SEC without a packet). At most
+ * BRAID_MAX_PATHS per peer.
+ *
+ * Modes, per peer; off is the single-endpoint behaviour of WireGuard:
+ *  - failover: everything on the most preferred live path (lowest prio,
+ *    then configuration order); a path goes down at once when the caller
+ *    says its link did, or after an RTT-based silence; while the active path
+ *    is suspect every message is also sent on the best standby. Traffic
+ *    returns to a preferred path once it has been healthy for a while, later
+ *    each time it flaps.
+ *  - redundant: every message on every live path (sealed once); a braid
+ *    receiver keeps the first copy (the replay window drops the others).
+ *  - aggregate: braid at both ends; until the far end is known to be braid it
+ *    behaves as failover.
+ * Between two braid ends, encrypted probes (transport messages that are not
+ * IP packets, which a stock WireGuard peer drops) measure each path and a
+ * HELLO on the active path tells each side the other is braid; the side
+ * without paths of its own then follows: it learns the paths and, if the
+ * far end is redundant, sends on all of them too. Against a stock peer,
+ * liveness comes only from what it sends and from handshakes, and nothing
+ * is sent on a standby path that could move its endpoint there for good.
+ */
+enum {
+	BRAID_MAX_PATHS = 8,
+	BRAID_PATH_NAME_LEN = 16,	/* an interface name and its NUL */
+	BRAID_PATH_IDLE_SEC = 120,
+};
+
+enum braid_multipath {
+	BRAID_MULTIPATH_OFF,
+	BRAID_MULTIPATH_FAILOVER,
+	BRAID_MULTIPATH_REDUNDANT,
+	BRAID_MULTIPATH_AGGREGATE,
+};
+
+/* What the far end is: not yet known, braid (it answered a HELLO), or not (it did not). */
+enum braid_peer_kind { BRAID_PEER_UNKNOWN, BRAID_PEER_BRAID, BRAID_PEER_STOCK };
+
+enum braid_path_state {
+	BRAID_PATH_DOWN,	/* link down, no route, or silent too long */
+	BRAID_PATH_PROBING,	/* new or back: not used until it has answered for a while */
+	BRAID_PATH_STANDBY,	/* live, not carrying traffic (failover) */
+	BRAID_PATH_ACTIVE,	/* carrying traffic */
+	BRAID_PATH_SUSPECT,	/* active, but silent past its timeout: traffic also goes elsewhere */
+};
+
+struct braid_path_config {
+	/*
+	 * addr: the peer's address on this path (AF_UNSPEC: the peer's endpoint);
+	 * src_ifindex: the interface to send on (0: routing decides); src: the
+	 * local address to send from (all zero: the host picks).
+	 */
+	struct braid_endpoint endpoint;
+	char name[BRAID_PATH_NAME_LEN];	/* shown by braid_peer_get_paths() */
+	uint8_t prio;			/* lower is preferred */
+	bool is_usable;			/* its link is up and has a route */
+};
+
+struct braid_path_info {
+	struct braid_endpoint endpoint;	/* as sent: addr remote, src/src_ifindex local */
+	char name[BRAID_PATH_NAME_LEN];
+	enum braid_path_state state;
+	uint8_t prio;
+	bool is_learned;
+	uint64_t srtt_ns, rttvar_ns;	/* 0: not measured yet */
+	uint32_t loss_ppm;		/* unanswered probes, smoothed */
+	uint64_t tx_bytes, rx_bytes, tx_packets, rx_packets;
+	uint64_t wins;			/* received copies that arrived first (redundant) */
+	uint64_t last_rx_ns;		/* monotonic; BRAID_NEVER: nothing yet */
+};
+
+/* 0, or -EINVAL for an unknown mode. Paths are kept; switching off forgets the learned ones. */
+int braid_peer_set_multipath(struct braid_peer *peer, uint64_t now, enum braid_multipath mode);
+enum braid_multipath braid_peer_get_multipath(const struct braid_peer *peer);
+enum braid_peer_kind braid_peer_get_kind(const struct braid_peer *peer);
+
+/*
+ * Replace the configured paths with these n (at most BRAID_MAX_PATHS, 0
+ * clears them); learned paths stay. A path equal to one the peer has (same
+ * interface, local address and remote address) keeps its state and
+ * counters. 0, -EINVAL (bad family, a remote of the wrong family) or -E2BIG.
+ */
+int braid_peer_set_paths(struct braid_peer *peer, uint64_t now,
+			 const struct braid_path_config *paths, size_t n);
+/* Up to max paths, configured first in their order, then learned; returns how many there are. */
+size_t braid_peer_get_paths(const struct braid_peer *peer, struct braid_path_info *paths,
+			    size_t max);
+/*
+ * The link of interface ifindex went down or came back up (a carrier loss,
+ * an address or the default route gone): every path sending on it changes
+ * state now, and a failover happens in this call.
+ */
+void braid_device_set_link(struct braid_device *dev, uint64_t now, int ifindex, bool is_usable);
+
+/*
  * Batches for callers with worker threads: the control plane prepares a
  * batch (routing, nonces, staging, keypair lookups, handshakes), workers
  * seal or open each job with braid_keypair_seal()/_open(), and the control
@@ -274,8 +382,10 @@ struct braid_send_job {
 	struct braid_keypair *kp;	/* NULL: prepare staged or dropped it; nothing to seal */
 	uint64_t nonce;
 	struct braid_endpoint to;	/* where the sealed message goes */
+	uint8_t path;			/* to's path slot (for braid_peer_path_endpoint()) */
+	uint8_t also;			/* multipath: bit i set, a copy goes to path slot i too */
 	uint8_t tos;
-	size_t sealed_len;		/* the caller sets it after sealing */
+	size_t sealed_len;		/* the caller sets it after sealing, per copy */
 };
 
 struct braid_receive_job {
@@ -285,6 +395,12 @@ struct braid_receive_job {
 	bool opened;			/* the caller sets it from braid_keypair_open() */
 };
 
+/*
+ * Control plane: where copy i of a send job goes (a slot of job->also), valid
+ * until the next control-plane call.
+ */
+const struct braid_endpoint *braid_peer_path_endpoint(const struct braid_peer *peer,
+						      unsigned int slot);
 /* Control plane. Returns how many jobs have a keypair to seal with. */
 size_t braid_device_send_prepare(struct braid_device *dev, uint64_t now, uint8_t *const pkts[],
 				 const size_t lens[], size_t n, struct braid_send_job jobs[]);

@@ -63,6 +63,7 @@ static const char *const drop_names[BRAID_DROP_MAX] = {
 	[BRAID_DROP_KEY_EXPIRED] = "key_expired",
 	[BRAID_DROP_DECRYPT] = "decrypt_failed",
 	[BRAID_DROP_REPLAY] = "replay",
+	[BRAID_DROP_DUPLICATE] = "duplicate",
 	[BRAID_DROP_INNER_MALFORMED] = "inner_malformed",
 	[BRAID_DROP_INNER_SOURCE] = "inner_source_not_allowed",
 	[BRAID_DROP_NO_ROUTE] = "no_route",
@@ -162,6 +163,7 @@ struct braid_device *braid_device_new(const struct braid_device_config *config,
 	dev->ops = ops;
 	dev->ctx = ctx;
 	dev->slots = (config ? config->data_threads : 0) + 1;
+	dev->no_multipath = config && config->no_multipath;
 	dev->load_rate = config && config->handshake_load_rate ? config->handshake_load_rate :
 								 DEVICE_HANDSHAKE_LOAD_RATE;
 	dev->load_tokens = NSEC_PER_SEC;
@@ -494,7 +496,7 @@ static enum braid_drop receive_initiation(struct braid_device *dev, uint64_t now
 				endpoint_str(from, ep), braid_drop_name(why));
 		return why;
 	}
-	path_received_from(peer, from);
+	path_received(peer, now, from, len, PATH_RX_NEW);
 	device_log(dev, BRAID_LOG_VERBOSE, "peer %llu (%s): receiving handshake initiation",
 		   (unsigned long long)peer->internal_id, endpoint_str(from, ep));
 	peer_send_handshake_response(peer, now);
@@ -516,12 +518,14 @@ static enum braid_drop receive_response(struct braid_device *dev, uint64_t now,
 				endpoint_str(from, ep));
 		return BRAID_DROP_HANDSHAKE;
 	}
-	path_received_from(peer, from);
+	path_received(peer, now, from, len, PATH_RX_NEW);
 	device_log(dev, BRAID_LOG_VERBOSE, "peer %llu (%s): receiving handshake response",
 		   (unsigned long long)peer->internal_id, endpoint_str(from, ep));
 	if (noise_handshake_begin_session(peer, now)) {
 		timers_session_derived(peer, now);
 		timers_handshake_complete(peer, now);
+		path_session_started(peer, now, peer->last_sent_handshake != BRAID_NEVER ?
+					     now - peer->last_sent_handshake : 0);
 		/*
 		 * Sends what is staged, or else a keepalive, so the responder
 		 * gets its confirmation of the session right away.

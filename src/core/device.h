@@ -29,6 +29,7 @@ struct braid_device {
 	const struct braid_ops *ops;
 	void *ctx;
 	unsigned int slots;		/* data-plane contexts per keypair direction */
+	bool no_multipath;		/* answer no control message: a stock peer, for tests */
 
 	uint8_t static_private[NOISE_PUBLIC_KEY_LEN];
 	uint8_t static_public[NOISE_PUBLIC_KEY_LEN];

@@ -146,6 +146,58 @@ _Static_assert((int)BRAID_DATA_OVERHEAD == (int)MESSAGE_MINIMUM_LEN, "braid.h's 
 _Static_assert(BRAID_MAX_MESSAGE_LEN == message_data_len(65535 + MESSAGE_PADDING_MULTIPLE - 1),
 	       "braid.h's largest message holds the largest inner packet, padded");
 
+/*
+ * Multipath: braid's own constants (path.h explains each rule). Starting
+ * points from notes/multipath.md section 7, measured by bench/failover.sh.
+ */
+#define PATH_PROBE_INTERVAL_NS (1000 * NSEC_PER_MSEC)	/* idle probe per path, braid peers */
+#define PATH_SUSPECT_MIN_NS (100 * NSEC_PER_MSEC)
+#define PATH_SUSPECT_MAX_NS (1000 * NSEC_PER_MSEC)
+#define PATH_SUSPECT_SLACK_NS (50 * NSEC_PER_MSEC)
+#define PATH_SUSPECT_PROBE_NS (50 * NSEC_PER_MSEC)	/* probes of a suspect path, apart */
+#define PATH_DOWN_MIN_NS (300 * NSEC_PER_MSEC)	/* after suspect, at least this long to down */
+#define PATH_UP_DELAY_NS (2000 * NSEC_PER_MSEC)	/* healthy this long before carrying traffic */
+#define PATH_HOLDDOWN_MIN_NS (2000 * NSEC_PER_MSEC)
+#define PATH_HOLDDOWN_MAX_NS (60000 * NSEC_PER_MSEC)
+#define PATH_FLAP_WINDOW_NS (60000 * NSEC_PER_MSEC)	/* a drop within this of a failback is a flap */
+#define PATH_HELLO_RETRY_NS (1000 * NSEC_PER_MSEC)
+#define PATH_LEARNED_LIVE_NS (3000 * NSEC_PER_MSEC)	/* a learned path silent this long is down */
+#define PATH_STOCK_PROBE_NS (5000 * NSEC_PER_MSEC)	/* handshake probes of a stock peer's path */
+
+enum path_limits {
+	PATH_SUSPECT_PROBES = 3,
+	PATH_HELLOS = 3,		/* HELLOs per session before the peer counts as stock */
+	PATH_PROBE_REPLIES_PER_SECOND = 64,
+	PATH_PROBE_REPLY_BURST = 16,
+};
+
+/*
+ * braid's control messages travel as the plaintext of transport data
+ * messages. Their first byte's high nibble is 1, never an IP version, so a
+ * stock WireGuard peer drops them (after the replay check: they are
+ * authentic, and the kernel may move its endpoint to where one came from).
+ */
+enum control_values {
+	CONTROL_TYPE_V1 = 0x11,
+	CONTROL_PROBE = 1,		/* answer with a reply on the path it came by */
+	CONTROL_REPLY = 2,
+	CONTROL_FLAG_HELLO = 1 << 0,	/* "I am braid": ask in a probe, confirm in a reply */
+};
+
+struct message_control {
+	uint8_t type;			/* CONTROL_TYPE_V1 */
+	uint8_t kind;
+	uint8_t flags;
+	uint8_t mode;			/* the sender's enum braid_multipath */
+	uint8_t seq[4];
+	uint8_t sent_us[8];		/* the sender's clock */
+	uint8_t echo_us[8];		/* reply: the probe's sent_us */
+	uint8_t hold_us[4];		/* reply: how long the probe waited for it */
+	uint8_t reserved[4];
+};
+
+_Static_assert(sizeof(struct message_control) == 32, "a control message is two padding units");
+
 /* Differentiated services code point for handshakes: AF41, as the kernel sends. */
 enum { HANDSHAKE_DSCP = 0x88 };
 

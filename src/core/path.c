@@ -1,16 +1,69 @@
 // SPDX-License-Identifier: MIT
 /*
- * A peer's path (see path.h), after the kernel's socket.c: the endpoint
- * moves only with authenticated packets, the sticky source with it, and the
- * source is dropped, never guessed, when it may be stale.
+ * A peer's paths (see path.h for the rules). Off, this is the kernel's
+ * socket.c: one endpoint that authenticated packets move, with its sticky
+ * source. Multipath, a table of paths, each with its own silence clock,
+ * RTT and state, and the choice of where each message goes.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "device.h"
 #include "path.h"
 #include "peer.h"
+#include "transport.h"
+
+struct path {
+	struct braid_endpoint endpoint;	/* addr: the peer; src, src_ifindex: our side */
+	char name[BRAID_PATH_NAME_LEN];
+	uint8_t prio;
+	enum braid_path_state state;
+	bool is_configured;		/* else learned */
+	bool is_usable;			/* its link, as the caller says; learned: always */
+	bool pins_interface;		/* configured with an interface: leave by it */
+	uint64_t srtt, rttvar;		/* 0: no sample yet */
+	uint64_t last_rx, last_tx;
+	uint64_t unanswered_since;	/* first send since the last arrival; BRAID_NEVER: none */
+	unsigned int unanswered;	/* probes (braid) or sends (stock) since then */
+	uint64_t rx_gap;		/* smoothed time between arrivals */
+	uint64_t healthy_since;		/* probing: answering since */
+	uint64_t holddown_until;	/* failover avoids it until then */
+	uint64_t holddown;		/* the next hold-down, doubled per flap */
+	uint64_t last_failback;
+	uint64_t next_probe;		/* BRAID_NEVER: none planned */
+	uint64_t last_probe;
+	uint64_t silence_exempt_until;	/* stock peer: answered a handshake probe */
+	uint64_t probes_sent, probes_answered;
+	uint32_t loss_ppm;
+	uint64_t tx_bytes, rx_bytes, tx_packets, rx_packets, wins;
+};
+
+struct multipath {
+	enum braid_multipath mode;	/* ours */
+	enum braid_multipath far_mode;	/* the peer's, from its control messages */
+	enum braid_peer_kind kind;
+	unsigned int n, n_configured;	/* configured slots first, then learned */
+	int active;			/* failover: the slot carrying traffic; -1: none */
+	int last_rx;			/* the slot of the last first arrival; -1: none */
+	unsigned int hellos;		/* HELLOs sent this session without an answer */
+	uint64_t next_hello;		/* BRAID_NEVER: none planned */
+	uint64_t next_stock_probe;
+	uint32_t probe_seq;
+	uint64_t reply_tokens, reply_last;	/* rate of probe replies */
+	uint64_t next_deadline;
+	struct path path[BRAID_MAX_PATHS];
+};
+
+static void reschedule(struct braid_peer *peer, uint64_t now);
+
+static const char *const state_names[] = {
+	[BRAID_PATH_DOWN] = "down", [BRAID_PATH_PROBING] = "probing",
+	[BRAID_PATH_STANDBY] = "standby", [BRAID_PATH_ACTIVE] = "active",
+	[BRAID_PATH_SUSPECT] = "suspect",
+};
 
 static bool is_ip(const struct braid_endpoint *ep)
 {
@@ -23,41 +76,26 @@ static void forget_source(struct braid_endpoint *ep)
 	ep->src_ifindex = 0;
 }
 
-void path_init(struct path *path)
+static bool same_remote(const struct braid_endpoint *a, const struct braid_endpoint *b)
 {
-	memset(path, 0, sizeof(*path));
-}
-
-const struct braid_endpoint *path_select(const struct braid_peer *peer)
-{
-	return peer->path.has_endpoint ? &peer->path.endpoint : NULL;
-}
-
-bool path_send(struct braid_peer *peer, const uint8_t *buf, size_t len, uint8_t tos)
-{
-	struct braid_device *dev = peer->dev;
-	const struct braid_endpoint *to = path_select(peer);
-
-	if (!to)
+	if (a->addr.sa.sa_family != b->addr.sa.sa_family)
 		return false;
-	dev->ops->send(dev->ctx, peer, to, buf, len, tos);
-	return true;
+	if (a->addr.sa.sa_family == AF_INET)
+		return a->addr.in4.sin_port == b->addr.in4.sin_port &&
+		       a->addr.in4.sin_addr.s_addr == b->addr.in4.sin_addr.s_addr;
+	return a->addr.in6.sin6_port == b->addr.in6.sin6_port &&
+	       !memcmp(&a->addr.in6.sin6_addr, &b->addr.in6.sin6_addr, 16);
 }
 
-void path_received_from(struct braid_peer *peer, const struct braid_endpoint *from)
+static bool source_is_zero(const struct braid_endpoint *ep)
 {
-	if (!is_ip(from))
-		return;
-	peer->path.endpoint = *from;
-	peer->path.has_endpoint = true;
+	static const struct in6_addr zero;
+
+	if (ep->addr.sa.sa_family == AF_INET)
+		return !ep->src.in4.s_addr;
+	return !memcmp(&ep->src.in6, &zero, sizeof(zero));
 }
 
-void path_clear_source(struct braid_peer *peer)
-{
-	forget_source(&peer->path.endpoint);
-}
-
-/* The source to->src was in use when the host refused it; a newer one is kept. */
 static bool same_source(const struct braid_endpoint *a, const struct braid_endpoint *b)
 {
 	if (a->addr.sa.sa_family != b->addr.sa.sa_family)
@@ -67,26 +105,1099 @@ static bool same_source(const struct braid_endpoint *a, const struct braid_endpo
 	return !memcmp(&a->src.in6, &b->src.in6, sizeof(a->src.in6));
 }
 
+static const char *path_label(const struct path *p, char buf[ENDPOINT_STR_LEN])
+{
+	char ep[ENDPOINT_STR_LEN];
+
+	snprintf(buf, ENDPOINT_STR_LEN, "%s%s%s", p->name, *p->name ? " " : "",
+		 endpoint_str(&p->endpoint, ep));
+	return buf;
+}
+
+/* ---- The table ---- */
+
+void path_init(struct peer_paths *paths)
+{
+	memset(paths, 0, sizeof(*paths));
+}
+
+void path_free(struct peer_paths *paths)
+{
+	free(paths->mp);
+	paths->mp = NULL;
+}
+
+static struct multipath *mp_get(struct braid_peer *peer)
+{
+	struct multipath *mp = peer->paths.mp;
+
+	if (mp)
+		return mp;
+	mp = calloc(1, sizeof(*mp));
+	if (!mp)
+		return NULL;
+	mp->active = mp->last_rx = -1;
+	mp->next_hello = mp->next_stock_probe = BRAID_NEVER;
+	mp->reply_tokens = NSEC_PER_SEC;
+	mp->next_deadline = BRAID_NEVER;
+	peer->paths.mp = mp;
+	return mp;
+}
+
+/* The mode in force: ours, else the far end's once it showed it is braid. */
+static enum braid_multipath effective_mode(const struct multipath *mp)
+{
+	enum braid_multipath mode = mp->mode;
+
+	if (mode == BRAID_MULTIPATH_OFF && mp->kind == BRAID_PEER_BRAID)
+		mode = mp->far_mode;
+	/* Aggregation needs braid at both ends; until then it is failover. */
+	if (mode == BRAID_MULTIPATH_AGGREGATE)
+		mode = BRAID_MULTIPATH_FAILOVER;
+	return mode;
+}
+
+static bool is_multipath(const struct braid_peer *peer)
+{
+	const struct multipath *mp = peer->paths.mp;
+
+	return mp && effective_mode(mp) != BRAID_MULTIPATH_OFF;
+}
+
+/* We follow: no mode of our own, the far end's is in force. */
+static bool is_follower(const struct multipath *mp)
+{
+	return mp->mode == BRAID_MULTIPATH_OFF;
+}
+
+static bool is_live(const struct path *p)
+{
+	return p->state == BRAID_PATH_ACTIVE || p->state == BRAID_PATH_STANDBY ||
+	       p->state == BRAID_PATH_SUSPECT;
+}
+
+static uint64_t suspect_ns(const struct path *p)
+{
+	uint64_t t;
+
+	if (!p->srtt)
+		return PATH_SUSPECT_MAX_NS;
+	t = p->srtt + 4 * p->rttvar + PATH_SUSPECT_SLACK_NS;
+	if (t < PATH_SUSPECT_MIN_NS)
+		return PATH_SUSPECT_MIN_NS;
+	return t > PATH_SUSPECT_MAX_NS ? PATH_SUSPECT_MAX_NS : t;
+}
+
+static uint64_t down_ns(const struct path *p)
+{
+	return p->srtt * 3 > PATH_DOWN_MIN_NS ? p->srtt * 3 : PATH_DOWN_MIN_NS;
+}
+
+static void set_state(struct braid_peer *peer, struct path *p, enum braid_path_state state,
+		      const char *why)
+{
+	char label[ENDPOINT_STR_LEN];
+
+	if (p->state == state)
+		return;
+	device_log(peer->dev, BRAID_LOG_VERBOSE, "peer %llu: path %s %s -> %s (%s)",
+		   (unsigned long long)peer->internal_id, path_label(p, label),
+		   state_names[p->state], state_names[state], why);
+	p->state = state;
+}
+
+static void path_reset(struct path *p)
+{
+	p->last_rx = p->last_tx = BRAID_NEVER;
+	p->unanswered_since = BRAID_NEVER;
+	p->healthy_since = BRAID_NEVER;
+	p->next_probe = BRAID_NEVER;
+	p->last_probe = BRAID_NEVER;
+	p->last_failback = BRAID_NEVER;
+	p->silence_exempt_until = 0;
+	p->holddown = PATH_HOLDDOWN_MIN_NS;
+}
+
+/* The slot whose path `from` arrived by, or -1. */
+static int find_path(const struct multipath *mp, const struct braid_endpoint *from)
+{
+	const struct path *p;
+
+	for (unsigned int i = 0; i < mp->n; i++) {
+		p = &mp->path[i];
+		if (!same_remote(&p->endpoint, from))
+			continue;
+		if (p->pins_interface && p->endpoint.src_ifindex != from->src_ifindex)
+			continue;
+		if (!source_is_zero(&p->endpoint) && !same_source(&p->endpoint, from))
+			continue;
+		return (int)i;
+	}
+	return -1;
+}
+
+static void remove_slot(struct multipath *mp, unsigned int slot)
+{
+	memmove(&mp->path[slot], &mp->path[slot + 1], (mp->n - slot - 1) * sizeof(mp->path[0]));
+	mp->n--;
+	if (slot < mp->n_configured)
+		mp->n_configured--;
+	if (mp->active == (int)slot)
+		mp->active = -1;
+	else if (mp->active > (int)slot)
+		mp->active--;
+	if (mp->last_rx == (int)slot)
+		mp->last_rx = -1;
+	else if (mp->last_rx > (int)slot)
+		mp->last_rx--;
+}
+
+/* A learned path for `from`: a free slot, else the learned path idle longest. */
+static int learn(struct braid_peer *peer, uint64_t now, const struct braid_endpoint *from)
+{
+	struct multipath *mp = peer->paths.mp;
+	char label[ENDPOINT_STR_LEN];
+	unsigned int i, oldest = mp->n;
+	struct path *p;
+
+	if (mp->n == BRAID_MAX_PATHS) {
+		for (i = mp->n_configured; i < mp->n; i++)
+			if (oldest == mp->n || mp->path[i].last_rx < mp->path[oldest].last_rx)
+				oldest = i;
+		if (oldest == mp->n)
+			return -1;
+		remove_slot(mp, oldest);
+	}
+	p = &mp->path[mp->n];
+	memset(p, 0, sizeof(*p));
+	path_reset(p);
+	p->endpoint = *from;
+	p->prio = UINT8_MAX;
+	p->is_usable = true;
+	p->state = BRAID_PATH_STANDBY;
+	device_log(peer->dev, BRAID_LOG_VERBOSE, "peer %llu: learned path %s",
+		   (unsigned long long)peer->internal_id, path_label(p, label));
+	(void)now;
+	return (int)mp->n++;
+}
+
+/* ---- Failover: which path carries the traffic ---- */
+
+static bool is_eligible(const struct path *p, uint64_t now)
+{
+	return p->is_usable && is_live(p) && now >= p->holddown_until;
+}
+
+/* The most preferred eligible path (lowest prio, then slot), or -1. */
+static int best_path(const struct multipath *mp, uint64_t now, int except)
+{
+	int best = -1;
+
+	for (unsigned int i = 0; i < mp->n; i++) {
+		if ((int)i == except || !is_eligible(&mp->path[i], now))
+			continue;
+		if (best < 0 || mp->path[i].prio < mp->path[best].prio)
+			best = (int)i;
+	}
+	return best;
+}
+
+static void send_keepalive_on_switch(struct braid_peer *peer, uint64_t now)
+{
+	/* Whatever is staged goes out now anyway; else a keepalive tells a stock peer. */
+	if (!peer->staged.count)
+		peer_send_keepalive(peer, now);
+}
+
+/* Failover: keep the active path unless it is down or a preferred one is ready. */
+static void select_active(struct braid_peer *peer, uint64_t now, bool announce)
+{
+	struct multipath *mp = peer->paths.mp;
+	char label[ENDPOINT_STR_LEN];
+	int best = best_path(mp, now, -1), old = mp->active;
+	struct path *cur = old >= 0 ? &mp->path[old] : NULL;
+
+	if (cur && is_live(cur) && cur->is_usable &&
+	    (best < 0 || mp->path[best].prio >= cur->prio))
+		return;
+	if (best < 0 || best == old)
+		return;
+	if (cur && cur->state == BRAID_PATH_ACTIVE)
+		set_state(peer, cur, BRAID_PATH_STANDBY, "a preferred path is back");
+	mp->active = best;
+	if (old >= 0 && is_live(&mp->path[old]))
+		mp->path[best].last_failback = now;
+	set_state(peer, &mp->path[best], BRAID_PATH_ACTIVE, "now carries the traffic");
+	device_log(peer->dev, BRAID_LOG_VERBOSE, "peer %llu: traffic moves to path %s",
+		   (unsigned long long)peer->internal_id, path_label(&mp->path[best], label));
+	if (announce)
+		send_keepalive_on_switch(peer, now);
+}
+
+/* A path stopped working: down, with a hold-down that grows when it had just come back. */
+static void path_down(struct braid_peer *peer, uint64_t now, struct path *p, const char *why)
+{
+	if (p->state == BRAID_PATH_DOWN)
+		return;
+	set_state(peer, p, BRAID_PATH_DOWN, why);
+	if (p->last_failback != BRAID_NEVER && now - p->last_failback < PATH_FLAP_WINDOW_NS) {
+		p->holddown_until = now + p->holddown;
+		p->holddown = p->holddown * 2 > PATH_HOLDDOWN_MAX_NS ? PATH_HOLDDOWN_MAX_NS :
+								     p->holddown * 2;
+	}
+	p->healthy_since = BRAID_NEVER;
+	p->unanswered_since = BRAID_NEVER;
+	p->unanswered = 0;
+}
+
+/* ---- Choosing where a message goes ---- */
+
+static void add_slot(struct path_choice *c, int slot)
+{
+	if (c->first == PATH_MAIN)
+		c->first = (uint8_t)slot;
+	else if (c->first != slot)
+		c->also |= (uint8_t)(1u << slot);
+}
+
+/* Every live path, or, when none is, every usable one: someone may get through. */
+static bool choose_all(const struct multipath *mp, struct path_choice *c)
+{
+	for (int pass = 0; pass < 2 && c->first == PATH_MAIN; pass++)
+		for (unsigned int i = 0; i < mp->n; i++)
+			if (mp->path[i].is_usable && (pass || is_live(&mp->path[i])))
+				add_slot(c, (int)i);
+	return c->first != PATH_MAIN;
+}
+
+static bool choose_failover(struct braid_peer *peer, uint64_t now, struct path_choice *c)
+{
+	struct multipath *mp = peer->paths.mp;
+	int hedge;
+
+	if (mp->active < 0 || !is_live(&mp->path[mp->active]))
+		select_active(peer, now, false);
+	if (mp->active < 0)
+		return choose_all(mp, c);
+	add_slot(c, mp->active);
+	if (mp->path[mp->active].state == BRAID_PATH_SUSPECT) {
+		hedge = best_path(mp, now, mp->active);
+		if (hedge >= 0)
+			add_slot(c, hedge);
+	}
+	return true;
+}
+
+/* Follower, far end not redundant: back where the last new packet came from. */
+static bool choose_follow(const struct multipath *mp, struct path_choice *c)
+{
+	if (mp->last_rx >= 0 && is_live(&mp->path[mp->last_rx])) {
+		add_slot(c, mp->last_rx);
+		return true;
+	}
+	return false;
+}
+
+bool path_choose(struct braid_peer *peer, uint64_t now, enum path_msg msg,
+		 struct path_choice *choice)
+{
+	struct multipath *mp = peer->paths.mp;
+
+	choice->first = PATH_MAIN;
+	choice->also = 0;
+	if (is_multipath(peer)) {
+		enum braid_multipath mode = effective_mode(mp);
+
+		if (msg == PATH_MSG_RESPONSE && choose_follow(mp, choice))
+			return true;
+		if (mode == BRAID_MULTIPATH_REDUNDANT && choose_all(mp, choice))
+			return true;
+		if (is_follower(mp) && choose_follow(mp, choice))
+			return true;
+		if (!is_follower(mp) && mode == BRAID_MULTIPATH_FAILOVER &&
+		    choose_failover(peer, now, choice))
+			return true;
+	}
+	return peer->paths.has_endpoint;
+}
+
+const struct braid_endpoint *path_endpoint(const struct braid_peer *peer, unsigned int slot)
+{
+	if (slot == PATH_MAIN || !peer->paths.mp || slot >= peer->paths.mp->n)
+		return &peer->paths.endpoint;
+	return &peer->paths.mp->path[slot].endpoint;
+}
+
+const struct braid_endpoint *braid_peer_path_endpoint(const struct braid_peer *peer,
+						      unsigned int slot)
+{
+	return path_endpoint(peer, slot);
+}
+
+/* True when the send started the path's silence clock. */
+static bool sent_on(struct path *p, uint64_t now, size_t bytes)
+{
+	p->tx_bytes += bytes;
+	p->tx_packets++;
+	p->last_tx = now;
+	if (p->unanswered_since != BRAID_NEVER)
+		return false;
+	p->unanswered_since = now;
+	return true;
+}
+
+void path_sent(struct braid_peer *peer, uint64_t now, const struct path_choice *choice,
+	       size_t bytes, bool is_data)
+{
+	struct multipath *mp = peer->paths.mp;
+	bool started = false;
+
+	if (!mp || choice->first == PATH_MAIN)
+		return;
+	for (unsigned int i = 0; i < mp->n; i++) {
+		if (i != choice->first && !(choice->also & (1u << i)))
+			continue;
+		started |= sent_on(&mp->path[i], now, bytes);
+		/* A stock peer cannot be probed: data it should answer counts instead. */
+		if (is_data && mp->kind != BRAID_PEER_BRAID)
+			mp->path[i].unanswered++;
+	}
+	if (started)
+		reschedule(peer, now);
+}
+
+static void send_one(struct braid_peer *peer, unsigned int slot, const void *buf, size_t len,
+		     uint8_t tos)
+{
+	struct braid_device *dev = peer->dev;
+
+	dev->ops->send(dev->ctx, peer, path_endpoint(peer, slot), buf, len, tos);
+}
+
+unsigned int path_send_choice(struct braid_peer *peer, uint64_t now,
+			      const struct path_choice *c, const void *buf, size_t len,
+			      uint8_t tos, bool is_data)
+{
+	unsigned int copies = 1;
+
+	send_one(peer, c->first, buf, len, tos);
+	for (unsigned int i = 0; i < BRAID_MAX_PATHS; i++) {
+		if (c->also & (1u << i)) {
+			send_one(peer, i, buf, len, tos);
+			copies++;
+		}
+	}
+	path_sent(peer, now, c, len, is_data);
+	return copies;
+}
+
+unsigned int path_send(struct braid_peer *peer, uint64_t now, enum path_msg msg,
+		       const void *buf, size_t len, uint8_t tos)
+{
+	struct path_choice c;
+
+	if (!path_choose(peer, now, msg, &c))
+		return 0;
+	return path_send_choice(peer, now, &c, buf, len, tos,
+				msg == PATH_MSG_DATA && len > MESSAGE_MINIMUM_LEN);
+}
+
+unsigned int path_send_on(struct braid_peer *peer, uint64_t now, unsigned int slot,
+			  const void *buf, size_t len, uint8_t tos)
+{
+	struct path_choice c = { .first = (uint8_t)slot };
+
+	if (slot == PATH_MAIN ? !peer->paths.has_endpoint :
+	    !peer->paths.mp || slot >= peer->paths.mp->n)
+		return 0;
+	send_one(peer, slot, buf, len, tos);
+	path_sent(peer, now, &c, len, false);
+	return 1;
+}
+
+bool path_is_multipath(const struct braid_peer *peer)
+{
+	return is_multipath(peer);
+}
+
+/* ---- Arrivals ---- */
+
+static void rtt_sample(struct path *p, uint64_t rtt)
+{
+	uint64_t err;
+
+	/* The probes' clock counts microseconds: below that, a sample says "under 1 us". */
+	if (rtt < 1000)
+		rtt = 1000;
+	if (!p->srtt) {
+		p->srtt = rtt;
+		p->rttvar = rtt / 2;
+		return;
+	}
+	err = p->srtt > rtt ? p->srtt - rtt : rtt - p->srtt;
+	p->rttvar = (3 * p->rttvar + err) / 4;
+	p->srtt = (7 * p->srtt + rtt) / 8;
+}
+
+/* An authenticated packet came by p: it is alive. */
+static void heard_on(struct braid_peer *peer, struct path *p, uint64_t now, size_t len)
+{
+	uint64_t gap;
+
+	if (p->last_rx != BRAID_NEVER) {
+		gap = now - p->last_rx;
+		if (gap > NSEC_PER_SEC)
+			gap = NSEC_PER_SEC;
+		p->rx_gap = p->rx_gap ? (7 * p->rx_gap + gap) / 8 : gap;
+	}
+	p->rx_bytes += len;
+	p->rx_packets++;
+	p->last_rx = now;
+	p->unanswered_since = BRAID_NEVER;
+	p->unanswered = 0;
+	if (p->state == BRAID_PATH_SUSPECT) {
+		set_state(peer, p, BRAID_PATH_ACTIVE, "heard again");
+	} else if (p->state == BRAID_PATH_DOWN && p->is_usable) {
+		p->healthy_since = now;
+		set_state(peer, p, BRAID_PATH_PROBING, "heard again");
+	}
+}
+
+void path_received(struct braid_peer *peer, uint64_t now, const struct braid_endpoint *from,
+		   size_t len, enum path_rx rx)
+{
+	struct multipath *mp = peer->paths.mp;
+	int slot;
+
+	if (!is_ip(from))
+		return;
+	if (rx == PATH_RX_NEW && (!mp || is_follower(mp) || !is_multipath(peer))) {
+		/* Roaming, as WireGuard does; a follower still knows where it is. */
+		peer->paths.endpoint = *from;
+		peer->paths.has_endpoint = true;
+	}
+	if (!is_multipath(peer))
+		return;
+	slot = find_path(mp, from);
+	if (slot < 0 && rx != PATH_RX_COPY)
+		slot = learn(peer, now, from);
+	if (slot < 0)
+		return;
+	heard_on(peer, &mp->path[slot], now, len);
+	if (rx == PATH_RX_NEW) {
+		mp->path[slot].wins++;
+		mp->last_rx = slot;
+	}
+	reschedule(peer, now);
+}
+
+void path_session_started(struct braid_peer *peer, uint64_t now, uint64_t rtt_ns)
+{
+	struct multipath *mp = peer->paths.mp;
+
+	if (!mp)
+		return;
+	if (rtt_ns && mp->last_rx >= 0 && !mp->path[mp->last_rx].srtt)
+		rtt_sample(&mp->path[mp->last_rx], rtt_ns);
+	/*
+	 * Ask again each session whether the far end is braid (a stock peer drops
+	 * a HELLO); once it has not answered PATH_HELLOS of them, one a session.
+	 */
+	if (!is_follower(mp) && mp->kind != BRAID_PEER_BRAID) {
+		mp->hellos = mp->kind == BRAID_PEER_STOCK ? PATH_HELLOS - 1 : 0;
+		mp->next_hello = now;
+		device_note_deadline(peer->dev, now);
+	}
+}
+
+/* ---- Control messages: probes, replies, HELLO ---- */
+
+static bool reply_allowed(struct multipath *mp, uint64_t now)
+{
+	const uint64_t cost = NSEC_PER_SEC / PATH_PROBE_REPLIES_PER_SECOND;
+	const uint64_t cap = cost * PATH_PROBE_REPLY_BURST;
+
+	mp->reply_tokens += now - mp->reply_last;
+	if (mp->reply_tokens > cap)
+		mp->reply_tokens = cap;
+	mp->reply_last = now;
+	if (mp->reply_tokens < cost)
+		return false;
+	mp->reply_tokens -= cost;
+	return true;
+}
+
+/* Seal a control message with the current session and send it by one path only. */
+static bool send_control(struct braid_peer *peer, uint64_t now, unsigned int slot,
+			 const struct message_control *msg)
+{
+	struct braid_device *dev = peer->dev;
+	struct braid_keypair *kp;
+	struct path_choice c = { .first = (uint8_t)slot };
+	uint64_t nonce;
+	size_t len;
+
+	kp = transport_send_begin(peer, now, 1, &nonce);
+	if (!kp)
+		return false;
+	len = braid_keypair_seal(kp, 0, nonce, dev->scratch, (const uint8_t *)msg, sizeof(*msg),
+				 dev->mtu);
+	braid_keypair_put(kp);
+	send_one(peer, slot, dev->scratch, len, 0);
+	path_sent(peer, now, &c, len, false);
+	transport_data_sent(peer, now, 0, len);
+	return true;
+}
+
+static void fill_control(const struct multipath *mp, uint64_t now, struct message_control *m,
+			 uint8_t kind, uint8_t flags, uint32_t seq)
+{
+	memset(m, 0, sizeof(*m));
+	m->type = CONTROL_TYPE_V1;
+	m->kind = kind;
+	m->flags = flags;
+	m->mode = (uint8_t)mp->mode;
+	put_le32(m->seq, seq);
+	put_le64(m->sent_us, now / 1000);
+}
+
+static void send_probe(struct braid_peer *peer, uint64_t now, unsigned int slot, bool hello)
+{
+	struct multipath *mp = peer->paths.mp;
+	struct message_control m;
+	struct path *p;
+
+	fill_control(mp, now, &m, CONTROL_PROBE, hello ? CONTROL_FLAG_HELLO : 0, ++mp->probe_seq);
+	if (slot == PATH_MAIN) {
+		send_control(peer, now, slot, &m);
+		return;
+	}
+	p = &mp->path[slot];
+	/* Without a session nothing goes; the attempt still waits its interval. */
+	p->last_probe = now;
+	if (!send_control(peer, now, slot, &m))
+		return;
+	p->probes_sent++;
+	p->unanswered++;
+}
+
+/*
+ * Is the far end braid? A HELLO on the path the traffic takes (where a stock
+ * peer would move its endpoint anyway), again PATH_HELLO_RETRY_NS later, at
+ * most PATH_HELLOS times a session; unanswered, the peer is stock until the
+ * next session asks again.
+ */
+static void hello(struct braid_peer *peer, uint64_t now)
+{
+	struct multipath *mp = peer->paths.mp;
+	struct path_choice c;
+
+	mp->next_hello = BRAID_NEVER;
+	if (mp->kind == BRAID_PEER_BRAID || is_follower(mp))
+		return;
+	if (mp->hellos >= PATH_HELLOS) {
+		if (mp->kind != BRAID_PEER_STOCK)
+			device_log(peer->dev, BRAID_LOG_VERBOSE,
+				   "peer %llu: no answer to %u HELLOs: a stock WireGuard peer",
+				   (unsigned long long)peer->internal_id, mp->hellos);
+		mp->kind = BRAID_PEER_STOCK;
+		return;
+	}
+	if (!path_choose(peer, now, PATH_MSG_DATA, &c))
+		return;
+	send_probe(peer, now, c.first, true);
+	mp->hellos++;
+	mp->next_hello = now + PATH_HELLO_RETRY_NS;
+}
+
+static void reply_to(struct braid_peer *peer, uint64_t now, unsigned int slot,
+		     const struct message_control *probe)
+{
+	struct multipath *mp = peer->paths.mp;
+	struct message_control m;
+
+	if (!reply_allowed(mp, now))
+		return;
+	fill_control(mp, now, &m, CONTROL_REPLY, probe->flags & CONTROL_FLAG_HELLO,
+		     get_le32(probe->seq));
+	memcpy(m.echo_us, probe->sent_us, sizeof(m.echo_us));
+	send_control(peer, now, slot, &m);
+}
+
+static void got_reply(struct braid_peer *peer, uint64_t now, struct path *p,
+		      const struct message_control *m)
+{
+	uint64_t sent = get_le64(m->echo_us) * 1000, hold = (uint64_t)get_le32(m->hold_us) * 1000;
+
+	/* Our own clock came back: a reply to a probe from the future is no sample. */
+	if (sent <= now && now - sent >= hold)
+		rtt_sample(p, now - sent - hold);
+	p->probes_answered++;
+	if (p->probes_sent) {
+		uint64_t lost = p->probes_sent > p->probes_answered ?
+				p->probes_sent - p->probes_answered : 0;
+
+		p->loss_ppm = (uint32_t)(lost * 1000000 / p->probes_sent);
+	}
+}
+
+bool path_control_received(struct braid_peer *peer, uint64_t now,
+			   const struct braid_endpoint *from, const uint8_t *msg, size_t len)
+{
+	const struct message_control *m = (const struct message_control *)msg;
+	struct multipath *mp;
+	int slot;
+
+	if (len < sizeof(*m) || m->type != CONTROL_TYPE_V1 ||
+	    (m->kind != CONTROL_PROBE && m->kind != CONTROL_REPLY) ||
+	    m->mode > BRAID_MULTIPATH_AGGREGATE)
+		return false;
+	mp = mp_get(peer);
+	if (!mp)
+		return true;
+	if (mp->kind != BRAID_PEER_BRAID)
+		device_log(peer->dev, BRAID_LOG_VERBOSE, "peer %llu: the far end is braid (%s)",
+			   (unsigned long long)peer->internal_id,
+			   m->mode == BRAID_MULTIPATH_OFF ? "no multipath" : "multipath");
+	mp->kind = BRAID_PEER_BRAID;
+	mp->far_mode = m->mode;
+	mp->hellos = 0;
+	mp->next_hello = BRAID_NEVER;
+	/* Its arrival was counted before it was known to be braid's: learn its path now. */
+	slot = is_multipath(peer) ? find_path(mp, from) : -1;
+	if (slot < 0 && is_multipath(peer)) {
+		path_received(peer, now, from, 0, PATH_RX_CONTROL);
+		slot = find_path(mp, from);
+	}
+	if (m->kind == CONTROL_PROBE)
+		reply_to(peer, now, slot >= 0 ? (unsigned int)slot : PATH_MAIN, m);
+	else if (slot >= 0)
+		got_reply(peer, now, &mp->path[slot], m);
+	reschedule(peer, now);
+	return true;
+}
+
+/* ---- Time ---- */
+
+/* What each path's clocks say now: suspect, down, ready again. */
+static void check_path(struct braid_peer *peer, uint64_t now, struct path *p)
+{
+	struct multipath *mp = peer->paths.mp;
+	uint64_t silent;
+
+	if (!p->is_configured && p->last_rx != BRAID_NEVER &&
+	    now - p->last_rx >= PATH_LEARNED_LIVE_NS && is_live(p)) {
+		path_down(peer, now, p, "learned path went quiet");
+		return;
+	}
+	if (p->state == BRAID_PATH_PROBING) {
+		if (p->unanswered_since != BRAID_NEVER &&
+		    now - p->unanswered_since >= suspect_ns(p)) {
+			p->healthy_since = now;
+		} else if (p->healthy_since != BRAID_NEVER &&
+			   now - p->healthy_since >= PATH_UP_DELAY_NS) {
+			set_state(peer, p, BRAID_PATH_STANDBY, "healthy for the up-delay");
+		}
+		return;
+	}
+	if (!is_live(p) || p->unanswered_since == BRAID_NEVER || now < p->silence_exempt_until)
+		return;
+	silent = now - p->unanswered_since;
+	if (silent >= suspect_ns(p) + down_ns(p) && p->unanswered >= PATH_SUSPECT_PROBES) {
+		path_down(peer, now, p, "silent");
+	} else if (silent >= suspect_ns(p) && p->state == BRAID_PATH_ACTIVE) {
+		set_state(peer, p, BRAID_PATH_SUSPECT, "silent past its timeout");
+		/* A braid peer gets probes (plan_probe); a stock one can only answer this. */
+		if (mp->kind != BRAID_PEER_BRAID)
+			peer_send_handshake_initiation(peer, now, false);
+	}
+}
+
+/* When p wants its next probe (braid peers only; the follower only answers). */
+static void plan_probe(const struct multipath *mp, struct path *p, uint64_t now)
+{
+	uint64_t interval = PATH_PROBE_INTERVAL_NS, next, early;
+
+	if (mp->kind != BRAID_PEER_BRAID || is_follower(mp) || !p->is_configured ||
+	    !p->is_usable) {
+		p->next_probe = BRAID_NEVER;
+		return;
+	}
+	if (p->state == BRAID_PATH_SUSPECT)
+		interval = PATH_SUSPECT_PROBE_NS;
+	else if (p->state == BRAID_PATH_PROBING)
+		interval = PATH_UP_DELAY_NS / 8;
+	next = p->last_probe == BRAID_NEVER ? now : p->last_probe + interval;
+	/* Traffic unanswered for half the suspect time: ask now rather than wait to suspect. */
+	if (p->unanswered_since != BRAID_NEVER &&
+	    (p->last_probe == BRAID_NEVER || p->last_probe < p->unanswered_since)) {
+		early = p->unanswered_since + suspect_ns(p) / 2;
+		next = early < next ? early : next;
+	}
+	p->next_probe = next;
+}
+
+/* Keep t in *d when earlier; a time already past says nothing new (its condition did not hold). */
+static void earliest(uint64_t *d, uint64_t t, uint64_t now)
+{
+	if (t > now && t < *d)
+		*d = t;
+}
+
+/* When p's clocks next need a look: a probe due, a timeout that may expire. */
+static uint64_t path_deadline(const struct path *p, uint64_t now)
+{
+	uint64_t d = p->next_probe;
+
+	if (p->unanswered_since != BRAID_NEVER && is_live(p)) {
+		earliest(&d, p->unanswered_since + suspect_ns(p), now);
+		earliest(&d, p->unanswered_since + suspect_ns(p) + down_ns(p), now);
+		earliest(&d, p->silence_exempt_until, now);
+	}
+	if (p->state == BRAID_PATH_PROBING && p->healthy_since != BRAID_NEVER)
+		earliest(&d, p->healthy_since + PATH_UP_DELAY_NS, now);
+	if (!p->is_configured && p->last_rx != BRAID_NEVER)
+		earliest(&d, p->last_rx + (is_live(p) ? PATH_LEARNED_LIVE_NS :
+					   BRAID_PATH_IDLE_SEC * NSEC_PER_SEC), now);
+	earliest(&d, p->holddown_until, now);
+	return d;
+}
+
+static void forget_idle_learned(struct braid_peer *peer, uint64_t now)
+{
+	struct multipath *mp = peer->paths.mp;
+
+	for (unsigned int i = mp->n_configured; i < mp->n;) {
+		if (mp->path[i].last_rx != BRAID_NEVER &&
+		    now - mp->path[i].last_rx >= BRAID_PATH_IDLE_SEC * NSEC_PER_SEC)
+			remove_slot(mp, i);
+		else
+			i++;
+	}
+}
+
+/* A stock peer's preferred path that went silent: a handshake initiation tells if it is back. */
+static void stock_probe(struct braid_peer *peer, uint64_t now)
+{
+	struct multipath *mp = peer->paths.mp;
+	int want = -1;
+
+	if (mp->kind == BRAID_PEER_BRAID || is_follower(mp) || mp->active < 0 ||
+	    now < mp->next_stock_probe)
+		return;
+	for (unsigned int i = 0; i < mp->n; i++)
+		if (mp->path[i].is_configured && mp->path[i].is_usable &&
+		    mp->path[i].state == BRAID_PATH_DOWN &&
+		    mp->path[i].prio < mp->path[mp->active].prio &&
+		    (want < 0 || mp->path[i].prio < mp->path[want].prio))
+			want = (int)i;
+	if (want < 0)
+		return;
+	mp->next_stock_probe = now + PATH_STOCK_PROBE_NS;
+	peer_probe_handshake(peer, now, (unsigned int)want);
+}
+
+static void reschedule(struct braid_peer *peer, uint64_t now)
+{
+	struct multipath *mp = peer->paths.mp;
+	uint64_t next = mp->next_hello, d;
+
+	for (unsigned int i = 0; i < mp->n; i++) {
+		plan_probe(mp, &mp->path[i], now);
+		d = path_deadline(&mp->path[i], now);
+		next = d < next ? d : next;
+	}
+	if (mp->kind != BRAID_PEER_BRAID && mp->next_stock_probe > now &&
+	    mp->next_stock_probe < next)
+		next = mp->next_stock_probe;
+	mp->next_deadline = next;
+	device_note_deadline(peer->dev, next);
+}
+
+uint64_t path_tick(struct braid_peer *peer, uint64_t now)
+{
+	struct multipath *mp = peer->paths.mp;
+
+	if (!mp)
+		return BRAID_NEVER;
+	forget_idle_learned(peer, now);
+	if (!is_multipath(peer)) {
+		mp->next_deadline = BRAID_NEVER;
+		return BRAID_NEVER;
+	}
+	for (unsigned int i = 0; i < mp->n; i++)
+		check_path(peer, now, &mp->path[i]);
+	if (!is_follower(mp) && effective_mode(mp) == BRAID_MULTIPATH_FAILOVER)
+		select_active(peer, now, true);
+	if (mp->next_hello <= now)
+		hello(peer, now);
+	stock_probe(peer, now);
+	for (unsigned int i = 0; i < mp->n; i++) {
+		plan_probe(mp, &mp->path[i], now);
+		if (mp->path[i].next_probe <= now)
+			send_probe(peer, now, i, false);
+	}
+	reschedule(peer, now);
+	return mp->next_deadline;
+}
+
+uint64_t path_next_deadline(const struct braid_peer *peer)
+{
+	return peer->paths.mp ? peer->paths.mp->next_deadline : BRAID_NEVER;
+}
+
+/* ---- Configuration and the caller's view ---- */
+
+int braid_peer_set_multipath(struct braid_peer *peer, uint64_t now, enum braid_multipath mode)
+{
+	struct multipath *mp;
+
+	if ((unsigned int)mode > BRAID_MULTIPATH_AGGREGATE)
+		return -EINVAL;
+	if (mode == BRAID_MULTIPATH_OFF && !peer->paths.mp)
+		return 0;
+	mp = mp_get(peer);
+	if (!mp)
+		return -ENOMEM;
+	if (mp->mode == mode)
+		return 0;
+	device_log(peer->dev, BRAID_LOG_VERBOSE, "peer %llu: multipath %d -> %d",
+		   (unsigned long long)peer->internal_id, mp->mode, mode);
+	mp->mode = mode;
+	if (mode == BRAID_MULTIPATH_OFF) {
+		while (mp->n > mp->n_configured)
+			remove_slot(mp, mp->n - 1);
+		mp->active = -1;
+	} else if (mp->kind != BRAID_PEER_BRAID && peer->keypairs.current) {
+		/* A session exists already: ask now whether the far end is braid. */
+		mp->hellos = 0;
+		mp->next_hello = now;
+	}
+	reschedule(peer, now);
+	return 0;
+}
+
+enum braid_multipath braid_peer_get_multipath(const struct braid_peer *peer)
+{
+	return peer->paths.mp ? peer->paths.mp->mode : BRAID_MULTIPATH_OFF;
+}
+
+enum braid_peer_kind braid_peer_get_kind(const struct braid_peer *peer)
+{
+	return peer->paths.mp ? peer->paths.mp->kind : BRAID_PEER_UNKNOWN;
+}
+
+/* A configured path from its configuration; the remote defaults to the peer's endpoint. */
+static int configure(const struct braid_peer *peer, const struct braid_path_config *cfg,
+		     struct path *p)
+{
+	memset(p, 0, sizeof(*p));
+	path_reset(p);
+	p->endpoint = cfg->endpoint;
+	if (cfg->endpoint.addr.sa.sa_family == AF_UNSPEC) {
+		if (!peer->paths.has_endpoint)
+			return -EINVAL;
+		p->endpoint.addr = peer->paths.endpoint.addr;
+	}
+	if (!is_ip(&p->endpoint))
+		return -EINVAL;
+	memcpy(p->name, cfg->name, sizeof(p->name));
+	p->name[sizeof(p->name) - 1] = '\0';
+	p->prio = cfg->prio;
+	p->is_configured = true;
+	p->is_usable = cfg->is_usable;
+	p->pins_interface = cfg->endpoint.src_ifindex != 0;
+	p->state = cfg->is_usable ? BRAID_PATH_STANDBY : BRAID_PATH_DOWN;
+	return 0;
+}
+
+static bool same_path(const struct path *a, const struct path *b)
+{
+	return same_remote(&a->endpoint, &b->endpoint) && same_source(&a->endpoint, &b->endpoint) &&
+	       a->endpoint.src_ifindex == b->endpoint.src_ifindex;
+}
+
+int braid_peer_set_paths(struct braid_peer *peer, uint64_t now,
+			 const struct braid_path_config *paths, size_t n)
+{
+	struct path fresh[BRAID_MAX_PATHS];
+	struct multipath *mp;
+	unsigned int i, j, n_learned;
+	int ret, active = -1, last_rx = -1;
+
+	if (n > BRAID_MAX_PATHS)
+		return -E2BIG;
+	for (i = 0; i < n; i++) {
+		ret = configure(peer, &paths[i], &fresh[i]);
+		if (ret)
+			return ret;
+	}
+	if (!n && !peer->paths.mp)
+		return 0;
+	mp = mp_get(peer);
+	if (!mp)
+		return -ENOMEM;
+	/* Paths that stay keep what they learned; learned ones follow, as many as fit. */
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < mp->n_configured; j++) {
+			if (!same_path(&fresh[i], &mp->path[j]))
+				continue;
+			struct path keep = mp->path[j];
+
+			keep.prio = fresh[i].prio;
+			memcpy(keep.name, fresh[i].name, sizeof(keep.name));
+			if (keep.is_usable != fresh[i].is_usable)
+				keep.state = fresh[i].state;
+			keep.is_usable = fresh[i].is_usable;
+			fresh[i] = keep;
+			active = mp->active == (int)j ? (int)i : active;
+			last_rx = mp->last_rx == (int)j ? (int)i : last_rx;
+			break;
+		}
+	}
+	n_learned = 0;
+	for (j = mp->n_configured; j < mp->n && n + n_learned < BRAID_MAX_PATHS; j++) {
+		fresh[n + n_learned] = mp->path[j];
+		active = mp->active == (int)j ? (int)(n + n_learned) : active;
+		last_rx = mp->last_rx == (int)j ? (int)(n + n_learned) : last_rx;
+		n_learned++;
+	}
+	memcpy(mp->path, fresh, (n + n_learned) * sizeof(fresh[0]));
+	mp->n = n + n_learned;
+	mp->n_configured = n;
+	mp->active = active;
+	mp->last_rx = last_rx;
+	if (active >= 0 && mp->path[active].state != BRAID_PATH_ACTIVE)
+		mp->active = -1;
+	if (is_multipath(peer) && !is_follower(mp))
+		select_active(peer, now, true);
+	reschedule(peer, now);
+	return 0;
+}
+
+static void fill_info(const struct path *p, struct braid_path_info *info)
+{
+	memset(info, 0, sizeof(*info));
+	info->endpoint = p->endpoint;
+	memcpy(info->name, p->name, sizeof(info->name));
+	info->state = p->state;
+	info->prio = p->prio;
+	info->is_learned = !p->is_configured;
+	info->srtt_ns = p->srtt;
+	info->rttvar_ns = p->rttvar;
+	info->loss_ppm = p->loss_ppm;
+	info->tx_bytes = p->tx_bytes;
+	info->rx_bytes = p->rx_bytes;
+	info->tx_packets = p->tx_packets;
+	info->rx_packets = p->rx_packets;
+	info->wins = p->wins;
+	info->last_rx_ns = p->last_rx;
+}
+
+size_t braid_peer_get_paths(const struct braid_peer *peer, struct braid_path_info *paths,
+			    size_t max)
+{
+	const struct multipath *mp = peer->paths.mp;
+
+	if (!mp)
+		return 0;
+	for (unsigned int i = 0; i < mp->n && i < max; i++)
+		fill_info(&mp->path[i], &paths[i]);
+	return mp->n;
+}
+
+static void link_changed(struct braid_peer *peer, uint64_t now, int ifindex, bool is_usable)
+{
+	struct multipath *mp = peer->paths.mp;
+	bool changed = false;
+	struct path *p;
+
+	for (unsigned int i = 0; i < mp->n_configured; i++) {
+		p = &mp->path[i];
+		if (!p->pins_interface || p->endpoint.src_ifindex != ifindex ||
+		    p->is_usable == is_usable)
+			continue;
+		p->is_usable = is_usable;
+		changed = true;
+		if (!is_usable) {
+			path_down(peer, now, p, "link down");
+			continue;
+		}
+		p->healthy_since = now;
+		p->unanswered_since = BRAID_NEVER;
+		p->last_probe = BRAID_NEVER;
+		set_state(peer, p, BRAID_PATH_PROBING, "link up");
+	}
+	if (!changed)
+		return;
+	if (is_multipath(peer) && !is_follower(mp) &&
+	    effective_mode(mp) == BRAID_MULTIPATH_FAILOVER)
+		select_active(peer, now, true);
+	reschedule(peer, now);
+}
+
+void braid_device_set_link(struct braid_device *dev, uint64_t now, int ifindex, bool is_usable)
+{
+	struct braid_peer *peer;
+
+	for (peer = braid_device_next_peer(dev, NULL); peer; peer = peer->next)
+		if (peer->paths.mp)
+			link_changed(peer, now, ifindex, is_usable);
+}
+
 void braid_peer_source_refused(struct braid_peer *peer, const struct braid_endpoint *to)
 {
-	if (peer->path.has_endpoint && same_source(&peer->path.endpoint, to))
-		path_clear_source(peer);
+	struct multipath *mp = peer->paths.mp;
+	struct path *p;
+
+	if (peer->paths.has_endpoint && same_source(&peer->paths.endpoint, to))
+		forget_source(&peer->paths.endpoint);
+	if (!mp)
+		return;
+	for (unsigned int i = 0; i < mp->n; i++) {
+		p = &mp->path[i];
+		if (!same_remote(&p->endpoint, to) || !same_source(&p->endpoint, to) ||
+		    p->endpoint.src_ifindex != to->src_ifindex)
+			continue;
+		/* A configured local side is not ours to change: the path is unusable for now. */
+		if (!p->is_configured)
+			forget_source(&p->endpoint);
+		else if (p->state != BRAID_PATH_DOWN)
+			set_state(peer, p, BRAID_PATH_DOWN, "the host refused its source");
+	}
+}
+
+void path_clear_source(struct braid_peer *peer)
+{
+	struct multipath *mp = peer->paths.mp;
+
+	forget_source(&peer->paths.endpoint);
+	for (unsigned int i = 0; mp && i < mp->n; i++)
+		if (!mp->path[i].is_configured)
+			forget_source(&mp->path[i].endpoint);
 }
 
 void braid_peer_set_endpoint(struct braid_peer *peer, const struct braid_endpoint *endpoint)
 {
-	peer->path.endpoint = *endpoint;
-	peer->path.has_endpoint = is_ip(endpoint);
-	forget_source(&peer->path.endpoint);
+	peer->paths.endpoint = *endpoint;
+	peer->paths.has_endpoint = is_ip(endpoint);
+	forget_source(&peer->paths.endpoint);
 }
 
 bool braid_peer_get_endpoint(const struct braid_peer *peer, struct braid_endpoint *endpoint)
 {
-	const struct braid_endpoint *ep = path_select(peer);
+	const struct multipath *mp = peer->paths.mp;
+	int slot = -1;
 
-	if (!ep)
+	if (mp && is_multipath(peer))
+		slot = !is_follower(mp) && mp->active >= 0 ? mp->active : mp->last_rx;
+	if (slot >= 0) {
+		*endpoint = mp->path[slot].endpoint;
+		return true;
+	}
+	if (!peer->paths.has_endpoint)
 		return false;
-	*endpoint = *ep;
+	*endpoint = peer->paths.endpoint;
 	return true;
 }
 
@@ -108,5 +1219,7 @@ const char *endpoint_str(const struct braid_endpoint *ep, char buf[ENDPOINT_STR_
 
 const char *path_str(const struct braid_peer *peer, char buf[ENDPOINT_STR_LEN])
 {
-	return endpoint_str(path_select(peer), buf);
+	struct braid_endpoint ep;
+
+	return endpoint_str(braid_peer_get_endpoint(peer, &ep) ? &ep : NULL, buf);
 }

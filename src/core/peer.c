@@ -39,7 +39,7 @@ struct braid_peer *braid_peer_new(struct braid_device *dev, const uint8_t public
 	peer->internal_id = ++dev->next_peer_id;
 	cookie_maker_init(&peer->cookie, public_key);
 	noise_handshake_init(&peer->handshake, peer, public_key);
-	path_init(&peer->path);
+	path_init(&peer->paths);
 	staged_init(&peer->staged);
 	timers_init(peer);
 	device_add_peer(dev, peer);
@@ -67,6 +67,7 @@ void braid_peer_free(struct braid_peer *peer)
 	device_remove_peer(dev, peer);
 	allowedips_remove_by_peer(&dev->allowedips, peer);
 	timers_stop(peer);
+	path_free(&peer->paths);
 	peer_purge_staged_packets(peer, BRAID_OK);
 	noise_handshake_clear(dev, &peer->handshake);
 	noise_keypairs_clear(dev, &peer->keypairs);
@@ -103,7 +104,7 @@ void braid_peer_set_persistent_keepalive(struct braid_peer *peer, uint64_t now, 
 	if (!seconds)
 		peer->timer_persistent_keepalive = BRAID_NEVER;
 	/* Turning it on opens the NAT mapping at once rather than after a full interval. */
-	if (send_now && path_select(peer))
+	if (send_now && path_choose(peer, now, PATH_MSG_DATA, &(struct path_choice){ 0 }))
 		peer_send_keepalive(peer, now);
 }
 
@@ -167,11 +168,30 @@ void braid_peer_initiate_handshake(struct braid_peer *peer, uint64_t now)
 	peer_send_handshake_initiation(peer, now, false);
 }
 
-/* Handshake messages go out with DSCP AF41 and count toward tx_bytes, as data does. */
-static void send_handshake_message(struct braid_peer *peer, const void *msg, size_t len)
+/*
+ * Handshake messages go out with DSCP AF41 and count toward tx_bytes, as data
+ * does (each copy, when multipath sends several).
+ */
+static void send_handshake_message(struct braid_peer *peer, uint64_t now, enum path_msg kind,
+				   const void *msg, size_t len)
 {
-	if (path_send(peer, msg, len, HANDSHAKE_DSCP))
-		peer->tx_bytes += len;
+	peer->tx_bytes += len * path_send(peer, now, kind, msg, len, HANDSHAKE_DSCP);
+}
+
+/* A new initiation, unless one went out less than REKEY_TIMEOUT ago. */
+static bool create_initiation(struct braid_peer *peer, uint64_t now,
+			      struct message_handshake_initiation *msg)
+{
+	if (!has_expired(peer->last_sent_handshake, REKEY_TIMEOUT * PROTOCOL_SEC, now) ||
+	    peer->is_dead)
+		return false;
+	peer->last_sent_handshake = now;
+	if (!noise_handshake_create_initiation(msg, peer))
+		return false;
+	cookie_maker_add_macs(&peer->cookie, now, (uint8_t *)msg, sizeof(*msg));
+	timers_any_authenticated_packet_traversal(peer, now);
+	timers_any_authenticated_packet_sent(peer);
+	return true;
 }
 
 void peer_send_handshake_initiation(struct braid_peer *peer, uint64_t now, bool is_retry)
@@ -181,20 +201,26 @@ void peer_send_handshake_initiation(struct braid_peer *peer, uint64_t now, bool 
 
 	if (!is_retry)
 		peer->timer_handshake_attempts = 0;
-	/* At most one initiation per REKEY_TIMEOUT, whatever asks for it. */
-	if (!has_expired(peer->last_sent_handshake, REKEY_TIMEOUT * PROTOCOL_SEC, now) ||
-	    peer->is_dead)
-		return;
-	peer->last_sent_handshake = now;
-	if (!noise_handshake_create_initiation(&msg, peer))
+	if (!create_initiation(peer, now, &msg))
 		return;
 	device_log(peer->dev, BRAID_LOG_VERBOSE, "peer %llu (%s): sending handshake initiation",
 		   (unsigned long long)peer->internal_id, path_str(peer, ep));
-	cookie_maker_add_macs(&peer->cookie, now, (uint8_t *)&msg, sizeof(msg));
-	timers_any_authenticated_packet_traversal(peer, now);
-	timers_any_authenticated_packet_sent(peer);
-	send_handshake_message(peer, &msg, sizeof(msg));
+	send_handshake_message(peer, now, PATH_MSG_INITIATION, &msg, sizeof(msg));
 	timers_handshake_initiated(peer, now);
+}
+
+void peer_probe_handshake(struct braid_peer *peer, uint64_t now, unsigned int slot)
+{
+	struct message_handshake_initiation msg;
+
+	/* Never in the way of a handshake that is under way. */
+	if (peer->timer_retransmit_handshake != BRAID_NEVER || !create_initiation(peer, now, &msg))
+		return;
+	device_log(peer->dev, BRAID_LOG_VERBOSE, "peer %llu: handshake initiation as a path probe",
+		   (unsigned long long)peer->internal_id);
+	peer->tx_bytes += sizeof(msg) * path_send_on(peer, now, slot, &msg, sizeof(msg),
+						     HANDSHAKE_DSCP);
+	crypto_wipe(&msg, sizeof(msg));
 }
 
 void peer_send_handshake_response(struct braid_peer *peer, uint64_t now)
@@ -213,7 +239,7 @@ void peer_send_handshake_response(struct braid_peer *peer, uint64_t now)
 	timers_session_derived(peer, now);
 	timers_any_authenticated_packet_traversal(peer, now);
 	timers_any_authenticated_packet_sent(peer);
-	send_handshake_message(peer, &msg, sizeof(msg));
+	send_handshake_message(peer, now, PATH_MSG_RESPONSE, &msg, sizeof(msg));
 }
 
 enum braid_drop peer_stage_packet(struct braid_peer *peer, uint64_t now, const uint8_t *pkt,
@@ -268,8 +294,8 @@ void peer_send_staged_packets(struct braid_peer *peer, uint64_t now)
 	while ((sp = staged_pop(&peer->staged))) {
 		len = braid_keypair_seal(kp, 0, nonce++, dev->scratch, staged_data(sp), sp->len,
 					 dev->mtu);
-		if (path_send(peer, dev->scratch, len, transport_outer_tos(staged_data(sp), sp->len)))
-			bytes += len;
+		bytes += len * path_send(peer, now, PATH_MSG_DATA, dev->scratch, len,
+					 transport_outer_tos(staged_data(sp), sp->len));
 		n_data += sp->len != 0;
 		staged_release(&dev->staged_pool, sp);
 	}

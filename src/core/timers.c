@@ -206,6 +206,8 @@ uint64_t timers_tick(struct braid_peer *peer, uint64_t now)
 		expired_zero_key_material(peer, now);
 	if (due(&peer->timer_persistent_keepalive, now))
 		expired_send_persistent_keepalive(peer, now);
+	if (path_next_deadline(peer) <= now)
+		path_tick(peer, now);
 	return timers_next_deadline(peer);
 }
 
@@ -220,5 +222,5 @@ uint64_t timers_next_deadline(const struct braid_peer *peer)
 				       peer->timer_send_keepalive),
 			       min_u64(peer->timer_new_handshake,
 				       peer->timer_zero_key_material)),
-		       peer->timer_persistent_keepalive);
+		       min_u64(peer->timer_persistent_keepalive, path_next_deadline(peer)));
 }

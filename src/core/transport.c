@@ -165,7 +165,8 @@ struct braid_peer *transport_route(struct braid_device *dev, const uint8_t *pkt,
  */
 static enum braid_drop send_prepare_one(struct braid_device *dev, uint64_t now,
 					const uint8_t *pkt, size_t len, struct braid_peer **peerp,
-					struct braid_keypair **kp, uint64_t *nonce)
+					struct path_choice *choice, struct braid_keypair **kp,
+					uint64_t *nonce)
 {
 	struct braid_peer *peer;
 
@@ -175,7 +176,7 @@ static enum braid_drop send_prepare_one(struct braid_device *dev, uint64_t now,
 	peer = transport_route(dev, pkt, len);
 	if (!peer)
 		return BRAID_DROP_NO_ROUTE;
-	if (!path_select(peer))
+	if (!path_choose(peer, now, PATH_MSG_DATA, choice))
 		return BRAID_DROP_NO_ENDPOINT;
 	*peerp = peer;
 	/* Nothing may overtake packets already waiting for a session. */
@@ -188,12 +189,13 @@ size_t braid_device_send_prepare(struct braid_device *dev, uint64_t now, uint8_t
 				 const size_t lens[], size_t n, struct braid_send_job jobs[])
 {
 	struct braid_peer *peer = NULL;
+	struct path_choice choice;
 	enum braid_drop why;
 	size_t i, ready = 0;
 
 	for (i = 0; i < n; ++i) {
 		memset(&jobs[i], 0, sizeof(jobs[i]));
-		why = send_prepare_one(dev, now, pkts[i], lens[i], &peer, &jobs[i].kp,
+		why = send_prepare_one(dev, now, pkts[i], lens[i], &peer, &choice, &jobs[i].kp,
 				       &jobs[i].nonce);
 		if (why != BRAID_OK) {
 			device_drop(dev, why);
@@ -201,7 +203,9 @@ size_t braid_device_send_prepare(struct braid_device *dev, uint64_t now, uint8_t
 		}
 		if (!jobs[i].kp)
 			continue;
-		jobs[i].to = *path_select(peer);
+		jobs[i].to = *path_endpoint(peer, choice.first);
+		jobs[i].path = choice.first;
+		jobs[i].also = choice.also;
 		jobs[i].tos = transport_outer_tos(pkts[i], lens[i]);
 		++ready;
 	}
@@ -212,14 +216,19 @@ void braid_device_send_finish(struct braid_device *dev, uint64_t now,
 			      struct braid_send_job jobs[], size_t n)
 {
 	struct braid_peer *peer;
+	struct path_choice choice;
 	size_t i;
 
 	for (i = 0; i < n; ++i) {
 		if (!jobs[i].kp)
 			continue;
 		peer = jobs[i].kp->peer;
+		choice = (struct path_choice){ .first = jobs[i].path, .also = jobs[i].also };
+		if (!peer->is_dead && jobs[i].sealed_len)
+			path_sent(peer, now, &choice, jobs[i].sealed_len, true);
 		if (!peer->is_dead)
-			transport_data_sent(peer, now, 1, jobs[i].sealed_len);
+			transport_data_sent(peer, now, 1, jobs[i].sealed_len *
+					    (1 + __builtin_popcount(jobs[i].also)));
 		braid_keypair_put(jobs[i].kp);
 		jobs[i].kp = NULL;
 	}
@@ -229,18 +238,19 @@ static enum braid_drop send_one(struct braid_device *dev, uint64_t now, const ui
 				size_t len)
 {
 	struct braid_peer *peer = NULL;
+	struct path_choice choice;
 	struct braid_keypair *kp;
 	enum braid_drop why;
 	uint64_t nonce;
 	size_t mlen;
 
-	why = send_prepare_one(dev, now, pkt, len, &peer, &kp, &nonce);
+	why = send_prepare_one(dev, now, pkt, len, &peer, &choice, &kp, &nonce);
 	if (why != BRAID_OK || !kp)
 		return why;
 	mlen = braid_keypair_seal(kp, 0, nonce, dev->scratch, pkt, len, dev->mtu);
 	braid_keypair_put(kp);
-	if (!path_send(peer, dev->scratch, mlen, transport_outer_tos(pkt, len)))
-		mlen = 0;
+	mlen *= path_send_choice(peer, now, &choice, dev->scratch, mlen,
+				 transport_outer_tos(pkt, len), true);
 	transport_data_sent(peer, now, 1, mlen);
 	return BRAID_OK;
 }
@@ -315,21 +325,30 @@ enum braid_drop transport_data_done(struct braid_device *dev, uint64_t now,
 {
 	struct braid_peer *peer = kp->peer, *routed;
 	const uint8_t *src;
+	bool is_control;
 	size_t ip_len;
 	int family;
 
 	if (!peer || peer->is_dead)
 		return device_drop(dev, BRAID_DROP_UNKNOWN_INDEX);
+	is_control = inner_len && inner[0] >> 4 == CONTROL_TYPE_V1 >> 4 && !dev->no_multipath;
 	if (!replay_check(&kp->receiving_counter, nonce)) {
+		/* Multipath: a copy that another path brought first, which still shows its path works. */
+		if (path_is_multipath(peer)) {
+			path_received(peer, now, from, message_data_len(inner_len), PATH_RX_COPY);
+			return device_drop(dev, BRAID_DROP_DUPLICATE);
+		}
 		device_log_drop(dev, now, "peer %llu: packet with invalid counter %llu",
 				(unsigned long long)peer->internal_id, (unsigned long long)nonce);
 		return device_drop(dev, BRAID_DROP_REPLAY);
 	}
 
 	/* Authentic and fresh: it may move the endpoint and confirm the session. */
-	path_received_from(peer, from);
+	path_received(peer, now, from, message_data_len(inner_len),
+		      is_control ? PATH_RX_CONTROL : PATH_RX_NEW);
 	if (noise_received_with_keypair(&peer->keypairs, kp)) {
 		timers_handshake_complete(peer, now);
+		path_session_started(peer, now, 0);
 		peer_send_staged_packets(peer, now);
 	}
 	peer_keep_key_fresh_receive(peer, now);
@@ -339,6 +358,15 @@ enum braid_drop transport_data_done(struct braid_device *dev, uint64_t now,
 	if (!inner_len) {
 		peer->rx_bytes += message_data_len(0);
 		return BRAID_OK;
+	}
+	/* braid's control messages are keepalives with news, not data. */
+	if (is_control) {
+		peer->rx_bytes += message_data_len(inner_len);
+		if (path_control_received(peer, now, from, inner, inner_len))
+			return BRAID_OK;
+		device_log_drop(dev, now, "peer %llu: malformed control message",
+				(unsigned long long)peer->internal_id);
+		return device_drop(dev, BRAID_DROP_INNER_MALFORMED);
 	}
 	timers_data_received(peer, now);
 

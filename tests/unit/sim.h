@@ -4,9 +4,14 @@
  * datagrams through in-memory queues under a fake clock. Time moves only
  * when a test says so, so an hour of timers runs in milliseconds.
  *
- * Each host has one device, one underlay address and a deterministic RNG
+ * Each host has one device, an underlay address and a deterministic RNG
  * (splitmix64; keys and jitter come from it). Underlay addresses are
- * 198.51.100.N:51820; tunnel addresses 192.0.2.N.
+ * 198.51.100.N:51820; tunnel addresses 192.0.2.N. For multipath, a host may
+ * get more addresses, each on an interface of its own (sim_add_uplink()):
+ * a datagram leaves from the address its endpoint's src_ifindex or src
+ * names, and a multihomed host learns which of its addresses a datagram came
+ * to (src, src_ifindex), as IP_PKTINFO tells the daemon. Impairments per
+ * address (sim_impair()) drop, lose or delay every datagram from or to it.
  */
 #ifndef BRAID_TEST_SIM_H
 #define BRAID_TEST_SIM_H
@@ -22,10 +27,14 @@
 #define SIM_MAX_HOSTS 4
 #define SIM_QUEUE 4096
 #define SIM_PKT_MAX 2048
+#define SIM_MAX_ADDRS 4
+#define SIM_MAX_IMPAIRS 8
+#define SIM_DELAYED 8192
 
 struct sim_datagram {
 	struct braid_endpoint to;
 	struct braid_endpoint from;
+	uint64_t due, seq;		/* delayed: when it arrives; sent before those of higher seq */
 	uint8_t data[SIM_PKT_MAX];
 	size_t len;
 };
@@ -41,7 +50,9 @@ struct sim;
 struct sim_host {
 	struct sim *sim;
 	struct braid_device *dev;
-	struct braid_endpoint addr;
+	struct braid_endpoint addr;	/* the first of addrs */
+	struct braid_endpoint addrs[SIM_MAX_ADDRS];	/* address i is on interface i + 1 */
+	unsigned int n_addrs;
 	uint8_t private_key[BRAID_KEY_LEN], public_key[BRAID_KEY_LEN];
 	uint64_t rng;
 	struct sim_datagram *out;	/* sent, not yet moved */
@@ -56,6 +67,15 @@ struct sim_host {
 typedef bool sim_filter_fn(struct sim *sim, struct sim_host *from, struct sim_host *to,
 			   struct sim_datagram *d);
 
+/* What happens to every datagram from or to one underlay address. */
+struct sim_impair {
+	uint32_t addr;			/* network order; 0: unused */
+	bool blackhole;
+	unsigned int loss_permille;
+	uint64_t delay;			/* each way */
+	uint64_t dropped;
+};
+
 struct sim {
 	struct sim_host hosts[SIM_MAX_HOSTS];
 	unsigned int n_hosts;
@@ -63,6 +83,11 @@ struct sim {
 	uint64_t wall_base;
 	sim_filter_fn *filter;
 	void *filter_ctx;
+	struct sim_impair impairs[SIM_MAX_IMPAIRS];
+	uint64_t rng;			/* for losses */
+	struct sim_datagram *delayed;	/* in flight, unordered */
+	size_t n_delayed;
+	uint64_t delayed_seq;
 };
 
 static inline uint64_t splitmix64(uint64_t *state)
@@ -111,6 +136,20 @@ static inline void sim_count(struct sim_host *h, const uint8_t *buf, size_t len)
 	}
 }
 
+/* The address a datagram to `to` leaves from: the interface or source it names, else the first. */
+static inline const struct braid_endpoint *sim_source(const struct sim_host *h,
+						     const struct braid_endpoint *to)
+{
+	unsigned int i;
+
+	if (to->src_ifindex > 0 && (unsigned int)to->src_ifindex <= h->n_addrs)
+		return &h->addrs[to->src_ifindex - 1];
+	for (i = 0; i < h->n_addrs; ++i)
+		if (to->src.in4.s_addr && to->src.in4.s_addr == h->addrs[i].addr.in4.sin_addr.s_addr)
+			return &h->addrs[i];
+	return &h->addr;
+}
+
 static inline void sim_enqueue(struct sim_host *h, const struct braid_endpoint *to, const uint8_t *buf,
 			size_t len)
 {
@@ -120,7 +159,7 @@ static inline void sim_enqueue(struct sim_host *h, const struct braid_endpoint *
 		abort();
 	d = &h->out[h->n_out++];
 	d->to = *to;
-	d->from = h->addr;
+	d->from = *sim_source(h, to);
 	memcpy(d->data, buf, len);
 	d->len = len;
 	sim_count(h, buf, len);
@@ -185,6 +224,8 @@ static inline struct sim_host *sim_add_host(struct sim *sim, const struct braid_
 	if (!h->out || !h->delivered || !h->dev)
 		abort();
 	sim_endpoint(&h->addr, sim->n_hosts, 51820);
+	h->addrs[0] = h->addr;
+	h->n_addrs = 1;
 	sim_random(h, h->private_key, BRAID_KEY_LEN);
 	braid_clamp_private_key(h->private_key);
 	braid_public_key(h->public_key, h->private_key);
@@ -216,6 +257,7 @@ static inline void sim_init(struct sim *sim)
 	memset(sim, 0, sizeof(*sim));
 	sim->wall_base = 1700000000ULL * 1000000000ULL;
 	sim->now = 5 * 1000000000ULL;
+	sim->rng = 0x5eed;
 }
 
 static inline void sim_free(struct sim *sim)
@@ -227,28 +269,135 @@ static inline void sim_free(struct sim *sim)
 		free(sim->hosts[i].out);
 		free(sim->hosts[i].delivered);
 	}
+	free(sim->delayed);
 }
 
-static inline struct sim_host *sim_host_at(struct sim *sim, const struct braid_endpoint *ep)
+/*
+ * Give h another underlay address, on interface n_addrs + 1: 203.0.113.N for
+ * the second, then 198.51.100.(64 + N) and 203.0.113.(64 + N).
+ */
+static inline const struct braid_endpoint *sim_add_uplink(struct sim *sim, struct sim_host *h)
 {
-	unsigned int i;
+	static const uint32_t nets[SIM_MAX_ADDRS] = { 0xc6336400, 0xcb007100, 0xc6336440,
+						      0xcb007140 };
+	struct braid_endpoint *ep;
 
-	for (i = 0; i < sim->n_hosts; ++i)
-		if (sim->hosts[i].addr.addr.in4.sin_addr.s_addr == ep->addr.in4.sin_addr.s_addr)
-			return &sim->hosts[i];
+	if (h->n_addrs == SIM_MAX_ADDRS)
+		abort();
+	ep = &h->addrs[h->n_addrs];
+	sim_endpoint(ep, 0, 51820);
+	ep->addr.in4.sin_addr.s_addr = htonl(nets[h->n_addrs] | sim_host_number(sim, h));
+	h->n_addrs++;
+	return ep;
+}
+
+/* The host, and which of its addresses, a datagram to ep reaches. */
+static inline struct sim_host *sim_host_at(struct sim *sim, const struct braid_endpoint *ep,
+					   unsigned int *index)
+{
+	unsigned int i, j;
+
+	for (i = 0; i < sim->n_hosts; ++i) {
+		for (j = 0; j < sim->hosts[i].n_addrs; ++j) {
+			if (sim->hosts[i].addrs[j].addr.in4.sin_addr.s_addr ==
+			    ep->addr.in4.sin_addr.s_addr) {
+				if (index)
+					*index = j;
+				return &sim->hosts[i];
+			}
+		}
+	}
 	return NULL;
 }
 
-/* Move every queued datagram to its destination, until the network is quiet. */
+/* The impairment of addr (network order), made on first use. */
+static inline struct sim_impair *sim_impair(struct sim *sim, uint32_t addr)
+{
+	struct sim_impair *free_slot = NULL;
+	unsigned int i;
+
+	for (i = 0; i < SIM_MAX_IMPAIRS; ++i) {
+		if (sim->impairs[i].addr == addr)
+			return &sim->impairs[i];
+		if (!sim->impairs[i].addr && !free_slot)
+			free_slot = &sim->impairs[i];
+	}
+	if (!free_slot)
+		abort();
+	memset(free_slot, 0, sizeof(*free_slot));
+	free_slot->addr = addr;
+	return free_slot;
+}
+
+/* What the impairments of both ends do to d: false when it is lost; else *delay. */
+static inline bool sim_impaired(struct sim *sim, const struct sim_datagram *d, uint64_t *delay)
+{
+	uint32_t ends[2] = { d->from.addr.in4.sin_addr.s_addr, d->to.addr.in4.sin_addr.s_addr };
+	unsigned int i, e;
+
+	*delay = 0;
+	for (e = 0; e < 2; ++e) {
+		for (i = 0; i < SIM_MAX_IMPAIRS; ++i) {
+			struct sim_impair *im = &sim->impairs[i];
+
+			if (!im->addr || im->addr != ends[e])
+				continue;
+			if (im->blackhole ||
+			    (im->loss_permille && splitmix64(&sim->rng) % 1000 < im->loss_permille)) {
+				im->dropped++;
+				return false;
+			}
+			*delay += im->delay;
+		}
+	}
+	return true;
+}
+
+static inline void sim_deliver_now(struct sim *sim, struct sim_datagram *d)
+{
+	unsigned int index = 0;
+	struct sim_host *to = sim_host_at(sim, &d->to, &index);
+
+	if (!to)
+		return;
+	/* A multihomed host learns which of its addresses the datagram came to. */
+	if (to->n_addrs > 1) {
+		d->from.src.in4 = to->addrs[index].addr.in4.sin_addr;
+		d->from.src_ifindex = (int)index + 1;
+	}
+	braid_device_receive(to->dev, sim->now, &d->from, d->data, d->len);
+}
+
+/* Deliver what is due, then move every queued datagram, until the network is quiet. */
 static inline size_t sim_flush(struct sim *sim)
 {
 	size_t moved = 0, i;
 	unsigned int h;
 	bool again = true;
+	uint64_t delay;
 	static struct sim_datagram batch[SIM_QUEUE];
 
 	while (again) {
 		again = false;
+		/* Due datagrams arrive in the order they are due, and as sent among equals. */
+		for (;;) {
+			size_t first = sim->n_delayed;
+
+			for (i = 0; i < sim->n_delayed; ++i)
+				if (sim->delayed[i].due <= sim->now &&
+				    (first == sim->n_delayed ||
+				     sim->delayed[i].due < sim->delayed[first].due ||
+				     (sim->delayed[i].due == sim->delayed[first].due &&
+				      sim->delayed[i].seq < sim->delayed[first].seq)))
+					first = i;
+			if (first == sim->n_delayed)
+				break;
+			batch[0] = sim->delayed[first];
+			sim->delayed[first] = sim->delayed[--sim->n_delayed];
+			sim_deliver_now(sim, &batch[0]);
+			again = true;
+			++moved;
+		}
 		for (h = 0; h < sim->n_hosts; ++h) {
 			struct sim_host *from = &sim->hosts[h];
 			size_t n = from->n_out;
@@ -259,12 +408,23 @@ static inline size_t sim_flush(struct sim *sim)
 			memcpy(batch, from->out, n * sizeof(*batch));
 			from->n_out = 0;
 			for (i = 0; i < n; ++i) {
-				struct sim_host *to = sim_host_at(sim, &batch[i].to);
+				struct sim_host *to = sim_host_at(sim, &batch[i].to, NULL);
 
 				if (!to || (sim->filter && !sim->filter(sim, from, to, &batch[i])))
 					continue;
-				braid_device_receive(to->dev, sim->now, &batch[i].from, batch[i].data,
-						     batch[i].len);
+				if (!sim_impaired(sim, &batch[i], &delay))
+					continue;
+				if (delay) {
+					if (!sim->delayed)
+						sim->delayed = calloc(SIM_DELAYED, sizeof(*sim->delayed));
+					if (!sim->delayed || sim->n_delayed == SIM_DELAYED)
+						abort();
+					batch[i].due = sim->now + delay;
+					batch[i].seq = sim->delayed_seq++;
+					sim->delayed[sim->n_delayed++] = batch[i];
+					continue;
+				}
+				sim_deliver_now(sim, &batch[i]);
 				++moved;
 			}
 		}
@@ -282,6 +442,9 @@ static inline uint64_t sim_next_deadline(struct sim *sim)
 		if (d < next)
 			next = d;
 	}
+	for (i = 0; i < sim->n_delayed; ++i)
+		if (sim->delayed[i].due < next)
+			next = sim->delayed[i].due;
 	return next;
 }
 
