@@ -60,6 +60,11 @@ struct braid_endpoint {
 		struct in6_addr in6;
 	} src;
 	int src_ifindex;
+	/*
+	 * Leave by src_ifindex whatever routing would prefer (a multipath
+	 * uplink). Otherwise src_ifindex only says where the peer's packet came in.
+	 */
+	bool pin_interface;
 };
 
 /* Reasons a packet was dropped; each has a device counter. */
@@ -243,8 +248,14 @@ bool braid_peer_get_preshared_key(const struct braid_peer *peer, uint8_t key[BRA
  * until the peer's next authenticated packet shows where it is reachable.
  */
 void braid_peer_set_endpoint(struct braid_peer *peer, const struct braid_endpoint *endpoint);
-/* False when the peer has no endpoint yet. */
+/* Where the peer's traffic goes now (multipath: the path in use); false when nowhere yet. */
 bool braid_peer_get_endpoint(const struct braid_peer *peer, struct braid_endpoint *endpoint);
+/*
+ * The peer's own endpoint: as configured, or as it roamed when the peer is
+ * not multipath; the remote of every path configured without one.
+ */
+bool braid_peer_get_configured_endpoint(const struct braid_peer *peer,
+					struct braid_endpoint *endpoint);
 /*
  * The host refused to send from to->src, the sticky source (the address is
  * gone, or routing no longer allows it): the peer forgets that source, so the
@@ -301,7 +312,7 @@ void braid_peer_initiate_handshake(struct braid_peer *peer, uint64_t now);
  */
 enum {
 	BRAID_MAX_PATHS = 8,
-	BRAID_PATH_NAME_LEN = 16,	/* an interface name and its NUL */
+	BRAID_PATH_NAME_LEN = 48,	/* an interface name or an IPv6 address, and a NUL */
 	BRAID_PATH_IDLE_SEC = 120,
 };
 

@@ -330,7 +330,8 @@ static void select_active(struct braid_peer *peer, uint64_t now, bool announce)
 	set_state(peer, &mp->path[best], BRAID_PATH_ACTIVE, "now carries the traffic");
 	device_log(peer->dev, BRAID_LOG_VERBOSE, "peer %llu: traffic moves to path %s",
 		   (unsigned long long)peer->internal_id, path_label(&mp->path[best], label));
-	if (announce)
+	/* Traffic moved (not merely found its first path): tell the far end. */
+	if (announce && old >= 0)
 		send_keepalive_on_switch(peer, now);
 }
 
@@ -987,6 +988,22 @@ enum braid_peer_kind braid_peer_get_kind(const struct braid_peer *peer)
 	return peer->paths.mp ? peer->paths.mp->kind : BRAID_PEER_UNKNOWN;
 }
 
+/* A path's link went down, or is back: down at once, or probing from now. */
+static void set_usable(struct braid_peer *peer, uint64_t now, struct path *p, bool is_usable)
+{
+	if (p->is_usable == is_usable)
+		return;
+	p->is_usable = is_usable;
+	if (!is_usable) {
+		path_down(peer, now, p, "link down");
+		return;
+	}
+	p->healthy_since = now;
+	p->unanswered_since = BRAID_NEVER;
+	p->last_probe = BRAID_NEVER;
+	set_state(peer, p, BRAID_PATH_PROBING, "link up");
+}
+
 /* A configured path from its configuration; the remote defaults to the peer's endpoint. */
 static int configure(const struct braid_peer *peer, const struct braid_path_config *cfg,
 		     struct path *p)
@@ -1007,6 +1024,7 @@ static int configure(const struct braid_peer *peer, const struct braid_path_conf
 	p->is_configured = true;
 	p->is_usable = cfg->is_usable;
 	p->pins_interface = cfg->endpoint.src_ifindex != 0;
+	p->endpoint.pin_interface = p->pins_interface;
 	p->state = cfg->is_usable ? BRAID_PATH_STANDBY : BRAID_PATH_DOWN;
 	return 0;
 }
@@ -1037,22 +1055,26 @@ int braid_peer_set_paths(struct braid_peer *peer, uint64_t now,
 	mp = mp_get(peer);
 	if (!mp)
 		return -ENOMEM;
-	/* Paths that stay keep what they learned; learned ones follow, as many as fit. */
+	/*
+	 * Paths that stay keep what they learned (their link may have changed);
+	 * a new one added while a session runs must prove itself first.
+	 */
 	for (i = 0; i < n; i++) {
-		for (j = 0; j < mp->n_configured; j++) {
-			if (!same_path(&fresh[i], &mp->path[j]))
-				continue;
+		for (j = 0; j < mp->n_configured && !same_path(&fresh[i], &mp->path[j]); j++)
+			;
+		if (j < mp->n_configured) {
+			bool is_usable = fresh[i].is_usable;
 			struct path keep = mp->path[j];
 
 			keep.prio = fresh[i].prio;
 			memcpy(keep.name, fresh[i].name, sizeof(keep.name));
-			if (keep.is_usable != fresh[i].is_usable)
-				keep.state = fresh[i].state;
-			keep.is_usable = fresh[i].is_usable;
 			fresh[i] = keep;
+			set_usable(peer, now, &fresh[i], is_usable);
 			active = mp->active == (int)j ? (int)i : active;
 			last_rx = mp->last_rx == (int)j ? (int)i : last_rx;
-			break;
+		} else if (fresh[i].is_usable && peer->keypairs.current) {
+			fresh[i].healthy_since = now;
+			fresh[i].state = BRAID_PATH_PROBING;
 		}
 	}
 	n_learned = 0;
@@ -1117,16 +1139,8 @@ static void link_changed(struct braid_peer *peer, uint64_t now, int ifindex, boo
 		if (!p->pins_interface || p->endpoint.src_ifindex != ifindex ||
 		    p->is_usable == is_usable)
 			continue;
-		p->is_usable = is_usable;
+		set_usable(peer, now, p, is_usable);
 		changed = true;
-		if (!is_usable) {
-			path_down(peer, now, p, "link down");
-			continue;
-		}
-		p->healthy_since = now;
-		p->unanswered_since = BRAID_NEVER;
-		p->last_probe = BRAID_NEVER;
-		set_state(peer, p, BRAID_PATH_PROBING, "link up");
 	}
 	if (!changed)
 		return;
@@ -1195,6 +1209,15 @@ bool braid_peer_get_endpoint(const struct braid_peer *peer, struct braid_endpoin
 		*endpoint = mp->path[slot].endpoint;
 		return true;
 	}
+	if (!peer->paths.has_endpoint)
+		return false;
+	*endpoint = peer->paths.endpoint;
+	return true;
+}
+
+bool braid_peer_get_configured_endpoint(const struct braid_peer *peer,
+					struct braid_endpoint *endpoint)
+{
 	if (!peer->paths.has_endpoint)
 		return false;
 	*endpoint = peer->paths.endpoint;

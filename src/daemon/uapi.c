@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "multipath.h"
 #include "uapi.h"
 
 enum aip_action { AIP_ADD, AIP_REMOVE, AIP_CLEAR };
@@ -33,6 +34,17 @@ struct aip_change {
 	uint8_t cidr;
 	int family;
 	uint8_t addr[16];
+};
+
+/* The braid_ keys of one peer section. */
+struct mp_change {
+	bool has_mode;
+	enum braid_multipath mode;
+	bool replace_paths;
+	struct mp_spec specs[BRAID_MAX_PATHS];
+	unsigned int n_specs;
+	struct braid_endpoint extra[BRAID_MAX_PATHS];
+	unsigned int n_extra;
 };
 
 /* One public_key section. */
@@ -50,6 +62,7 @@ struct peer_change {
 	/* allowed_ip and replace_allowed_ips lines, in order. */
 	struct aip_change *aips;
 	size_t n_aips, cap_aips;
+	struct mp_change *mp;	/* NULL: no braid_ key in this section */
 };
 
 struct set_request {
@@ -246,14 +259,13 @@ static bool parse_endpoint_v6(struct braid_endpoint *ep, char *s)
 	return !zone || parse_zone(zone, &ep->addr.in6.sin6_scope_id);
 }
 
-/* Numeric only: "198.51.100.1:51820" or "[2001:db8::1]:51820" (with an optional %zone). */
-static bool parse_endpoint(struct braid_endpoint *ep, const struct kv *kv)
+bool uapi_parse_endpoint(struct braid_endpoint *ep, const char *value, size_t len)
 {
 	char s[INET6_ADDRSTRLEN + IF_NAMESIZE + 16], *colon;
 	uint64_t port;
 
 	memset(ep, 0, sizeof(*ep));
-	if (!value_cstr(s, sizeof(s), kv->value, kv->value_len))
+	if (!value_cstr(s, sizeof(s), value, len))
 		return false;
 	if (s[0] == '[')
 		return parse_endpoint_v6(ep, s);
@@ -316,6 +328,7 @@ struct parser {
 	struct peer_change *peer;	/* the current section, NULL while in the device part */
 	uint8_t own_public_key[BRAID_KEY_LEN];
 	bool has_own_key;
+	bool has_multipath;		/* the braid_ peer keys are served */
 	const char *why;		/* for the log */
 };
 
@@ -403,6 +416,58 @@ static int add_aip(struct parser *p, const struct aip_change *c)
 	return 0;
 }
 
+static const char *const mode_names[] = {
+	[BRAID_MULTIPATH_OFF] = "off",
+	[BRAID_MULTIPATH_FAILOVER] = "failover",
+	[BRAID_MULTIPATH_REDUNDANT] = "redundant",
+	[BRAID_MULTIPATH_AGGREGATE] = "aggregate",
+};
+
+/* braid's own peer keys (multipath); a client that sends them knows they are ours. */
+static int parse_multipath_line(struct parser *p, const struct kv *kv)
+{
+	struct peer_change *pc = p->peer;
+	struct mp_change *mc = pc->mp;
+	unsigned int i;
+
+	if (!p->has_multipath)
+		return fail(p, -EINVAL, "multipath is not available");
+	if (!mc) {
+		mc = pc->mp = calloc(1, sizeof(*mc));
+		if (!mc)
+			return fail(p, -ENOMEM, "out of memory");
+	}
+	if (key_is(kv, "braid_multipath")) {
+		for (i = 0; i < sizeof(mode_names) / sizeof(mode_names[0]); i++)
+			if (value_is(kv, mode_names[i]))
+				break;
+		if (i == sizeof(mode_names) / sizeof(mode_names[0]))
+			return fail(p, -EINVAL, "unknown braid_multipath mode");
+		mc->has_mode = true;
+		mc->mode = (enum braid_multipath)i;
+	} else if (key_is(kv, "braid_replace_paths")) {
+		if (!parse_true(kv))
+			return fail(p, -EINVAL, "invalid braid_replace_paths");
+		mc->replace_paths = true;
+		mc->n_specs = mc->n_extra = 0;
+	} else if (key_is(kv, "braid_path")) {
+		if (mc->n_specs == BRAID_MAX_PATHS)
+			return fail(p, -EINVAL, "more than 8 braid_path lines");
+		if (!mp_spec_parse(&mc->specs[mc->n_specs], kv->value, kv->value_len))
+			return fail(p, -EINVAL, "invalid braid_path");
+		mc->n_specs++;
+	} else if (key_is(kv, "braid_endpoint")) {
+		if (mc->n_extra == BRAID_MAX_PATHS)
+			return fail(p, -EINVAL, "more than 8 braid_endpoint lines");
+		if (!uapi_parse_endpoint(&mc->extra[mc->n_extra], kv->value, kv->value_len))
+			return fail(p, -EINVAL, "invalid braid_endpoint");
+		mc->n_extra++;
+	} else {
+		return fail(p, -EINVAL, "unknown peer key");
+	}
+	return 0;
+}
+
 static int parse_peer_line(struct parser *p, const struct kv *kv)
 {
 	struct peer_change *pc = p->peer;
@@ -422,7 +487,7 @@ static int parse_peer_line(struct parser *p, const struct kv *kv)
 			return fail(p, -EINVAL, "invalid preshared_key");
 		pc->has_preshared_key = true;
 	} else if (key_is(kv, "endpoint")) {
-		if (!parse_endpoint(&pc->endpoint, kv))
+		if (!uapi_parse_endpoint(&pc->endpoint, kv->value, kv->value_len))
 			return fail(p, -EINVAL, "invalid endpoint");
 		pc->has_endpoint = true;
 	} else if (key_is(kv, "persistent_keepalive_interval")) {
@@ -442,6 +507,8 @@ static int parse_peer_line(struct parser *p, const struct kv *kv)
 	} else if (key_is(kv, "protocol_version")) {
 		if (!value_is(kv, "1"))
 			return fail(p, -EINVAL, "unsupported protocol_version");
+	} else if (kv->key_len > 6 && !memcmp(kv->key, "braid_", 6)) {
+		return parse_multipath_line(p, kv);
 	} else {
 		return fail(p, -EINVAL, "unknown peer key");
 	}
@@ -468,8 +535,10 @@ static int parse_line(struct parser *p, const char *line, size_t len)
 
 static void set_request_free(struct set_request *req)
 {
-	for (size_t i = 0; i < req->n_peers; i++)
+	for (size_t i = 0; i < req->n_peers; i++) {
 		free(req->peers[i].aips);
+		free(req->peers[i].mp);
+	}
 	if (req->peers) {
 		explicit_bzero(req->peers, req->cap_peers * sizeof(*req->peers));
 		free(req->peers);
@@ -480,7 +549,7 @@ static void set_request_free(struct set_request *req)
 /* body holds the lines after "set=1", without the final empty line. */
 static int parse_set(struct uapi *u, struct set_request *req, const char *body, size_t len)
 {
-	struct parser p = { .req = req };
+	struct parser p = { .req = req, .has_multipath = u->mp != NULL };
 	const char *end = body + len, *nl;
 	int line_no = 1, ret = 0;
 
@@ -534,8 +603,41 @@ static int apply_aips(struct braid_peer *peer, const struct peer_change *pc)
 	return 0;
 }
 
-static int apply_peer(struct braid_device *dev, uint64_t now, const struct peer_change *pc)
+/* The section's braid_ keys, into the daemon's store and the peer (validated before). */
+static int apply_multipath(struct uapi *u, struct braid_peer *peer, uint64_t now,
+			   const struct peer_change *pc)
 {
+	const struct mp_change *mc = pc->mp;
+	struct mp_peer *mpp;
+	int ret;
+
+	if (!mc) {
+		/* A new endpoint is the remote of the peer's paths: expand them again. */
+		if (pc->has_endpoint && u->mp)
+			return mp_config_apply(u->mp, peer, now);
+		return 0;
+	}
+	mpp = mp_config_get(u->mp, pc->public_key);
+	if (!mpp)
+		return -ENOMEM;
+	if (mc->replace_paths)
+		mpp->n_specs = mpp->n_extra = 0;
+	memcpy(&mpp->specs[mpp->n_specs], mc->specs, mc->n_specs * sizeof(mc->specs[0]));
+	mpp->n_specs += mc->n_specs;
+	memcpy(&mpp->extra[mpp->n_extra], mc->extra, mc->n_extra * sizeof(mc->extra[0]));
+	mpp->n_extra += mc->n_extra;
+	if (mc->has_mode) {
+		log_verbose("UAPI: multipath %s", mode_names[mc->mode]);
+		ret = braid_peer_set_multipath(peer, now, mc->mode);
+		if (ret)
+			return ret;
+	}
+	return mp_config_apply(u->mp, peer, now);
+}
+
+static int apply_peer(struct uapi *u, uint64_t now, const struct peer_change *pc)
+{
+	struct braid_device *dev = u->dev;
 	struct braid_peer *peer;
 	int ret;
 
@@ -547,6 +649,8 @@ static int apply_peer(struct braid_device *dev, uint64_t now, const struct peer_
 			log_verbose("UAPI: removing a peer");
 			braid_peer_free(peer);
 		}
+		if (u->mp)
+			mp_config_forget(u->mp, pc->public_key);
 		return 0;
 	}
 	if (!peer) {
@@ -562,11 +666,37 @@ static int apply_peer(struct braid_device *dev, uint64_t now, const struct peer_
 	if (pc->has_endpoint)
 		braid_peer_set_endpoint(peer, &pc->endpoint);
 	ret = apply_aips(peer, pc);
+	if (!ret)
+		ret = apply_multipath(u, peer, now, pc);
 	if (ret)
 		return ret;
 	/* Last, as wireguard-go does: a keepalive turned on goes out to the new endpoint. */
 	if (pc->has_keepalive && braid_peer_get_persistent_keepalive(peer) != pc->keepalive)
 		braid_peer_set_persistent_keepalive(peer, now, pc->keepalive);
+	return 0;
+}
+
+/* Limits that depend on what a peer has already: checked before anything is applied. */
+static int check_multipath(const struct uapi *u, const struct set_request *req)
+{
+	const struct mp_peer *have;
+	const struct mp_change *mc;
+	unsigned int specs, extra;
+
+	for (size_t i = 0; i < req->n_peers; i++) {
+		mc = req->peers[i].mp;
+		if (!mc)
+			continue;
+		have = req->replace_peers || mc->replace_paths ? NULL :
+		       mp_config_find(u->mp, req->peers[i].public_key);
+		specs = mc->n_specs + (have ? have->n_specs : 0);
+		extra = mc->n_extra + (have ? have->n_extra : 0);
+		if (specs > BRAID_MAX_PATHS || extra > BRAID_MAX_PATHS) {
+			log_error("UAPI: set rejected: a peer would have more than %d braid_path or"
+				  " braid_endpoint lines", BRAID_MAX_PATHS);
+			return -EINVAL;
+		}
+	}
 	return 0;
 }
 
@@ -578,8 +708,10 @@ static int apply_peer(struct braid_device *dev, uint64_t now, const struct peer_
  */
 static int apply_set(struct uapi *u, uint64_t now, const struct set_request *req)
 {
-	int ret;
+	int ret = check_multipath(u, req);
 
+	if (ret)
+		return ret;
 	if (req->has_listen_port || req->has_fwmark) {
 		ret = u->host->set_net(u->host_ctx, req->has_listen_port, req->listen_port,
 				       req->has_fwmark, req->fwmark);
@@ -593,9 +725,11 @@ static int apply_set(struct uapi *u, uint64_t now, const struct set_request *req
 	if (req->replace_peers) {
 		log_verbose("UAPI: removing all peers");
 		braid_device_clear_peers(u->dev);
+		if (u->mp)
+			u->mp->n = 0;
 	}
 	for (size_t i = 0; i < req->n_peers; i++) {
-		ret = apply_peer(u->dev, now, &req->peers[i]);
+		ret = apply_peer(u, now, &req->peers[i]);
 		if (ret) {
 			log_error("UAPI: cannot apply a peer: %s", strerror(-ret));
 			return ret;
@@ -628,14 +762,16 @@ static void put_key(struct uapi_buf *out, const char *name, const uint8_t key[BR
 	explicit_bzero(hex, sizeof(hex));
 }
 
-static void put_endpoint(struct uapi_buf *out, const struct braid_endpoint *ep)
+/* "198.51.100.1:51820" or "[2001:db8::1%eth0]:51820"; empty for another family. */
+static void format_endpoint(char *buf, size_t len, const struct braid_endpoint *ep)
 {
 	char ip[INET6_ADDRSTRLEN], zone[IF_NAMESIZE + 2] = "";
 	const struct sockaddr_in6 *in6 = &ep->addr.in6;
 
+	*buf = '\0';
 	if (ep->addr.sa.sa_family == AF_INET) {
 		inet_ntop(AF_INET, &ep->addr.in4.sin_addr, ip, sizeof(ip));
-		buf_printf(out, "endpoint=%s:%u\n", ip, ntohs(ep->addr.in4.sin_port));
+		snprintf(buf, len, "%s:%u", ip, ntohs(ep->addr.in4.sin_port));
 	} else if (ep->addr.sa.sa_family == AF_INET6) {
 		inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip));
 		if (in6->sin6_scope_id) {
@@ -646,8 +782,17 @@ static void put_endpoint(struct uapi_buf *out, const struct braid_endpoint *ep)
 			else
 				snprintf(zone, sizeof(zone), "%%%u", in6->sin6_scope_id);
 		}
-		buf_printf(out, "endpoint=[%s%s]:%u\n", ip, zone, ntohs(in6->sin6_port));
+		snprintf(buf, len, "[%s%s]:%u", ip, zone, ntohs(in6->sin6_port));
 	}
+}
+
+static void put_endpoint(struct uapi_buf *out, const struct braid_endpoint *ep)
+{
+	char text[INET6_ADDRSTRLEN + IF_NAMESIZE + 16];
+
+	format_endpoint(text, sizeof(text), ep);
+	if (*text)
+		buf_printf(out, "endpoint=%s\n", text);
 }
 
 static int put_allowed_ip(void *ctx, int family, const void *addr, uint8_t cidr)
@@ -661,7 +806,69 @@ static int put_allowed_ip(void *ctx, int family, const void *addr, uint8_t cidr)
 	return 0;
 }
 
-static void put_peer(struct uapi_buf *out, const struct braid_peer *peer)
+static const char *const path_state_names[] = {
+	[BRAID_PATH_DOWN] = "down", [BRAID_PATH_PROBING] = "probing",
+	[BRAID_PATH_STANDBY] = "standby", [BRAID_PATH_ACTIVE] = "active",
+	[BRAID_PATH_SUSPECT] = "suspect",
+};
+
+static const char *const kind_names[] = {
+	[BRAID_PEER_UNKNOWN] = "unknown", [BRAID_PEER_BRAID] = "yes", [BRAID_PEER_STOCK] = "no",
+};
+
+/* What a path is called in get: its configured name, else its interface's, else "learned". */
+static const char *path_name(const struct uapi *u, const struct braid_path_info *info)
+{
+	const struct uplink *l;
+
+	if (*info->name)
+		return info->name;
+	l = u->mp ? uplinks_by_index(&u->mp->uplinks, info->endpoint.src_ifindex) : NULL;
+	return l && *l->name ? l->name : "learned";
+}
+
+static void put_path(const struct uapi *u, uint64_t now, struct uapi_buf *out,
+		     const struct braid_path_info *info)
+{
+	char remote[INET6_ADDRSTRLEN + IF_NAMESIZE + 16], local[INET6_ADDRSTRLEN] = "";
+	const struct braid_endpoint *ep = &info->endpoint;
+	uint64_t last_rx = info->last_rx_ns == BRAID_NEVER || info->last_rx_ns > now ? UINT64_MAX :
+			   (now - info->last_rx_ns) / 1000000;
+
+	format_endpoint(remote, sizeof(remote), ep);
+	inet_ntop(ep->addr.sa.sa_family, ep->addr.sa.sa_family == AF_INET ?
+		  (const void *)&ep->src.in4 : (const void *)&ep->src.in6, local, sizeof(local));
+	/* One line, so that wg, which ignores it, sees one unknown key. */
+	buf_printf(out, "braid_path=%s,local=%s,remote=%s,state=%s,rtt_us=%llu,tx_bytes=%llu,"
+		   "rx_bytes=%llu,last_rx_ms=%lld\n", path_name(u, info), local, remote,
+		   path_state_names[info->state], (unsigned long long)(info->srtt_ns / 1000),
+		   (unsigned long long)info->tx_bytes, (unsigned long long)info->rx_bytes,
+		   last_rx == UINT64_MAX ? -1LL : (long long)last_rx);
+}
+
+/*
+ * Multipath, read-only like the drop counters (wg ignores these keys): the
+ * mode, whether the far end is braid, one line per path. Only for a peer
+ * with something to show, so a plain configuration answers as wireguard-go.
+ */
+static void put_multipath(const struct uapi *u, uint64_t now, struct uapi_buf *out,
+			  const struct braid_peer *peer)
+{
+	struct braid_path_info info[BRAID_MAX_PATHS];
+	enum braid_multipath mode = braid_peer_get_multipath(peer);
+	enum braid_peer_kind kind = braid_peer_get_kind(peer);
+	size_t n = braid_peer_get_paths(peer, info, BRAID_MAX_PATHS);
+
+	if (mode == BRAID_MULTIPATH_OFF && kind == BRAID_PEER_UNKNOWN && !n)
+		return;
+	buf_printf(out, "braid_multipath=%s\n", mode_names[mode]);
+	buf_printf(out, "braid_peer_multipath=%s\n", kind_names[kind]);
+	for (size_t i = 0; i < n && i < BRAID_MAX_PATHS; i++)
+		put_path(u, now, out, &info[i]);
+}
+
+static void put_peer(const struct uapi *u, uint64_t now, struct uapi_buf *out,
+		     const struct braid_peer *peer)
 {
 	uint8_t key[BRAID_KEY_LEN];
 	struct braid_endpoint ep;
@@ -685,6 +892,7 @@ static void put_peer(struct uapi_buf *out, const struct braid_peer *peer)
 	buf_printf(out, "rx_bytes=%llu\n", (unsigned long long)st.rx_bytes);
 	buf_printf(out, "persistent_keepalive_interval=%u\n",
 		   braid_peer_get_persistent_keepalive(peer));
+	put_multipath(u, now, out, peer);
 	braid_peer_foreach_allowed_ip(peer, put_allowed_ip, out);
 }
 
@@ -713,7 +921,7 @@ static void put_device_stats(struct uapi_buf *out, const struct braid_device *de
 	put_counter(out, "braid_", "handshakes_under_load", stats.handshakes_under_load);
 }
 
-static void do_get(struct uapi *u, struct uapi_buf *out)
+static void do_get(struct uapi *u, uint64_t now, struct uapi_buf *out)
 {
 	uint8_t key[BRAID_KEY_LEN];
 	const struct braid_peer *peer = NULL;
@@ -729,7 +937,7 @@ static void do_get(struct uapi *u, struct uapi_buf *out)
 		buf_printf(out, "fwmark=%u\n", fwmark);
 	put_device_stats(out, u->dev);
 	while ((peer = braid_device_next_peer(u->dev, peer)))
-		put_peer(out, peer);
+		put_peer(u, now, out, peer);
 	uapi_reply_errno(out, 0);
 }
 
@@ -772,7 +980,7 @@ bool uapi_execute(struct uapi *u, uint64_t now, const char *op, size_t len,
 	}
 	if (len > op_len && !memcmp(op, get, op_len)) {
 		if (len == op_len + 1) {
-			do_get(u, out);
+			do_get(u, now, out);
 		} else {
 			log_error("UAPI: get with trailing lines");
 			uapi_reply_errno(out, -EINVAL);

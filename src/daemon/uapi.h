@@ -33,10 +33,13 @@ struct uapi_host_ops {
 	int (*set_net)(void *ctx, bool set_port, uint16_t port, bool set_mark, uint32_t mark);
 };
 
+struct mp_config;
+
 struct uapi {
 	struct braid_device *dev;
 	const struct uapi_host_ops *host;
 	void *host_ctx;
+	struct mp_config *mp;		/* multipath specs; NULL: the braid_path keys are refused */
 };
 
 /* A growing reply buffer; failed is set (and the text dropped) when memory runs out. */
@@ -74,5 +77,8 @@ bool uapi_process(struct uapi *u, uint64_t now, const char *in, size_t len,
 
 /* Append "errno=N" and the empty line. */
 void uapi_reply_errno(struct uapi_buf *out, int err);
+
+/* Numeric only: "198.51.100.1:51820" or "[2001:db8::1]:51820" (with an optional %zone). */
+bool uapi_parse_endpoint(struct braid_endpoint *ep, const char *value, size_t len);
 
 #endif
