@@ -9,12 +9,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "daemon.h"
 #include "sandbox.h"
 
 static void usage(FILE *f, const char *prog)
 {
 	fprintf(f, "Usage: %s [-f/--foreground] [--user NAME] [--no-sandbox] INTERFACE-NAME\n"
+		   "       %s set INTERFACE peer KEY [multipath MODE] [path SPEC]... (braid set -h)\n"
+		   "       %s show [INTERFACE]\n"
 		   "\n"
 		   "Once the interface and its sockets are open, braid runs as an unprivileged\n"
 		   "user with only CAP_NET_ADMIN and CAP_NET_BIND_SERVICE, no_new_privs, and a\n"
@@ -31,7 +34,7 @@ static void usage(FILE *f, const char *prog)
 		   "  LOG_LEVEL=error|verbose|silent  how much to log on stderr (default error)\n"
 		   "  BRAID_USER=NAME              like --user\n"
 		   "  BRAID_SANDBOX=0              like --no-sandbox\n",
-		prog, SANDBOX_DEFAULT_USER);
+		prog, prog, prog, SANDBOX_DEFAULT_USER);
 }
 
 /* Unset or "1": on; "0": off; anything else is a mistake, and the safe side is on. */
@@ -56,6 +59,8 @@ int main(int argc, char *argv[])
 		.user = getenv("BRAID_USER"),
 	};
 
+	if (argc > 1 && cli_is_command(argv[1]))
+		return cli_main(argc - 1, argv + 1);
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--version")) {
 			printf("braid v%s\nUserspace WireGuard daemon for Linux.\n", BRAID_VERSION);
