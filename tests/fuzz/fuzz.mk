@@ -30,7 +30,8 @@ FUZZ_CFLAGS := -std=gnu11 -g -O1 -fno-omit-frame-pointer -Wall -Wextra -Wshadow 
 # What each harness links besides itself.
 FUZZ_CORE_OBJS := $(addprefix $(FUZZ_DIR)/obj/core/,$(CORE:.c=.o))
 FUZZ_DEPS_receive := $(FUZZ_CORE_OBJS)
-FUZZ_DEPS_uapi := $(FUZZ_CORE_OBJS) $(FUZZ_DIR)/obj/daemon/uapi.o $(FUZZ_DIR)/obj/daemon/log.o
+FUZZ_DEPS_uapi := $(FUZZ_CORE_OBJS) $(FUZZ_DIR)/obj/daemon/uapi.o $(FUZZ_DIR)/obj/daemon/log.o \
+	$(FUZZ_DIR)/obj/daemon/multipath.o $(FUZZ_DIR)/obj/linux/uplinks.o
 FUZZ_DEPS_allowedips := $(FUZZ_DIR)/obj/core/allowedips.o
 FUZZ_DEPS_offload := $(FUZZ_DIR)/obj/linux/offload.o
 

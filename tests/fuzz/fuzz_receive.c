@@ -23,7 +23,10 @@
  *              duplicated, corrupted (and re-MAC'd), or from a new address
  *   TIME       advance the clock and tick both devices
  *   CONTROL    under load (and triage first, as a daemon whose handshake backlog is
- *              loaded), handshakes, keepalives, key and peer changes
+ *              loaded), handshakes, keepalives, key and peer changes, multipath
+ *              modes, paths, link events and refused sources
+ * DATA and SEND inner packets include braid's control messages (probes and
+ * replies with any fields), which a multipath peer answers.
  *
  * Besides the sanitizers, the harness checks what the protocol promises:
  * every datagram sent has a valid type and length, handshake messages carry
@@ -713,7 +716,17 @@ static size_t build_inner(struct input *in, const struct host *s, uint8_t *pkt)
 		return len;
 	}
 	default:
-		return 0;	/* a keepalive */
+		if (!(ctl & 0x10))
+			return 0;	/* a keepalive */
+		/* A braid control message: probe or reply, any flags, mode, times. */
+		len = sizeof(struct message_control) + (ctl & 0x20 ? in_u8(in) % 16 : 0);
+		in_bytes(in, pkt, len);
+		pkt[0] = CONTROL_TYPE_V1;
+		if (!(ctl & 0x40))
+			pkt[1] = 1 + (pkt[1] & 1);
+		if (!(ctl & 0x80))
+			pkt[3] &= 3;
+		return len;
 	}
 }
 
@@ -891,7 +904,7 @@ static void op_control(struct input *in)
 	uint8_t ctl = in_u8(in), key[BRAID_KEY_LEN];
 	struct braid_endpoint ep;
 
-	switch (ctl % 8) {
+	switch (ctl % 12) {
 	case 0:
 		braid_device_set_under_load(h->dev, w->now);
 		if (ctl & 8)
@@ -928,6 +941,34 @@ static void op_control(struct input *in)
 		break;
 	case 7:
 		braid_device_set_mtu(h->dev, ctl & 8 ? 1420 : 576 + in_u8(in));
+		break;
+	case 8:
+		/* Any mode, an invalid one too. */
+		braid_peer_set_multipath(h->peer, w->now, (enum braid_multipath)(ctl >> 4) % 5);
+		break;
+	case 9: {
+		/* Up to three uplinks, to the peer's endpoint or to one of the sources. */
+		struct braid_path_config paths[3];
+		unsigned int n = (ctl >> 4) % 4;
+
+		memset(paths, 0, sizeof(paths));
+		for (unsigned int i = 0; i < n; i++) {
+			uint8_t c = in_u8(in);
+
+			if (c & 1)
+				paths[i].endpoint = w->sources[h->id][c >> 1 & 3];
+			paths[i].endpoint.src_ifindex = c >> 3 & 3;
+			paths[i].prio = c >> 5;
+			paths[i].is_usable = c & 0x80;
+		}
+		braid_peer_set_paths(h->peer, w->now, paths, n);
+		break;
+	}
+	case 10:
+		braid_device_set_link(h->dev, w->now, (ctl >> 4) & 3, ctl & 0x40);
+		break;
+	case 11:
+		braid_peer_source_refused(h->peer, &w->sources[h->id][(ctl >> 4) % N_SOURCES]);
 		break;
 	}
 }

@@ -27,6 +27,7 @@
 
 #include "braid.h"
 #include "log.h"
+#include "multipath.h"
 #include "uapi.h"
 
 #define NOW (42ULL * 1000000000ULL)
@@ -116,6 +117,7 @@ static const struct uapi_host_ops host_ops = {
 struct instance {
 	struct fake_host host;
 	struct uapi u;
+	struct mp_config mp;
 };
 
 static void instance_init(struct instance *in, bool fail)
@@ -127,6 +129,9 @@ static void instance_init(struct instance *in, bool fail)
 	check(in->u.dev != NULL, "creating a device");
 	in->u.host = &host_ops;
 	in->u.host_ctx = &in->host;
+	/* Multipath specs expand against no uplinks: paths exist, down; no route checks. */
+	in->mp.route_fd = -1;
+	in->u.mp = &in->mp;
 }
 
 /*
@@ -181,6 +186,8 @@ static bool is_counter(const char *line, size_t len)
 	static const char *const keys[] = {
 		"last_handshake_time_sec=", "last_handshake_time_nsec=", "tx_bytes=", "rx_bytes=",
 		"errno=",
+		/* braid's view of multipath: state, not configuration (braid_path has another form in set) */
+		"braid_",
 	};
 	size_t i;
 
@@ -235,6 +242,7 @@ static void check_round_trip(struct instance *in)
 		check(false, "get, set on a fresh device, get: the same configuration");
 	}
 	braid_device_free(fresh.u.dev);
+	mp_config_free(&fresh.mp);
 	uapi_buf_free(&out1);
 	uapi_buf_free(&out2);
 	uapi_buf_free(&reply);
@@ -339,5 +347,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	check_round_trip(&in);
 	braid_device_free(in.u.dev);
+	mp_config_free(&in.mp);
 	return 0;
 }
