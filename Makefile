@@ -54,6 +54,7 @@ CORE := \
 	timers.c \
 	transport.c \
 	staged.c \
+	reorder.c \
 	path.c \
 	peer.c \
 	device.c

@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The receive reorder buffer of an aggregating peer. Its packets come by
+ * paths of different delay, so they arrive out of counter order; an inner
+ * TCP flow would take that for loss. This buffer releases them in counter
+ * order: a packet that fills the next counter goes at once with whatever
+ * waited behind it; one after a gap waits until the gap fills or has waited
+ * `bound` (derived from the paths' delay difference and jitter by the
+ * caller), and then the gap is given up on. A packet that comes after its
+ * gap was given up on is delivered at once: late beats lost.
+ *
+ * Counters belong to a keypair: when packets of a newer keypair arrive,
+ * everything the older one holds is released first, in order, and a late
+ * packet of the older keypair is delivered at once.
+ *
+ * Memory is one arena of REORDER_SLOTS fixed slots, allocated when the peer
+ * starts aggregating; a packet is copied in (the caller's buffers live only
+ * during its call), and a packet too large for a slot is not held. Counters
+ * that carry nothing to deliver (keepalives, control messages, packets the
+ * allowed-IPs check refused) still fill their place. Control plane only.
+ */
+#ifndef BRAID_REORDER_H
+#define BRAID_REORDER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum {
+	REORDER_SLOTS = 2048,		/* counters held ahead of the next one, a power of two */
+	REORDER_SLOT_LEN = 2048,	/* bytes per slot, the packet and its length */
+	REORDER_HOLD_BUCKETS = 24,	/* hold times, by powers of two of microseconds */
+};
+
+struct reorder_stats {
+	uint64_t released;		/* packets delivered in order after waiting */
+	uint64_t held;			/* packets that waited for a gap */
+	uint64_t gave_up;		/* gaps skipped after their bound */
+	uint64_t late;			/* packets that came after their gap was skipped */
+	uint64_t hold_us[REORDER_HOLD_BUCKETS];	/* bucket i: held [2^i, 2^(i+1)) us; 0: < 2 */
+};
+
+typedef void reorder_deliver_fn(void *ctx, uint8_t *pkt, size_t len);
+
+struct reorder {
+	uint8_t *arena;			/* REORDER_SLOTS * REORDER_SLOT_LEN; NULL: not in use */
+	uint64_t *arrived;		/* per slot: when it was filled; 0: empty */
+	uint64_t keypair_id;		/* whose counters */
+	uint64_t next;			/* the next counter to release */
+	uint64_t high;			/* one past the highest counter held */
+	unsigned int count;		/* slots filled */
+	struct reorder_stats stats;
+};
+
+/* 0 or -ENOMEM: allocate the arena (an idempotent call when it exists). */
+int reorder_init(struct reorder *r);
+/* Release the arena; whatever it held is dropped. */
+void reorder_free(struct reorder *r);
+
+/*
+ * Counter c of keypair keypair_id passed the replay check at now, with pkt
+ * (len 0: nothing to deliver). Delivers, through fn, what is in order now.
+ */
+void reorder_add(struct reorder *r, uint64_t now, uint64_t keypair_id, uint64_t c,
+		 const uint8_t *pkt, size_t len, reorder_deliver_fn *fn, void *ctx);
+
+/* Give up on every gap whose oldest follower has waited bound; the next deadline. */
+uint64_t reorder_tick(struct reorder *r, uint64_t now, uint64_t bound,
+		      reorder_deliver_fn *fn, void *ctx);
+
+/* When a gap would be given up on with this bound (BRAID_NEVER: nothing waits). */
+uint64_t reorder_deadline(const struct reorder *r, uint64_t bound);
+
+/* Deliver everything held, in counter order, gaps skipped. */
+void reorder_flush(struct reorder *r, uint64_t now, reorder_deliver_fn *fn, void *ctx);
+
+#endif
