@@ -198,7 +198,7 @@ bench-net: deps $(BRAID)
 
 # The worker pool's scaling, measured on the daemon's own pool.
 $(BUILD)/bench/workers: CPPFLAGS += -Isrc/linux
-$(BUILD)/bench/workers: $(BUILD)/linux/workers.o
+$(BUILD)/bench/workers: $(BUILD)/linux/workers.o $(BUILD)/linux/watch.o
 
 $(BUILD)/bench/%: bench/%.c $(LIB)
 	@mkdir -p $(@D)

@@ -43,40 +43,6 @@
 #include "loop.h"
 #include "netlink.h"
 
-#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
-
-int watch_add(int epfd, struct watch *w, uint32_t events)
-{
-	struct epoll_event ev = { .events = events, .data.ptr = w };
-
-	return epoll_ctl(epfd, EPOLL_CTL_ADD, w->fd, &ev) < 0 ? -errno : 0;
-}
-
-int watch_mod(int epfd, struct watch *w, uint32_t events)
-{
-	struct epoll_event ev = { .events = events, .data.ptr = w };
-
-	return epoll_ctl(epfd, EPOLL_CTL_MOD, w->fd, &ev) < 0 ? -errno : 0;
-}
-
-void watch_del(int epfd, struct watch *w)
-{
-	epoll_ctl(epfd, EPOLL_CTL_DEL, w->fd, NULL);
-}
-
-static uint64_t clock_ns(clockid_t id)
-{
-	struct timespec ts;
-
-	clock_gettime(id, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
-
-uint64_t watch_now(void)
-{
-	return clock_ns(CLOCK_MONOTONIC);
-}
-
 /* ---- braid_ops: what libbraid calls back ---- */
 
 static void note_stale_source(struct loop *l, struct braid_peer *peer)
@@ -178,7 +144,7 @@ static void op_random(void *ctx, void *buf, size_t len)
 
 static uint64_t op_wall_clock_ns(void *ctx)
 {
-	return clock_ns(CLOCK_REALTIME);
+	return watch_clock_ns(CLOCK_REALTIME);
 }
 
 /* ---- Timer ---- */
@@ -191,8 +157,8 @@ static void arm_timer(struct loop *l, uint64_t deadline)
 	if (deadline != BRAID_NEVER) {
 		if (!deadline)
 			deadline = 1;
-		its.it_value.tv_sec = deadline / 1000000000ULL;
-		its.it_value.tv_nsec = deadline % 1000000000ULL;
+		its.it_value.tv_sec = deadline / NSEC_PER_SEC;
+		its.it_value.tv_nsec = deadline % NSEC_PER_SEC;
 	}
 	if (timerfd_settime(l->timer_w.fd, TFD_TIMER_ABSTIME, &its, NULL) < 0)
 		log_error("timerfd_settime: %s", strerror(errno));
@@ -849,7 +815,7 @@ static int epoll_timeout(struct loop *l)
 		return -1;
 	now = watch_now();
 	/* Round up: waking a little late is fine, spinning before the deadline is not. */
-	return next <= now ? 0 : (int)((next - now + 999999) / 1000000);
+	return next <= now ? 0 : (int)((next - now + NSEC_PER_MSEC - 1) / NSEC_PER_MSEC);
 }
 
 /* Threads for the crypto; without them (none wanted, or refused) the batches run here. */
