@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "iolog.h"
 #include "loop.h"
 #include "sandbox.h"
 
@@ -114,6 +115,8 @@ int daemon_run(const struct daemon_options *opts)
 	pid_t pid;
 
 	log_init(opts->log_level, opts->ifname);
+	/* The I/O layer and libbraid (ops->log) log through this log too. */
+	iolog_set_sink(log_from_core, NULL, opts->log_level);
 	if (problem) {
 		log_error("invalid interface name \"%s\": %s", opts->ifname, problem);
 		return 1;

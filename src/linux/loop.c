@@ -39,7 +39,7 @@
 #include <unistd.h>
 
 #include "icmp.h"
-#include "log.h"
+#include "iolog.h"
 #include "loop.h"
 #include "netlink.h"
 
@@ -81,10 +81,10 @@ static void tun_write_failed(struct loop *l, int err)
 {
 	/* EIO: the link is down; the packet is dropped as the kernel would. */
 	if (err == -EBADFD) {
-		log_error("interface %s is gone", l->tun.name);
+		iolog_error("interface %s is gone", l->tun.name);
 		l->running = false;
 	} else if (err && err != -EIO) {
-		log_verbose("TUN write failed: %s", strerror(-err));
+		iolog_verbose("TUN write failed: %s", strerror(-err));
 	}
 }
 
@@ -107,7 +107,7 @@ static void fill_random(void *buf, size_t len)
 			if (errno == EINTR)
 				continue;
 			/* Without randomness no key or index is safe: stop rather than guess. */
-			log_error("getrandom: %s", strerror(errno));
+			iolog_error("getrandom: %s", strerror(errno));
 			abort();
 		}
 		p += n;
@@ -161,7 +161,7 @@ static void arm_timer(struct loop *l, uint64_t deadline)
 		its.it_value.tv_nsec = deadline % NSEC_PER_SEC;
 	}
 	if (timerfd_settime(l->timer_w.fd, TFD_TIMER_ABSTIME, &its, NULL) < 0)
-		log_error("timerfd_settime: %s", strerror(errno));
+		iolog_error("timerfd_settime: %s", strerror(errno));
 	l->armed = deadline;
 }
 
@@ -196,8 +196,8 @@ static void report_drops(struct loop *l)
 	uint64_t dropped = l->txq[UDP_V4].dropped + l->txq[UDP_V6].dropped;
 
 	if (dropped != l->tx_dropped_logged) {
-		log_verbose("%llu outgoing datagrams dropped so far (send queue full or refused)",
-			    (unsigned long long)dropped);
+		iolog_verbose("%llu outgoing datagrams dropped so far (send queue full or refused)",
+			      (unsigned long long)dropped);
 		l->tx_dropped_logged = dropped;
 	}
 }
@@ -264,10 +264,10 @@ static void timer_handle(struct watch *w, uint32_t events)
 static void stop_if_gone(struct loop *l, int err)
 {
 	if (err == -EBADFD || err == -EIO) {
-		log_verbose("interface %s was deleted (TUN detached)", l->tun.name);
+		iolog_verbose("interface %s was deleted (TUN detached)", l->tun.name);
 		l->running = false;
 	} else {
-		log_error("TUN read: %s", strerror(-err));
+		iolog_error("TUN read: %s", strerror(-err));
 	}
 }
 
@@ -356,8 +356,8 @@ static void queue_handshake(struct loop *l, uint64_t now, const struct braid_end
 		return;
 	braid_device_count_drop(l->dev, BRAID_DROP_HANDSHAKE_BACKLOG);
 	if (l->hsq.dropped == 1 || l->hsq.dropped - l->hs_dropped_logged >= 1000) {
-		log_verbose("%llu handshake messages dropped so far: the backlog was full",
-			    (unsigned long long)l->hsq.dropped);
+		iolog_verbose("%llu handshake messages dropped so far: the backlog was full",
+			      (unsigned long long)l->hsq.dropped);
 		l->hs_dropped_logged = l->hsq.dropped;
 	}
 }
@@ -393,7 +393,7 @@ static void udp_receive(struct loop *l, int fam)
 	uint8_t *d;
 
 	if (n < 0) {
-		log_verbose("UDP receive: %s", strerror(-n));
+		iolog_verbose("UDP receive: %s", strerror(-n));
 		return;
 	}
 	/* Delivered packets stay in the receive buffers until flush_rx(). */
@@ -467,7 +467,7 @@ static void signal_handle(struct watch *w, uint32_t events)
 
 	if (read(w->fd, &si, sizeof(si)) != sizeof(si))
 		return;
-	log_verbose("received signal %u, shutting down", si.ssi_signo);
+	iolog_verbose("received signal %u, shutting down", si.ssi_signo);
 	l->running = false;
 }
 
@@ -475,7 +475,7 @@ static void set_mtu(struct loop *l, unsigned int mtu)
 {
 	if (mtu == l->mtu || !mtu)
 		return;
-	log_verbose("MTU is now %u", mtu);
+	iolog_verbose("MTU is now %u", mtu);
 	l->mtu = mtu;
 	braid_device_set_mtu(l->dev, mtu);
 }
@@ -497,11 +497,11 @@ static void netlink_handle(struct watch *w, uint32_t events)
 		braid_device_clear_endpoint_sources(l->dev);
 	/* A link moved to another namespace also vanishes from this one; it still works. */
 	if ((news.deleted || news.lost) && tun_is_deleted(&l->tun)) {
-		log_verbose("interface %s was deleted (RTM_DELLINK)", l->tun.name);
+		iolog_verbose("interface %s was deleted (RTM_DELLINK)", l->tun.name);
 		l->running = false;
 	} else if (news.deleted) {
-		log_verbose("interface %s left this network namespace; still serving it",
-			    l->tun.name);
+		iolog_verbose("interface %s left this network namespace; still serving it",
+			      l->tun.name);
 	}
 }
 
@@ -532,7 +532,7 @@ static int host_set_net(void *ctx, bool set_port, uint16_t port, bool set_mark, 
 		return ret;
 	if (rebound) {
 		/* The old descriptors are closed, which took them out of the epoll set. */
-		log_verbose("listening on port %u", l->udp.port);
+		iolog_verbose("listening on port %u", l->udp.port);
 		ret = watch_udp(l);
 	}
 	return ret;
@@ -599,23 +599,23 @@ static int open_tun(struct loop *l, const char *ifname)
 		break;
 	case -EPERM:
 	case -EACCES:
-		log_error("cannot create TUN device %s: permission denied (CAP_NET_ADMIN needed)",
-			  ifname);
+		iolog_error("cannot create TUN device %s: permission denied (CAP_NET_ADMIN needed)",
+			    ifname);
 		return ret;
 	case -EBUSY:
-		log_error("cannot create TUN device %s: it is in use by another process", ifname);
+		iolog_error("cannot create TUN device %s: it is in use by another process", ifname);
 		return ret;
 	case -EINVAL:
-		log_error("cannot create TUN device %s: an interface of another kind has that name",
-			  ifname);
+		iolog_error("cannot create TUN device %s: an interface of another kind has that name",
+			    ifname);
 		return ret;
 	default:
-		log_error("cannot create TUN device %s: %s", ifname, strerror(-ret));
+		iolog_error("cannot create TUN device %s: %s", ifname, strerror(-ret));
 		return ret;
 	}
 	ret = tun_set_mtu(&l->tun, BRAID_DEFAULT_MTU);
 	if (ret)
-		log_error("cannot set the MTU of %s: %s", ifname, strerror(-ret));
+		iolog_error("cannot set the MTU of %s: %s", ifname, strerror(-ret));
 	if (tun_get_mtu(&l->tun, &l->mtu))
 		l->mtu = BRAID_DEFAULT_MTU;
 	return 0;
@@ -648,8 +648,8 @@ static unsigned int workers_wanted(void)
 	errno = 0;
 	asked = strtol(v, &end, 10);
 	if (errno || *end || asked < 0 || asked > LOOP_MAX_WORKERS) {
-		log_error("BRAID_THREADS=%s is not a number from 0 to %d; using %u", v,
-			  LOOP_MAX_WORKERS, n);
+		iolog_error("BRAID_THREADS=%s is not a number from 0 to %d; using %u", v,
+			    LOOP_MAX_WORKERS, n);
 		return n;
 	}
 	return (unsigned int)asked;
@@ -666,7 +666,7 @@ static int open_device(struct loop *l)
 		.deliver = op_deliver,
 		.random = op_random,
 		.wall_clock_ns = op_wall_clock_ns,
-		.log = log_from_core,
+		.log = iolog_from_core,
 	};
 	l->dev = braid_device_new(&config, &l->ops, l);
 	if (!l->dev)
@@ -720,7 +720,7 @@ static int open_watches(struct loop *l)
 
 static int fail(const char *what, int err)
 {
-	log_error("%s: %s", what, strerror(-err));
+	iolog_error("%s: %s", what, strerror(-err));
 	return err;
 }
 
@@ -738,8 +738,8 @@ static int init_steps(struct loop *l, const char *ifname)
 	/* Before the TUN device: a live daemon for this name must not lose its interface. */
 	ret = uapi_sock_check(ifname);
 	if (ret == -EADDRINUSE) {
-		log_error("%s/%s.sock is served by a running process: is %s already up?",
-			  UAPI_SOCKET_DIR, ifname, ifname);
+		iolog_error("%s/%s.sock is served by a running process: is %s already up?",
+			    UAPI_SOCKET_DIR, ifname, ifname);
 		return ret;
 	}
 	ret = alloc_buffers(l);
@@ -762,7 +762,7 @@ static int init_steps(struct loop *l, const char *ifname)
 	l->server.ctx = l;
 	ret = uapi_sock_listen(&l->server, l->epfd, ifname, &l->uapi);
 	if (ret == -EADDRINUSE)
-		log_error("%s/%s.sock is served by a running process", UAPI_SOCKET_DIR, ifname);
+		iolog_error("%s/%s.sock is served by a running process", UAPI_SOCKET_DIR, ifname);
 	else if (ret)
 		fail("cannot create the UAPI socket " UAPI_SOCKET_DIR, ret);
 	return ret;
@@ -772,9 +772,9 @@ static void log_offloads(struct loop *l)
 {
 	const struct udp_sock *s4 = &l->udp.sock[UDP_V4], *s6 = &l->udp.sock[UDP_V6];
 
-	log_verbose("offloads: TUN %s%s; UDP_SEGMENT %s/%s; UDP_GRO %s/%s (IPv4/IPv6)",
-		    !l->tun.has_vnet_hdr ? "none" : "vnet_hdr (TSO, checksum",
-		    !l->tun.has_vnet_hdr ? "" : l->tun.offloads & TUN_F_USO4 ? ", USO)" : ")",
+	iolog_verbose("offloads: TUN %s%s; UDP_SEGMENT %s/%s; UDP_GRO %s/%s (IPv4/IPv6)",
+		      !l->tun.has_vnet_hdr ? "none" : "vnet_hdr (TSO, checksum",
+		      !l->tun.has_vnet_hdr ? "" : l->tun.offloads & TUN_F_USO4 ? ", USO)" : ")",
 		    s4->has_gso ? "on" : "off", s6->has_gso ? "on" : "off",
 		    s4->has_gro ? "on" : "off", s6->has_gro ? "on" : "off");
 }
@@ -799,7 +799,7 @@ int loop_init(struct loop *l, const char *ifname)
 		loop_free(l);
 		return ret;
 	}
-	log_verbose("interface %s is up, UDP port %u, MTU %u", l->tun.name, l->udp.port, l->mtu);
+	iolog_verbose("interface %s is up, UDP port %u, MTU %u", l->tun.name, l->udp.port, l->mtu);
 	log_offloads(l);
 	return 0;
 }
@@ -825,10 +825,10 @@ static void start_workers(struct loop *l)
 		return;
 	l->workers = workers_new(l->n_workers);
 	if (l->workers)
-		log_verbose("%u crypto workers besides the event loop", l->n_workers);
+		iolog_verbose("%u crypto workers besides the event loop", l->n_workers);
 	else
-		log_error("cannot start %u crypto workers (%s); encrypting on one thread",
-			  l->n_workers, strerror(errno));
+		iolog_error("cannot start %u crypto workers (%s); encrypting on one thread",
+			    l->n_workers, strerror(errno));
 }
 
 int loop_run(struct loop *l)
@@ -842,7 +842,7 @@ int loop_run(struct loop *l)
 	while (l->running) {
 		n = epoll_wait(l->epfd, events, 32, epoll_timeout(l));
 		if (n < 0 && errno != EINTR) {
-			log_error("epoll_wait: %s", strerror(errno));
+			iolog_error("epoll_wait: %s", strerror(errno));
 			return -errno;
 		}
 		for (int i = 0; i < n && l->running; i++) {

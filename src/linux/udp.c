@@ -19,7 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "log.h"
+#include "iolog.h"
 #include "udp.h"
 
 /* About 5,000 full-size datagrams: several milliseconds at 10 Gbit/s. */
@@ -241,8 +241,8 @@ static void gso_failed(struct udp_sock *s, struct tx_queue *q, size_t count, int
 
 	if (err == EIO ||
 	    (!s->gso_worked && (err == EINVAL || err == EMSGSIZE || err == EOPNOTSUPP))) {
-		log_verbose("%s: UDP_SEGMENT refused (%s); sending datagrams one by one",
-			    family_name(&d->to), strerror(err));
+		iolog_verbose("%s: UDP_SEGMENT refused (%s); sending datagrams one by one",
+			      family_name(&d->to), strerror(err));
 		s->has_gso = false;
 	}
 	q->split_until = q->head + count;
@@ -265,7 +265,7 @@ static void send_failed(struct tx_queue *q, int err, udp_stale_fn *stale, void *
 		txq_forget_source(q);
 		return;
 	}
-	log_verbose("send to %s endpoint failed: %s", family_name(&d->to), strerror(err));
+	iolog_verbose("send to %s endpoint failed: %s", family_name(&d->to), strerror(err));
 	q->dropped++;
 	txq_pop(q, 1);
 }
