@@ -63,9 +63,14 @@ static void report_ready(int ready_fd, uint8_t status)
 
 static int serve(const struct daemon_options *opts, int ready_fd)
 {
+	const struct loop_config config = {
+		.ifname = opts->ifname,
+		.workers = opts->threads,
+		.use_offloads = opts->offloads,
+	};
 	int ret, null = -1;
 
-	ret = loop_init(&loop, opts->ifname);
+	ret = loop_init(&loop, &config);
 	if (ret) {
 		report_ready(ready_fd, 1);
 		return 1;

@@ -27,7 +27,6 @@
  * back-pressure instead of drops.
  */
 #include <errno.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -621,40 +620,6 @@ static int open_tun(struct loop *l, const char *ifname)
 	return 0;
 }
 
-/* CPUs this process may run on; 1 when that cannot be told. */
-static unsigned int usable_cpus(void)
-{
-	cpu_set_t set;
-	int n;
-
-	if (sched_getaffinity(0, sizeof(set), &set) < 0)
-		return 1;
-	n = CPU_COUNT(&set);
-	return n > 0 ? (unsigned int)n : 1;
-}
-
-/* BRAID_THREADS, or one worker per usable CPU besides this thread's. */
-static unsigned int workers_wanted(void)
-{
-	const char *v = getenv("BRAID_THREADS");
-	unsigned int n = usable_cpus() - 1;
-	char *end;
-	long asked;
-
-	if (n > LOOP_DEFAULT_WORKERS)
-		n = LOOP_DEFAULT_WORKERS;
-	if (!v || !*v)
-		return n;
-	errno = 0;
-	asked = strtol(v, &end, 10);
-	if (errno || *end || asked < 0 || asked > LOOP_MAX_WORKERS) {
-		iolog_error("BRAID_THREADS=%s is not a number from 0 to %d; using %u", v,
-			    LOOP_MAX_WORKERS, n);
-		return n;
-	}
-	return (unsigned int)asked;
-}
-
 static int open_device(struct loop *l)
 {
 	/* Every keypair gets a cipher context per worker, started or not. */
@@ -779,9 +744,8 @@ static void log_offloads(struct loop *l)
 		    s4->has_gro ? "on" : "off", s6->has_gro ? "on" : "off");
 }
 
-int loop_init(struct loop *l, const char *ifname)
+int loop_init(struct loop *l, const struct loop_config *config)
 {
-	const char *offloads;
 	int ret;
 
 	memset(l, 0, sizeof(*l));
@@ -791,10 +755,9 @@ int loop_init(struct loop *l, const char *ifname)
 	l->timer_w.fd = l->signal_w.fd = l->netlink_w.fd = -1;
 	l->server.w.fd = -1;
 	l->armed = BRAID_NEVER;
-	offloads = getenv("BRAID_OFFLOADS");
-	l->use_offloads = !offloads || strcmp(offloads, "0");
-	l->n_workers = workers_wanted();
-	ret = init_steps(l, ifname);
+	l->use_offloads = config->use_offloads;
+	l->n_workers = config->workers;
+	ret = init_steps(l, config->ifname);
 	if (ret) {
 		loop_free(l);
 		return ret;

@@ -9,14 +9,6 @@
  * prepares and finishes every batch, the workers and the loop's thread do
  * the AEAD in between. Handshake messages wait in a backlog and are handed
  * to the device a few per turn (handshakes.h).
- *
- * Environment:
- *  - BRAID_THREADS=N: N crypto workers besides the loop's thread; 0 does
- *    everything on the loop's thread. Default: one per CPU the process may
- *    run on, less the loop's own, at most LOOP_DEFAULT_WORKERS.
- *  - BRAID_OFFLOADS=0 turns off vnet_hdr on TUN and UDP_SEGMENT/UDP_GRO on
- *    the sockets: for comparisons and for testing the paths a kernel
- *    without them takes.
  */
 #ifndef BRAID_LOOP_H
 #define BRAID_LOOP_H
@@ -37,11 +29,21 @@ enum {
 	LOOP_MAX_STALE = 16,
 	/*
 	 * Past a few workers the loop's thread, which does every system call
-	 * and the routing, is the limit: more only wait. BRAID_THREADS may
-	 * ask for up to LOOP_MAX_WORKERS.
+	 * and the routing, is the limit: more only wait. A user may still ask
+	 * for up to LOOP_MAX_WORKERS.
 	 */
 	LOOP_DEFAULT_WORKERS = 7,
 	LOOP_MAX_WORKERS = 63,
+};
+
+struct loop_config {
+	const char *ifname;
+	unsigned int workers;		/* crypto threads besides the loop's; 0: none */
+	/*
+	 * vnet_hdr on TUN and UDP_SEGMENT/UDP_GRO on the sockets, where the
+	 * kernel has them; off for comparisons and to test the plain paths.
+	 */
+	bool use_offloads;
 };
 
 struct loop {
@@ -56,7 +58,7 @@ struct loop {
 	uint64_t armed;			/* deadline the timerfd is set for; BRAID_NEVER when idle */
 	unsigned int mtu;
 	bool running;
-	bool use_offloads;		/* unless BRAID_OFFLOADS=0 */
+	bool use_offloads;		/* try the offloads (loop_config) */
 	bool tun_paused;		/* not reading TUN while a send queue waits for EPOLLOUT */
 	/* Peers whose sticky source the kernel refused during the current call. */
 	struct braid_peer *stale[LOOP_MAX_STALE];
@@ -85,7 +87,7 @@ struct loop {
  * Create the interface, the sockets and the device, and start serving the
  * UAPI. 0, or -errno after logging why; on failure nothing is left behind.
  */
-int loop_init(struct loop *l, const char *ifname);
+int loop_init(struct loop *l, const struct loop_config *config);
 /*
  * Start the crypto workers, then run until a signal or the interface's
  * deletion; then 0. Threads start here, not in loop_init(), so that they
