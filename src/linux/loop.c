@@ -11,8 +11,8 @@
  * Inbound: UDP readable -> recvmmsg batch, UDP_GRO buffers cut into their
  * datagrams -> handshake messages to the backlog (handshakes.h), data to
  * dataplane_receive(): prepared, opened on the workers, finished here in
- * order -> ops.deliver collects the inner packets -> after the batch,
- * flush_rx() coalesces them into TUN writes.
+ * order -> ops.deliver collects the inner packets (ops.c) -> after the
+ * batch, ops_flush_delivered() coalesces them into TUN writes.
  * Handshakes: at most HSQ_PER_TURN from the backlog per turn of the loop,
  * after the events of that turn; while any wait, epoll does not sleep.
  * Timers: one timerfd at the device's next deadline, moved earlier after
@@ -31,7 +31,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/random.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
 #include <time.h>
@@ -41,110 +40,7 @@
 #include "iolog.h"
 #include "loop.h"
 #include "netlink.h"
-
-/* ---- braid_ops: what libbraid calls back ---- */
-
-static void note_stale_source(struct loop *l, struct braid_peer *peer)
-{
-	for (size_t i = 0; i < l->n_stale; i++)
-		if (l->stale[i] == peer)
-			return;
-	/* When full, the peer's next send fails over again and gets another chance. */
-	if (l->n_stale < LOOP_MAX_STALE)
-		l->stale[l->n_stale++] = peer;
-}
-
-/* Queued, not sent: after the call, flush_tx() sends all of it in as few system calls as it can. */
-static void op_send(void *ctx, struct braid_peer *peer, const struct braid_endpoint *to,
-		    const uint8_t *buf, size_t len, uint8_t tos)
-{
-	struct loop *l = ctx;
-	int fam = udp_family_index(to);
-
-	/*
-	 * A full queue drops the datagram and counts it (reported after the
-	 * flush). Behind a blocked queue a datagram waits past this call, and
-	 * its peer may be freed meanwhile: keep no pointer to it.
-	 */
-	if (fam >= 0)
-		txq_push(&l->txq[fam], l->tx_blocked[fam] ? NULL : peer, to, buf, len, tos);
-}
-
-static void op_send_reply(void *ctx, const struct braid_endpoint *to, const uint8_t *buf,
-			  size_t len)
-{
-	op_send(ctx, NULL, to, buf, len, 0);
-}
-
-static void tun_write_failed(struct loop *l, int err)
-{
-	/* EIO: the link is down; the packet is dropped as the kernel would. */
-	if (err == -EBADFD) {
-		iolog_error("interface %s is gone", l->tun.name);
-		l->running = false;
-	} else if (err && err != -EIO) {
-		iolog_verbose("TUN write failed: %s", strerror(-err));
-	}
-}
-
-/* Collected, then coalesced and written by flush_rx() after the call. */
-static void op_deliver(void *ctx, struct braid_peer *peer, uint8_t *pkt, size_t len)
-{
-	struct loop *l = ctx;
-
-	tun_write_failed(l, tun_writer_add(&l->writer, &l->tun, pkt, len));
-}
-
-static void fill_random(void *buf, size_t len)
-{
-	uint8_t *p = buf;
-	ssize_t n;
-
-	while (len) {
-		n = getrandom(p, len, 0);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			/* Without randomness no key or index is safe: stop rather than guess. */
-			iolog_error("getrandom: %s", strerror(errno));
-			abort();
-		}
-		p += n;
-		len -= n;
-	}
-}
-
-/*
- * Small draws come from a pool refilled by one getrandom() per 256 bytes:
- * every sent batch that re-arms the new-handshake timer draws 4 bytes of
- * jitter, and would otherwise make a system call. A byte handed out is
- * wiped from the pool, so it never holds what a key was made from. The
- * control thread is the only caller; the janitor, forked after the pool
- * was first filled, never draws.
- */
-static void op_random(void *ctx, void *buf, size_t len)
-{
-	struct loop *l = ctx;
-	uint8_t *from;
-
-	if (len > sizeof(l->random_pool)) {
-		fill_random(buf, len);
-		return;
-	}
-	if (l->random_left < len) {
-		fill_random(l->random_pool, sizeof(l->random_pool));
-		l->random_left = sizeof(l->random_pool);
-	}
-	from = l->random_pool + sizeof(l->random_pool) - l->random_left;
-	memcpy(buf, from, len);
-	explicit_bzero(from, len);
-	l->random_left -= len;
-}
-
-static uint64_t op_wall_clock_ns(void *ctx)
-{
-	return watch_clock_ns(CLOCK_REALTIME);
-}
+#include "ops.h"
 
 /* ---- Timer ---- */
 
@@ -164,12 +60,7 @@ static void arm_timer(struct loop *l, uint64_t deadline)
 	l->armed = deadline;
 }
 
-/* ---- Sending: the queues filled by op_send ---- */
-
-static void stale_source(void *ctx, struct braid_peer *peer)
-{
-	note_stale_source(ctx, peer);
-}
+/* ---- Sending: the queues libbraid's callbacks filled (ops.c) ---- */
 
 /* While a send queue waits for room, reading TUN would only fill it: TUN waits too. */
 static void pause_tun(struct loop *l, bool pause)
@@ -204,20 +95,16 @@ static void report_drops(struct loop *l)
 /* Send what the last calls queued, unless the socket is known to be full. */
 static void flush_tx(struct loop *l)
 {
+	int ret;
+
 	for (int fam = 0; fam < UDP_FAMILIES; fam++) {
 		if (l->tx_blocked[fam] || !txq_len(&l->txq[fam]))
 			continue;
-		if (udp_flush(&l->udp, fam, &l->txq[fam], l->tx_msgs, stale_source, l) == -EAGAIN)
+		ret = udp_flush(&l->udp, fam, &l->txq[fam], l->tx_msgs, ops_source_refused, l);
+		if (ret == -EAGAIN)
 			set_blocked(l, fam, true);
 	}
 	report_drops(l);
-}
-
-/* Write what the last calls delivered; the receive buffers may be reused after this. */
-static void flush_rx(struct loop *l)
-{
-	tun_write_failed(l, tun_writer_flush(&l->writer, &l->tun));
-	tun_writer_window(&l->writer, NULL, 0);
 }
 
 /*
@@ -229,19 +116,11 @@ static void flush_rx(struct loop *l)
  */
 static void after_device_call(struct loop *l)
 {
-	struct braid_endpoint ep;
 	uint64_t next;
 
-	flush_rx(l);
+	ops_flush_delivered(l);
 	flush_tx(l);
-	for (size_t i = 0; i < l->n_stale; i++) {
-		if (braid_peer_get_endpoint(l->stale[i], &ep)) {
-			memset(&ep.src, 0, sizeof(ep.src));
-			ep.src_ifindex = 0;
-			braid_peer_set_endpoint(l->stale[i], &ep);
-		}
-	}
-	l->n_stale = 0;
+	ops_forget_refused_sources(l);
 	next = braid_device_next_deadline(l->dev);
 	if (next < l->armed)
 		arm_timer(l, next);
@@ -291,18 +170,6 @@ static size_t drop_oversized(struct loop *l, uint8_t *pkts[], size_t lens[], siz
 	return kept;
 }
 
-/* A sealed message's place in its socket's send queue; what op_send() does, minus the copy. */
-static uint8_t *reserve_tx(void *ctx, struct braid_peer *peer, const struct braid_endpoint *to,
-			   size_t len, uint8_t tos)
-{
-	struct loop *l = ctx;
-	int fam = udp_family_index(to);
-
-	if (fam < 0)
-		return NULL;
-	return txq_reserve(&l->txq[fam], l->tx_blocked[fam] ? NULL : peer, to, len, tos);
-}
-
 /*
  * A batch of wire-sized packets: super-packets were split to the MTU first,
  * so only a packet that came in over it (or whose segments were cut for an
@@ -319,7 +186,7 @@ static void tun_send_batch(void *ctx, uint8_t *pkts[], size_t lens[], size_t n)
 	now = watch_now();
 	/* On the wire first; the counters and timers can wait for the send. */
 	if (dataplane_send(l->dp_tx, l->dev, l->workers, now, pkts, lens, n, l->mtu,
-			   reserve_tx, l))
+			   ops_reserve, l))
 		flush_tx(l);
 	dataplane_send_finish(l->dp_tx, l->dev, now);
 	after_device_call(l);
@@ -421,7 +288,7 @@ static void udp_handle(struct loop *l, int fam, uint32_t events)
 	int ret;
 
 	if (events & EPOLLOUT) {
-		ret = udp_flush(&l->udp, fam, &l->txq[fam], l->tx_msgs, stale_source, l);
+		ret = udp_flush(&l->udp, fam, &l->txq[fam], l->tx_msgs, ops_source_refused, l);
 		set_blocked(l, fam, ret == -EAGAIN);
 	}
 	if (events & (EPOLLIN | EPOLLERR))
@@ -625,15 +492,7 @@ static int open_device(struct loop *l)
 	/* Every keypair gets a cipher context per worker, started or not. */
 	struct braid_device_config config = { .data_threads = l->n_workers };
 
-	l->ops = (struct braid_ops){
-		.send = op_send,
-		.send_reply = op_send_reply,
-		.deliver = op_deliver,
-		.random = op_random,
-		.wall_clock_ns = op_wall_clock_ns,
-		.log = iolog_from_core,
-	};
-	l->dev = braid_device_new(&config, &l->ops, l);
+	l->dev = braid_device_new(&config, &ops_table, l);
 	if (!l->dev)
 		return -errno;
 	braid_device_set_mtu(l->dev, l->mtu);

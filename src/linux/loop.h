@@ -17,6 +17,7 @@
 
 #include "dataplane.h"
 #include "handshakes.h"
+#include "ops.h"
 #include "tun.h"
 #include "tun_batch.h"
 #include "uapi.h"
@@ -26,7 +27,6 @@
 #include "workers.h"
 
 enum {
-	LOOP_MAX_STALE = 16,
 	/*
 	 * Past a few workers the loop's thread, which does every system call
 	 * and the routing, is the limit: more only wait. A user may still ask
@@ -49,7 +49,6 @@ struct loop_config {
 struct loop {
 	int epfd;
 	struct braid_device *dev;
-	struct braid_ops ops;
 	struct tun tun;
 	struct udp udp;
 	struct uapi uapi;
@@ -60,8 +59,8 @@ struct loop {
 	bool running;
 	bool use_offloads;		/* try the offloads (loop_config) */
 	bool tun_paused;		/* not reading TUN while a send queue waits for EPOLLOUT */
-	/* Peers whose sticky source the kernel refused during the current call. */
-	struct braid_peer *stale[LOOP_MAX_STALE];
+	/* Peers whose sticky source the kernel refused during the current call (ops.c). */
+	struct braid_peer *stale[OPS_MAX_REFUSED];
 	size_t n_stale;
 	/* Datagrams libbraid sent during a call, per socket, flushed after it. */
 	struct tx_queue txq[UDP_FAMILIES];
@@ -79,7 +78,7 @@ struct loop {
 	struct dp_recv *dp_rx;		/* the UDP batch being opened */
 	struct hs_queue hsq;		/* handshake messages waiting for their turn */
 	uint64_t hs_dropped_logged;
-	uint8_t random_pool[256];	/* op_random(): unused bytes at the end */
+	uint8_t random_pool[OPS_RANDOM_POOL_LEN];	/* ops.c: unused bytes at the end */
 	size_t random_left;
 };
 
