@@ -54,7 +54,8 @@ CORE := \
 	timers.c \
 	transport.c \
 	peer.c \
-	device.c
+	device.c \
+	source_refused_tmp.c
 
 CORE_OBJS := $(addprefix $(BUILD)/core/,$(CORE:.c=.o))
 LIB := $(BUILD)/libbraid.a

@@ -231,6 +231,12 @@ bool braid_peer_get_preshared_key(const struct braid_peer *peer, uint8_t key[BRA
 void braid_peer_set_endpoint(struct braid_peer *peer, const struct braid_endpoint *endpoint);
 /* False when the peer has no endpoint yet. */
 bool braid_peer_get_endpoint(const struct braid_peer *peer, struct braid_endpoint *endpoint);
+/*
+ * The host refused to send from to->src, the sticky source (the address is
+ * gone, or routing no longer allows it): the peer forgets that source, so the
+ * next datagram leaves from whatever address the host picks.
+ */
+void braid_peer_source_refused(struct braid_peer *peer, const struct braid_endpoint *to);
 
 /* Seconds between keepalives; 0 turns them off. When turned on, one goes out now. */
 void braid_peer_set_persistent_keepalive(struct braid_peer *peer, uint64_t now, uint16_t seconds);

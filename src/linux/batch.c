@@ -108,9 +108,9 @@ void txq_pop(struct tx_queue *q, size_t n)
 		q->wr = 0;
 }
 
-static bool same_source(const struct braid_endpoint *a, const struct braid_endpoint *b)
+bool txq_same_source(const struct braid_endpoint *a, const struct braid_endpoint *b)
 {
-	if (a->src_ifindex != b->src_ifindex)
+	if (a->addr.sa.sa_family != b->addr.sa.sa_family || a->src_ifindex != b->src_ifindex)
 		return false;
 	if (a->addr.sa.sa_family == AF_INET)
 		return a->src.in4.s_addr == b->src.in4.s_addr;
@@ -119,7 +119,7 @@ static bool same_source(const struct braid_endpoint *a, const struct braid_endpo
 
 bool tx_same_path(const struct braid_endpoint *a, const struct braid_endpoint *b)
 {
-	if (a->addr.sa.sa_family != b->addr.sa.sa_family || !same_source(a, b))
+	if (!txq_same_source(a, b))
 		return false;
 	if (a->addr.sa.sa_family == AF_INET)
 		return a->addr.in4.sin_port == b->addr.in4.sin_port &&
@@ -270,8 +270,7 @@ void txq_forget_source(struct tx_queue *q)
 
 	for (size_t i = 1; first->peer && i < txq_len(q); i++) {
 		d = txq_at(q, i);
-		if (d->peer == first->peer && d->to.addr.sa.sa_family == stale.addr.sa.sa_family &&
-		    same_source(&d->to, &stale)) {
+		if (d->peer == first->peer && txq_same_source(&d->to, &stale)) {
 			memset(&d->to.src, 0, sizeof(d->to.src));
 			d->to.src_ifindex = 0;
 		}

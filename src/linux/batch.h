@@ -96,6 +96,9 @@ void txq_pop(struct tx_queue *q, size_t n);
 /* True when to names the local address to send from (the sticky source). */
 bool tx_has_source(const struct braid_endpoint *to);
 
+/* True when a and b name the same source (address and interface) in the same family. */
+bool txq_same_source(const struct braid_endpoint *a, const struct braid_endpoint *b);
+
 /* True when a and b would leave from the same source to the same endpoint. */
 bool tx_same_path(const struct braid_endpoint *a, const struct braid_endpoint *b);
 

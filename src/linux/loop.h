@@ -59,9 +59,9 @@ struct loop {
 	bool running;
 	bool use_offloads;		/* try the offloads (loop_config) */
 	bool tun_paused;		/* not reading TUN while a send queue waits for EPOLLOUT */
-	/* Peers whose sticky source the kernel refused during the current call (ops.c). */
-	struct braid_peer *stale[OPS_MAX_REFUSED];
-	size_t n_stale;
+	/* Sticky sources the kernel refused during the current call (ops.c). */
+	struct ops_refused refused[OPS_MAX_REFUSED];
+	size_t n_refused;
 	/* Datagrams libbraid sent during a call, per socket, flushed after it. */
 	struct tx_queue txq[UDP_FAMILIES];
 	bool tx_blocked[UDP_FAMILIES];	/* waiting for EPOLLOUT */

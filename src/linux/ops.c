@@ -131,28 +131,24 @@ const struct braid_ops ops_table = {
 	.log = iolog_from_core,
 };
 
-void ops_source_refused(void *ctx, struct braid_peer *peer)
+void ops_source_refused(void *ctx, struct braid_peer *peer, const struct braid_endpoint *to)
 {
 	struct loop *l = ctx;
+	struct ops_refused *r;
 
-	for (size_t i = 0; i < l->n_stale; i++)
-		if (l->stale[i] == peer)
+	for (size_t i = 0; i < l->n_refused; i++) {
+		r = &l->refused[i];
+		if (r->peer == peer && txq_same_source(&r->to, to))
 			return;
+	}
 	/* When full, the peer's next send fails over again and gets another chance. */
-	if (l->n_stale < OPS_MAX_REFUSED)
-		l->stale[l->n_stale++] = peer;
+	if (l->n_refused < OPS_MAX_REFUSED)
+		l->refused[l->n_refused++] = (struct ops_refused){ .peer = peer, .to = *to };
 }
 
 void ops_forget_refused_sources(struct loop *l)
 {
-	struct braid_endpoint ep;
-
-	for (size_t i = 0; i < l->n_stale; i++) {
-		if (braid_peer_get_endpoint(l->stale[i], &ep)) {
-			memset(&ep.src, 0, sizeof(ep.src));
-			ep.src_ifindex = 0;
-			braid_peer_set_endpoint(l->stale[i], &ep);
-		}
-	}
-	l->n_stale = 0;
+	for (size_t i = 0; i < l->n_refused; i++)
+		braid_peer_source_refused(l->refused[i].peer, &l->refused[i].to);
+	l->n_refused = 0;
 }

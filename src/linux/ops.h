@@ -11,8 +11,9 @@
  *  - random: small draws from a pool, large ones from getrandom().
  *  - wall_clock_ns: CLOCK_REALTIME; log: the I/O layer's log (iolog.h).
  * When the kernel refuses a datagram's sticky source (the send queue then
- * sends it without one), its peer hears of it only after the call
- * (ops_forget_refused_sources()), since a callback must not re-enter the
+ * sends it without one), its peer hears of it, with the endpoint that was
+ * refused, only after the call (braid_peer_source_refused() from
+ * ops_forget_refused_sources()), since a callback must not re-enter the
  * device.
  */
 #ifndef BRAID_OPS_H
@@ -23,8 +24,14 @@
 struct loop;
 
 enum {
-	OPS_MAX_REFUSED = 16,		/* peers with a refused source per call, at most */
+	OPS_MAX_REFUSED = 16,		/* refused sources noted per call, at most */
 	OPS_RANDOM_POOL_LEN = 256,	/* bytes one getrandom() brings for small draws */
+};
+
+/* A sticky source the kernel refused: to is the endpoint the datagram had, src included. */
+struct ops_refused {
+	struct braid_peer *peer;
+	struct braid_endpoint to;
 };
 
 /* libbraid's callbacks; their ctx is the struct loop. */
@@ -34,13 +41,13 @@ extern const struct braid_ops ops_table;
 uint8_t *ops_reserve(void *ctx, struct braid_peer *peer, const struct braid_endpoint *to,
 		     size_t len, uint8_t tos);
 
-/* The kernel refused peer's sticky source (a udp_stale_fn; ctx: the loop). */
-void ops_source_refused(void *ctx, struct braid_peer *peer);
+/* Note that the kernel refused to->src for peer (a udp_source_refused_fn; ctx: the loop). */
+void ops_source_refused(void *ctx, struct braid_peer *peer, const struct braid_endpoint *to);
 
 /* After a call: write what it delivered; the receive buffers may be reused after this. */
 void ops_flush_delivered(struct loop *l);
 
-/* After a call and its flush: make each peer whose source was refused forget it. */
+/* After a call and its flush: tell each peer noted which source was refused. */
 void ops_forget_refused_sources(struct loop *l);
 
 #endif

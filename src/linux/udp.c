@@ -249,7 +249,8 @@ static void gso_failed(struct udp_sock *s, struct tx_queue *q, size_t count, int
 }
 
 /* The oldest message, a single datagram, failed with err: retry it without a source, or drop it. */
-static void send_failed(struct tx_queue *q, int err, udp_stale_fn *stale, void *ctx)
+static void send_failed(struct tx_queue *q, int err, udp_source_refused_fn *refused,
+			void *ctx)
 {
 	struct tx_dgram *d = txq_at(q, 0);
 
@@ -261,7 +262,7 @@ static void send_failed(struct tx_queue *q, int err, udp_stale_fn *stale, void *
 	if (tx_has_source(&d->to) &&
 	    (err == EINVAL || err == ENETUNREACH || err == EADDRNOTAVAIL)) {
 		if (d->peer)
-			stale(ctx, d->peer);
+			refused(ctx, d->peer, &d->to);
 		txq_forget_source(q);
 		return;
 	}
@@ -283,7 +284,7 @@ static void sent(struct udp_sock *s, struct tx_queue *q, const struct tx_msgs *m
 }
 
 int udp_flush(struct udp *u, int fam, struct tx_queue *q, struct tx_msgs *m,
-	      udp_stale_fn *stale, void *ctx)
+	      udp_source_refused_fn *refused, void *ctx)
 {
 	struct udp_sock *s = &u->sock[fam];
 	size_t n;
@@ -312,7 +313,7 @@ int udp_flush(struct udp *u, int fam, struct tx_queue *q, struct tx_msgs *m,
 		if (m->gso_size[0])
 			gso_failed(s, q, m->count[0], r < 0 ? errno : EIO);
 		else
-			send_failed(q, r < 0 ? errno : EIO, stale, ctx);
+			send_failed(q, r < 0 ? errno : EIO, refused, ctx);
 	}
 	return 0;
 }

@@ -79,18 +79,23 @@ int udp_family_index(const struct braid_endpoint *ep);
 int udp_reconfigure(struct udp *u, bool set_port, uint16_t port, bool set_mark, uint32_t mark,
 		    bool *rebound);
 
-/* Told which peer's sticky source the kernel refused (the datagram went out without it). */
-typedef void udp_stale_fn(void *ctx, struct braid_peer *peer);
+/*
+ * The kernel refused to send peer's datagram from to->src, its sticky
+ * source; it went out without one. to lives only during the call.
+ */
+typedef void udp_source_refused_fn(void *ctx, struct braid_peer *peer,
+				   const struct braid_endpoint *to);
 
 /*
  * Send what q holds on socket fam, in order, with as few system calls as
  * the kernel allows (sendmmsg, UDP_SEGMENT). A datagram whose source the
- * kernel refuses goes out without it, and stale() hears of its peer; one
+ * kernel refuses goes out without it, and refused() hears of it with the
+ * endpoint it had (a cookie reply, which has no peer, is not reported); one
  * the kernel refuses otherwise is dropped and counted. 0 when q is empty,
  * -EAGAIN when the socket buffer is full (wait for EPOLLOUT, q keeps the rest).
  */
 int udp_flush(struct udp *u, int fam, struct tx_queue *q, struct tx_msgs *m,
-	      udp_stale_fn *stale, void *ctx);
+	      udp_source_refused_fn *refused, void *ctx);
 
 /*
  * Receive up to s->recv_vlen messages into b without blocking: how many, 0
