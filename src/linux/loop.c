@@ -599,8 +599,8 @@ static void log_offloads(struct loop *l)
 	iolog_verbose("offloads: TUN %s%s; UDP_SEGMENT %s/%s; UDP_GRO %s/%s (IPv4/IPv6)",
 		      !l->tun.has_vnet_hdr ? "none" : "vnet_hdr (TSO, checksum",
 		      !l->tun.has_vnet_hdr ? "" : l->tun.offloads & TUN_F_USO4 ? ", USO)" : ")",
-		    s4->has_gso ? "on" : "off", s6->has_gso ? "on" : "off",
-		    s4->has_gro ? "on" : "off", s6->has_gro ? "on" : "off");
+		      s4->has_gso ? "on" : "off", s6->has_gso ? "on" : "off",
+		      s4->has_gro ? "on" : "off", s6->has_gro ? "on" : "off");
 }
 
 int loop_init(struct loop *l, const struct loop_config *config)
