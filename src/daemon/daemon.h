@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Starting the braid daemon: checks, detaching from the caller, the loop. */
+/* Starting the braid daemon: checks, detaching from the caller, the loop and its UAPI server. */
 #ifndef BRAID_DAEMON_H
 #define BRAID_DAEMON_H
 

@@ -114,7 +114,7 @@ static void flush_tx(struct loop *l)
  * timer forward if a deadline moved earlier. A later deadline needs
  * nothing: the timer fires early and tick() says what is next.
  */
-static void after_device_call(struct loop *l)
+void loop_after_device_call(struct loop *l)
 {
 	uint64_t next;
 
@@ -134,7 +134,7 @@ static void timer_handle(struct watch *w, uint32_t events)
 	if (read(w->fd, &expirations, sizeof(expirations)) < 0 && errno == EAGAIN)
 		return;
 	arm_timer(l, braid_device_tick(l->dev, watch_now()));
-	after_device_call(l);
+	loop_after_device_call(l);
 }
 
 /* ---- TUN ---- */
@@ -189,7 +189,7 @@ static void tun_send_batch(void *ctx, uint8_t *pkts[], size_t lens[], size_t n)
 			   ops_reserve, l))
 		flush_tx(l);
 	dataplane_send_finish(l->dp_tx, l->dev, now);
-	after_device_call(l);
+	loop_after_device_call(l);
 }
 
 static void tun_handle(struct watch *w, uint32_t events)
@@ -240,7 +240,7 @@ static void handshake_turn(struct loop *l)
 		braid_device_receive(l->dev, now, &e->from, e->msg, e->len);
 		hsq_pop(&l->hsq);
 	}
-	after_device_call(l);
+	loop_after_device_call(l);
 }
 
 /* ---- UDP ---- */
@@ -280,7 +280,7 @@ static void udp_receive(struct loop *l, int fam)
 	dataplane_receive(l->dp_rx, l->dev, l->workers, now);
 	udp_recv_done(&l->udp.sock[fam], n, datagrams);
 	if (n)
-		after_device_call(l);
+		loop_after_device_call(l);
 }
 
 static void udp_handle(struct loop *l, int fam, uint32_t events)
@@ -371,25 +371,20 @@ static void netlink_handle(struct watch *w, uint32_t events)
 	}
 }
 
-/* ---- UAPI glue ---- */
+/* ---- What the loop's user may ask and change ---- */
 
-static uint16_t host_get_listen_port(void *ctx)
+uint16_t loop_listen_port(const struct loop *l)
 {
-	struct loop *l = ctx;
-
 	return l->udp.port;
 }
 
-static uint32_t host_get_fwmark(void *ctx)
+uint32_t loop_fwmark(const struct loop *l)
 {
-	struct loop *l = ctx;
-
 	return l->udp.fwmark;
 }
 
-static int host_set_net(void *ctx, bool set_port, uint16_t port, bool set_mark, uint32_t mark)
+int loop_set_net(struct loop *l, bool set_port, uint16_t port, bool set_mark, uint32_t mark)
 {
-	struct loop *l = ctx;
 	bool rebound;
 	int ret;
 
@@ -402,17 +397,6 @@ static int host_set_net(void *ctx, bool set_port, uint16_t port, bool set_mark, 
 		ret = watch_udp(l);
 	}
 	return ret;
-}
-
-static const struct uapi_host_ops host_ops = {
-	.get_listen_port = host_get_listen_port,
-	.get_fwmark = host_get_fwmark,
-	.set_net = host_set_net,
-};
-
-static void uapi_changed(void *ctx)
-{
-	after_device_call(ctx);
 }
 
 /* ---- Setup and teardown ---- */
@@ -496,7 +480,6 @@ static int open_device(struct loop *l)
 	if (!l->dev)
 		return -errno;
 	braid_device_set_mtu(l->dev, l->mtu);
-	l->uapi = (struct uapi){ .dev = l->dev, .host = &host_ops, .host_ctx = l };
 	return 0;
 }
 
@@ -559,13 +542,6 @@ static int init_steps(struct loop *l, const char *ifname)
 {
 	int ret;
 
-	/* Before the TUN device: a live daemon for this name must not lose its interface. */
-	ret = uapi_sock_check(ifname);
-	if (ret == -EADDRINUSE) {
-		iolog_error("%s/%s.sock is served by a running process: is %s already up?",
-			    UAPI_SOCKET_DIR, ifname, ifname);
-		return ret;
-	}
 	ret = alloc_buffers(l);
 	if (ret)
 		return fail("cannot allocate buffers", ret);
@@ -582,13 +558,9 @@ static int init_steps(struct loop *l, const char *ifname)
 	ret = open_epoll(l);
 	if (ret)
 		return fail("cannot set up the event loop", ret);
-	l->server.changed = uapi_changed;
-	l->server.ctx = l;
-	ret = uapi_sock_listen(&l->server, l->epfd, ifname, &l->uapi);
-	if (ret == -EADDRINUSE)
-		iolog_error("%s/%s.sock is served by a running process", UAPI_SOCKET_DIR, ifname);
-	else if (ret)
-		fail("cannot create the UAPI socket " UAPI_SOCKET_DIR, ret);
+	/* Last, so that the service finds everything else in place. */
+	if (l->service)
+		ret = l->service->open(l->service->ctx, l->epfd, l->dev);
 	return ret;
 }
 
@@ -612,8 +584,8 @@ int loop_init(struct loop *l, const struct loop_config *config)
 	l->tun.fd = -1;
 	l->udp.sock[UDP_V4].fd = l->udp.sock[UDP_V6].fd = -1;
 	l->timer_w.fd = l->signal_w.fd = l->netlink_w.fd = -1;
-	l->server.w.fd = -1;
 	l->armed = BRAID_NEVER;
+	l->service = config->service;
 	l->use_offloads = config->use_offloads;
 	l->n_workers = config->workers;
 	ret = init_steps(l, config->ifname);
@@ -628,7 +600,7 @@ int loop_init(struct loop *l, const struct loop_config *config)
 
 static int epoll_timeout(struct loop *l)
 {
-	uint64_t next = uapi_sock_next_deadline(&l->server), now;
+	uint64_t next = l->service ? l->service->next_deadline(l->service->ctx) : BRAID_NEVER, now;
 
 	/* Waiting handshakes are this loop's own work: look for events, do not sleep. */
 	if (hsq_len(&l->hsq))
@@ -660,7 +632,7 @@ int loop_run(struct loop *l)
 
 	start_workers(l);
 	l->running = true;
-	after_device_call(l);
+	loop_after_device_call(l);
 	while (l->running) {
 		n = epoll_wait(l->epfd, events, 32, epoll_timeout(l));
 		if (n < 0 && errno != EINTR) {
@@ -674,7 +646,8 @@ int loop_run(struct loop *l)
 		}
 		if (hsq_len(&l->hsq) && l->running)
 			handshake_turn(l);
-		uapi_sock_expire(&l->server, watch_now());
+		if (l->service)
+			l->service->expire(l->service->ctx, watch_now());
 	}
 	return 0;
 }
@@ -689,7 +662,8 @@ void loop_free(struct loop *l)
 {
 	workers_free(l->workers);
 	l->workers = NULL;
-	uapi_sock_close(&l->server);
+	if (l->service)
+		l->service->close(l->service->ctx);
 	if (l->dev)
 		braid_device_free(l->dev);
 	l->dev = NULL;

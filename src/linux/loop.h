@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The daemon's single event loop: epoll over the TUN device, the UDP
- * sockets, one timerfd armed at the device's next deadline, a signalfd, an
- * rtnetlink socket and the UAPI sockets. Every call into libbraid happens
- * on this thread, which makes it the control plane the library asks for.
+ * The event loop, one thread: epoll over the TUN device, the UDP sockets,
+ * one timerfd armed at the device's next deadline, a signalfd, an rtnetlink
+ * socket, and the descriptors of a service (the daemon's UAPI sockets).
+ * Every call into libbraid happens on this thread, which makes it the
+ * control plane the library asks for.
  *
  * Sealing and opening run on crypto workers (workers.h) too: the loop
  * prepares and finishes every batch, the workers and the loop's thread do
@@ -20,8 +21,6 @@
 #include "ops.h"
 #include "tun.h"
 #include "tun_batch.h"
-#include "uapi.h"
-#include "uapi_sock.h"
 #include "udp.h"
 #include "watch.h"
 #include "workers.h"
@@ -36,6 +35,29 @@ enum {
 	LOOP_MAX_WORKERS = 63,
 };
 
+/*
+ * Another user of the loop's thread and epoll set (the daemon's UAPI
+ * server). Its watches' handlers run between the loop's own; one that has
+ * called into the device calls loop_after_device_call() before it returns.
+ */
+struct loop_service {
+	void *ctx;
+	/*
+	 * The last step of loop_init(): watch its descriptors on epfd; dev is
+	 * the device it may call. 0, or -errno after logging why.
+	 */
+	int (*open)(void *ctx, int epfd, struct braid_device *dev);
+	/* The earliest time expire() has work, or BRAID_NEVER: epoll sleeps no longer. */
+	uint64_t (*next_deadline)(void *ctx);
+	/* Once per turn of the loop, after its events. */
+	void (*expire)(void *ctx, uint64_t now);
+	/*
+	 * From loop_free(), before the device goes, whether open() was called
+	 * or not (so ctx must be ready to close before it opens).
+	 */
+	void (*close)(void *ctx);
+};
+
 struct loop_config {
 	const char *ifname;
 	unsigned int workers;		/* crypto threads besides the loop's; 0: none */
@@ -44,6 +66,7 @@ struct loop_config {
 	 * kernel has them; off for comparisons and to test the plain paths.
 	 */
 	bool use_offloads;
+	const struct loop_service *service;	/* NULL: none */
 };
 
 struct loop {
@@ -51,8 +74,7 @@ struct loop {
 	struct braid_device *dev;
 	struct tun tun;
 	struct udp udp;
-	struct uapi uapi;
-	struct uapi_server server;
+	const struct loop_service *service;
 	struct watch tun_w, udp_w[UDP_FAMILIES], timer_w, signal_w, netlink_w;
 	uint64_t armed;			/* deadline the timerfd is set for; BRAID_NEVER when idle */
 	unsigned int mtu;
@@ -83,8 +105,8 @@ struct loop {
 };
 
 /*
- * Create the interface, the sockets and the device, and start serving the
- * UAPI. 0, or -errno after logging why; on failure nothing is left behind.
+ * Create the interface, the sockets and the device, then open the service.
+ * 0, or -errno after logging why; on failure nothing is left behind.
  */
 int loop_init(struct loop *l, const struct loop_config *config);
 /*
@@ -93,7 +115,23 @@ int loop_init(struct loop *l, const struct loop_config *config);
  * inherit the sandbox the caller entered in between.
  */
 int loop_run(struct loop *l);
-/* Close everything and remove the UAPI socket. */
+/* Close the service, then everything else. */
 void loop_free(struct loop *l);
+
+/*
+ * After a call into the device from outside the loop's own handlers (a
+ * service's): write and send what it delivered and queued, and bring the
+ * timer forward if a deadline moved earlier.
+ */
+void loop_after_device_call(struct loop *l);
+
+/* The port the sockets are bound to (the kernel's pick when 0 was asked for), and the fwmark. */
+uint16_t loop_listen_port(const struct loop *l);
+uint32_t loop_fwmark(const struct loop *l);
+/*
+ * Move to a new listen port (0 = any) and/or fwmark (0 = none), all or
+ * nothing: 0, or -errno with the old sockets and mark kept.
+ */
+int loop_set_net(struct loop *l, bool set_port, uint16_t port, bool set_mark, uint32_t mark);
 
 #endif
