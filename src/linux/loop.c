@@ -2,25 +2,32 @@
 /*
  * The event loop: one thread, one epoll set, every libbraid call.
  *
- * Outbound: TUN readable -> read a batch, GSO super-packets split to the
- * MTU (tun_batch.c) -> answer oversized packets with ICMP ->
- * dataplane_send(): prepared here, each message given its place in the
- * send queue in batch order, sealed into it by the crypto workers and
- * this thread -> flush_tx() sends the queue with sendmmsg, runs of one
- * peer's datagrams as single UDP_SEGMENT messages -> the batch finished.
- * Inbound: UDP readable -> recvmmsg batch, UDP_GRO buffers cut into their
- * datagrams -> handshake messages to the backlog (handshakes.h), data to
- * dataplane_receive(): prepared, opened on the workers, finished here in
- * order -> ops.deliver collects the inner packets (ops.c) -> after the
- * batch, ops_flush_delivered() coalesces them into TUN writes.
- * Handshakes: at most HSQ_PER_TURN from the backlog per turn of the loop,
- * after the events of that turn; while any wait, epoll does not sleep.
+ * Outbound: TUN readable -> tun_reader.c reads a batch, GSO super-packets
+ * split to the MTU (offload.c) -> oversized packets answered with ICMP
+ * (icmp.c) -> dataplane_send() (dataplane.c): prepared here, each message
+ * given its place in its socket's send queue in batch order (sendq.c,
+ * through ops_reserve() in ops.c), sealed into it by the crypto workers
+ * (workers.c) and this thread -> flush_tx(): udp_flush() (udp.c) sends the
+ * queue with sendmmsg, runs of one peer's datagrams as single UDP_SEGMENT
+ * messages -> the batch finished.
+ * Inbound: UDP readable -> udp_recv_batch() (udp.c): a recvmmsg batch,
+ * UDP_GRO buffers cut into their datagrams -> handshake messages to the
+ * backlog (backlog.c), data to dataplane_receive(): prepared, opened on the
+ * workers, finished here in order -> libbraid's deliver callback (ops.c)
+ * hands the inner packets to the TUN writer (tun_writer.c) -> after the
+ * batch, ops_flush_delivered() coalesces them (offload.c) into TUN writes.
+ * Handshakes: at most BACKLOG_PER_TURN from the backlog per turn of the
+ * loop, after the events of that turn; while any wait, epoll does not
+ * sleep. What libbraid sends itself (handshakes, keepalives, cookie
+ * replies) goes through ops.c into the same send queues.
  * Timers: one timerfd at the device's next deadline, moved earlier after
  * every batch that brought the deadline forward; when it fires,
  * braid_device_tick() returns the one after.
+ * The service (the daemon's UAPI server) watches its sockets on the same
+ * epoll set; its deadline bounds the sleep.
  *
- * Level-triggered epoll and a bounded batch per event (TUN_OUT_BUDGET
- * packets, UDP_RECV_BUDGET datagrams, HSQ_PER_TURN handshakes) keep TUN,
+ * Level-triggered epoll and a bounded batch per event (TUN_READER_BUDGET
+ * packets, UDP_RECV_BUDGET datagrams, BACKLOG_PER_TURN handshakes) keep TUN,
  * UDP, handshakes, timers and the UAPI taking turns, so a flood on one
  * cannot starve the others. When the kernel will not take more datagrams
  * (EAGAIN), the queue waits for EPOLLOUT and TUN is not read meanwhile:
@@ -83,7 +90,7 @@ static void set_blocked(struct loop *l, int fam, bool blocked)
 
 static void report_drops(struct loop *l)
 {
-	uint64_t dropped = l->txq[UDP_V4].dropped + l->txq[UDP_V6].dropped;
+	uint64_t dropped = l->sendq[UDP_V4].dropped + l->sendq[UDP_V6].dropped;
 
 	if (dropped != l->tx_dropped_logged) {
 		iolog_verbose("%llu outgoing datagrams dropped so far (send queue full or refused)",
@@ -98,9 +105,9 @@ static void flush_tx(struct loop *l)
 	int ret;
 
 	for (int fam = 0; fam < UDP_FAMILIES; fam++) {
-		if (l->tx_blocked[fam] || !txq_len(&l->txq[fam]))
+		if (l->tx_blocked[fam] || !sendq_len(&l->sendq[fam]))
 			continue;
-		ret = udp_flush(&l->udp, fam, &l->txq[fam], l->tx_msgs, ops_source_refused, l);
+		ret = udp_flush(&l->udp, fam, &l->sendq[fam], l->send_msgs, ops_source_refused, l);
 		if (ret == -EAGAIN)
 			set_blocked(l, fam, true);
 	}
@@ -215,16 +222,16 @@ static void tun_handle(struct watch *w, uint32_t events)
 static void queue_handshake(struct loop *l, uint64_t now, const struct braid_endpoint *from,
 			    const uint8_t *buf, size_t len)
 {
-	if (hsq_is_loaded(&l->hsq) &&
+	if (backlog_is_loaded(&l->backlog) &&
 	    braid_device_triage_handshake(l->dev, now, from, buf, len) != BRAID_OK)
 		return;
-	if (hsq_push(&l->hsq, from, buf, len))
+	if (backlog_push(&l->backlog, from, buf, len))
 		return;
 	braid_device_count_drop(l->dev, BRAID_DROP_HANDSHAKE_BACKLOG);
-	if (l->hsq.dropped == 1 || l->hsq.dropped - l->hs_dropped_logged >= 1000) {
+	if (l->backlog.dropped == 1 || l->backlog.dropped - l->backlog_dropped_logged >= 1000) {
 		iolog_verbose("%llu handshake messages dropped so far: the backlog was full",
-			      (unsigned long long)l->hsq.dropped);
-		l->hs_dropped_logged = l->hsq.dropped;
+			      (unsigned long long)l->backlog.dropped);
+		l->backlog_dropped_logged = l->backlog.dropped;
 	}
 }
 
@@ -232,13 +239,13 @@ static void queue_handshake(struct loop *l, uint64_t now, const struct braid_end
 static void handshake_turn(struct loop *l)
 {
 	uint64_t now = watch_now();
-	struct hsq_entry *e;
+	struct backlog_entry *e;
 
-	if (hsq_is_loaded(&l->hsq))
+	if (backlog_is_loaded(&l->backlog))
 		braid_device_set_under_load(l->dev, now);
-	for (int i = 0; i < HSQ_PER_TURN && (e = hsq_oldest(&l->hsq)); i++) {
+	for (int i = 0; i < BACKLOG_PER_TURN && (e = backlog_oldest(&l->backlog)); i++) {
 		braid_device_receive(l->dev, now, &e->from, e->msg, e->len);
-		hsq_pop(&l->hsq);
+		backlog_pop(&l->backlog);
 	}
 	loop_after_device_call(l);
 }
@@ -252,7 +259,7 @@ static void handshake_turn(struct loop *l)
  */
 static void udp_receive(struct loop *l, int fam)
 {
-	struct udp_batch *b = l->udp_batch;
+	struct udp_recv *b = l->udp_recv;
 	int n = udp_recv_batch(&l->udp.sock[fam], b);
 	uint64_t now = watch_now();
 	size_t off, len, datagrams = 0;
@@ -263,12 +270,12 @@ static void udp_receive(struct loop *l, int fam)
 		return;
 	}
 	/* Delivered packets stay in the receive buffers until flush_rx(). */
-	tun_writer_window(&l->writer, l->udp_arena, (size_t)UDP_BATCH * UDP_BUF_LEN);
+	tun_writer_window(&l->writer, l->udp_arena, (size_t)UDP_RECV_MSGS * UDP_BUF_LEN);
 	for (int i = 0; i < n; i++) {
 		for (off = 0; (len = udp_gro_next(b->lens[i], b->gso[i], off)); off += len) {
 			d = b->bufs[i] + off;
 			datagrams++;
-			if (hsq_is_handshake(d, len)) {
+			if (backlog_is_handshake(d, len)) {
 				queue_handshake(l, now, &b->from[i], d, len);
 				continue;
 			}
@@ -288,7 +295,7 @@ static void udp_handle(struct loop *l, int fam, uint32_t events)
 	int ret;
 
 	if (events & EPOLLOUT) {
-		ret = udp_flush(&l->udp, fam, &l->txq[fam], l->tx_msgs, ops_source_refused, l);
+		ret = udp_flush(&l->udp, fam, &l->sendq[fam], l->send_msgs, ops_source_refused, l);
 		set_blocked(l, fam, ret == -EAGAIN);
 	}
 	if (events & (EPOLLIN | EPOLLERR))
@@ -401,27 +408,27 @@ int loop_set_net(struct loop *l, bool set_port, uint16_t port, bool set_mark, ui
 
 /* ---- Setup and teardown ---- */
 
-_Static_assert((int)TUN_OUT_MAX <= (int)DP_SEND_MAX, "a TUN batch is one dataplane batch");
+_Static_assert((int)TUN_READER_MAX <= (int)DP_SEND_MAX, "a TUN batch is one dataplane batch");
 
 static int alloc_buffers(struct loop *l)
 {
-	if (tun_reader_init(&l->reader) || tun_writer_init(&l->writer) || hsq_init(&l->hsq))
+	if (tun_reader_init(&l->reader) || tun_writer_init(&l->writer) || backlog_init(&l->backlog))
 		return -ENOMEM;
 	l->icmp_buf = malloc(ICMP_TOO_BIG_MAX);
-	l->udp_batch = calloc(1, sizeof(*l->udp_batch));
-	l->tx_msgs = calloc(1, sizeof(*l->tx_msgs));
+	l->udp_recv = calloc(1, sizeof(*l->udp_recv));
+	l->send_msgs = calloc(1, sizeof(*l->send_msgs));
 	l->dp_tx = calloc(1, sizeof(*l->dp_tx));
 	l->dp_rx = calloc(1, sizeof(*l->dp_rx));
 	/* One block, so a whole receive is one window for the TUN writer. */
-	l->udp_arena = malloc((size_t)UDP_BATCH * UDP_BUF_LEN);
-	if (!l->icmp_buf || !l->udp_batch || !l->tx_msgs || !l->dp_tx || !l->dp_rx ||
+	l->udp_arena = malloc((size_t)UDP_RECV_MSGS * UDP_BUF_LEN);
+	if (!l->icmp_buf || !l->udp_recv || !l->send_msgs || !l->dp_tx || !l->dp_rx ||
 	    !l->udp_arena)
 		return -ENOMEM;
 	for (int fam = 0; fam < UDP_FAMILIES; fam++)
-		if (txq_init(&l->txq[fam]))
+		if (sendq_init(&l->sendq[fam]))
 			return -ENOMEM;
-	for (int i = 0; i < UDP_BATCH; i++)
-		l->udp_batch->bufs[i] = l->udp_arena + (size_t)i * UDP_BUF_LEN;
+	for (int i = 0; i < UDP_RECV_MSGS; i++)
+		l->udp_recv->bufs[i] = l->udp_arena + (size_t)i * UDP_BUF_LEN;
 	return 0;
 }
 
@@ -429,15 +436,15 @@ static void free_buffers(struct loop *l)
 {
 	tun_reader_free(&l->reader);
 	tun_writer_free(&l->writer);
-	hsq_free(&l->hsq);
+	backlog_free(&l->backlog);
 	free(l->udp_arena);
-	free(l->udp_batch);
+	free(l->udp_recv);
 	free(l->icmp_buf);
-	free(l->tx_msgs);
+	free(l->send_msgs);
 	free(l->dp_tx);
 	free(l->dp_rx);
 	for (int fam = 0; fam < UDP_FAMILIES; fam++)
-		txq_free(&l->txq[fam]);
+		sendq_free(&l->sendq[fam]);
 }
 
 static int open_tun(struct loop *l, const char *ifname)
@@ -603,7 +610,7 @@ static int epoll_timeout(struct loop *l)
 	uint64_t next = l->service ? l->service->next_deadline(l->service->ctx) : BRAID_NEVER, now;
 
 	/* Waiting handshakes are this loop's own work: look for events, do not sleep. */
-	if (hsq_len(&l->hsq))
+	if (backlog_len(&l->backlog))
 		return 0;
 	if (next == BRAID_NEVER)
 		return -1;
@@ -644,7 +651,7 @@ int loop_run(struct loop *l)
 
 			w->handle(w, events[i].events);
 		}
-		if (hsq_len(&l->hsq) && l->running)
+		if (backlog_len(&l->backlog) && l->running)
 			handshake_turn(l);
 		if (l->service)
 			l->service->expire(l->service->ctx, watch_now());

@@ -9,18 +9,19 @@
  * Sealing and opening run on crypto workers (workers.h) too: the loop
  * prepares and finishes every batch, the workers and the loop's thread do
  * the AEAD in between. Handshake messages wait in a backlog and are handed
- * to the device a few per turn (handshakes.h).
+ * to the device a few per turn (backlog.h).
  */
 #ifndef BRAID_LOOP_H
 #define BRAID_LOOP_H
 
 #include <braid.h>
 
+#include "backlog.h"
 #include "dataplane.h"
-#include "handshakes.h"
 #include "ops.h"
 #include "tun.h"
-#include "tun_batch.h"
+#include "tun_reader.h"
+#include "tun_writer.h"
 #include "udp.h"
 #include "watch.h"
 #include "workers.h"
@@ -85,21 +86,21 @@ struct loop {
 	struct ops_refused refused[OPS_MAX_REFUSED];
 	size_t n_refused;
 	/* Datagrams libbraid sent during a call, per socket, flushed after it. */
-	struct tx_queue txq[UDP_FAMILIES];
+	struct sendq sendq[UDP_FAMILIES];
 	bool tx_blocked[UDP_FAMILIES];	/* waiting for EPOLLOUT */
 	uint64_t tx_dropped_logged;
-	struct tx_msgs *tx_msgs;
+	struct sendq_msgs *send_msgs;
 	struct tun_reader reader;	/* outbound: TUN reads, split, for dataplane_send() */
 	struct tun_writer writer;	/* inbound: delivered packets, coalesced into TUN writes */
 	uint8_t *icmp_buf;
-	struct udp_batch *udp_batch;
-	uint8_t *udp_arena;		/* the receive buffers of udp_batch, one after another */
+	struct udp_recv *udp_recv;
+	uint8_t *udp_arena;		/* the receive buffers of udp_recv, one after another */
 	unsigned int n_workers;		/* crypto workers asked for, started by loop_run() */
 	struct workers *workers;	/* NULL: every batch on this thread */
 	struct dp_send *dp_tx;		/* the TUN batch being sealed */
 	struct dp_recv *dp_rx;		/* the UDP batch being opened */
-	struct hs_queue hsq;		/* handshake messages waiting for their turn */
-	uint64_t hs_dropped_logged;
+	struct backlog backlog;		/* handshake messages waiting for their turn */
+	uint64_t backlog_dropped_logged;
 	uint8_t random_pool[OPS_RANDOM_POOL_LEN];	/* ops.c: unused bytes at the end */
 	size_t random_left;
 };

@@ -26,7 +26,7 @@ static void op_send(void *ctx, struct braid_peer *peer, const struct braid_endpo
 	 * its peer may be freed meanwhile: keep no pointer to it.
 	 */
 	if (fam >= 0)
-		txq_push(&l->txq[fam], l->tx_blocked[fam] ? NULL : peer, to, buf, len, tos);
+		sendq_push(&l->sendq[fam], l->tx_blocked[fam] ? NULL : peer, to, buf, len, tos);
 }
 
 static void op_send_reply(void *ctx, const struct braid_endpoint *to, const uint8_t *buf,
@@ -43,7 +43,7 @@ uint8_t *ops_reserve(void *ctx, struct braid_peer *peer, const struct braid_endp
 
 	if (fam < 0)
 		return NULL;
-	return txq_reserve(&l->txq[fam], l->tx_blocked[fam] ? NULL : peer, to, len, tos);
+	return sendq_reserve(&l->sendq[fam], l->tx_blocked[fam] ? NULL : peer, to, len, tos);
 }
 
 static void tun_write_failed(struct loop *l, int err)
@@ -138,7 +138,7 @@ void ops_source_refused(void *ctx, struct braid_peer *peer, const struct braid_e
 
 	for (size_t i = 0; i < l->n_refused; i++) {
 		r = &l->refused[i];
-		if (r->peer == peer && txq_same_source(&r->to, to))
+		if (r->peer == peer && sendq_same_source(&r->to, to))
 			return;
 	}
 	/* When full, the peer's next send fails over again and gets another chance. */

@@ -4,9 +4,9 @@
  * context; every call comes on the loop's thread. Nothing here sends or
  * writes during the call: the loop does that after it.
  *  - send, send_reply: copied into the send queue of the datagram's socket
- *    (batch.h), sent by the loop's flush after the call. ops_reserve() does
+ *    (sendq.h), sent by the loop's flush after the call. ops_reserve() does
  *    the same without the copy, for messages the data plane seals in place.
- *  - deliver: to the TUN writer (tun_batch.h), which coalesces what one
+ *  - deliver: to the TUN writer (tun_writer.h), which coalesces what one
  *    call delivered into few writes at ops_flush_delivered().
  *  - random: small draws from a pool, large ones from getrandom().
  *  - wall_clock_ns: CLOCK_REALTIME; log: the I/O layer's log (iolog.h).

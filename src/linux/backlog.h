@@ -6,7 +6,7 @@
  * A handshake message can cost two X25519 operations (~100 us); a batch of
  * them handled where it arrived would hold up the data messages around it
  * for milliseconds. So receives copy initiations, responses and cookie
- * replies here, and the event loop hands the device at most HSQ_PER_TURN
+ * replies here, and the event loop hands the device at most BACKLOG_PER_TURN
  * of them per turn, oldest first, between data batches; the rest wait
  * their turn. As in the kernel (MAX_QUEUED_INCOMING_HANDSHAKES), the device
  * counts as under load, and asks for cookies, while the backlog is at least
@@ -18,8 +18,8 @@
  * receive: a peer sends data on a new session only after it has our answer.
  * One thread owns a queue: nothing here locks.
  */
-#ifndef BRAID_HANDSHAKES_H
-#define BRAID_HANDSHAKES_H
+#ifndef BRAID_BACKLOG_H
+#define BRAID_BACKLOG_H
 
 #include <braid.h>
 #include <stdbool.h>
@@ -27,51 +27,51 @@
 #include <stdint.h>
 
 enum {
-	HSQ_SLOTS = 4096,		/* messages waiting, at most; a power of two */
-	HSQ_LOADED = HSQ_SLOTS / 8,	/* from this many on, the device is under load */
-	HSQ_PER_TURN = 32,		/* messages handled per turn of the event loop */
-	HSQ_MSG_MAX = 148,		/* the largest handshake message, an initiation */
+	BACKLOG_SLOTS = 4096,		/* messages waiting, at most; a power of two */
+	BACKLOG_LOADED = BACKLOG_SLOTS / 8,	/* from this many on, the device is under load */
+	BACKLOG_PER_TURN = 32,		/* messages handled per turn of the event loop */
+	BACKLOG_MSG_MAX = 148,		/* the largest handshake message, an initiation */
 };
 
-struct hsq_entry {
+struct backlog_entry {
 	struct braid_endpoint from;
 	uint16_t len;
-	uint8_t msg[HSQ_MSG_MAX];
+	uint8_t msg[BACKLOG_MSG_MAX];
 };
 
-struct hs_queue {
-	struct hsq_entry *slot;		/* HSQ_SLOTS */
+struct backlog {
+	struct backlog_entry *slot;	/* BACKLOG_SLOTS */
 	size_t head, tail;		/* free-running: oldest waiting, next free */
 	uint64_t dropped;		/* arrived while the backlog was full */
 };
 
 /* 0 or -ENOMEM; empty after init. */
-int hsq_init(struct hs_queue *q);
-void hsq_free(struct hs_queue *q);
+int backlog_init(struct backlog *q);
+void backlog_free(struct backlog *q);
 
 /*
  * True for a message of a handshake type (initiation, response, cookie
  * reply) short enough to queue. Anything else, malformed messages included,
  * goes the data way, where rejecting it is cheap.
  */
-bool hsq_is_handshake(const uint8_t *buf, size_t len);
+bool backlog_is_handshake(const uint8_t *buf, size_t len);
 
-static inline size_t hsq_len(const struct hs_queue *q)
+static inline size_t backlog_len(const struct backlog *q)
 {
 	return q->tail - q->head;
 }
 
-static inline bool hsq_is_loaded(const struct hs_queue *q)
+static inline bool backlog_is_loaded(const struct backlog *q)
 {
-	return hsq_len(q) >= HSQ_LOADED;
+	return backlog_len(q) >= BACKLOG_LOADED;
 }
 
 /* Copy a message in behind the others; false (and counted) when the backlog is full. */
-bool hsq_push(struct hs_queue *q, const struct braid_endpoint *from, const uint8_t *buf,
-	      size_t len);
+bool backlog_push(struct backlog *q, const struct braid_endpoint *from, const uint8_t *buf,
+		  size_t len);
 
 /* The oldest message, valid until the next pop; NULL when none waits. */
-struct hsq_entry *hsq_oldest(struct hs_queue *q);
-void hsq_pop(struct hs_queue *q);
+struct backlog_entry *backlog_oldest(struct backlog *q);
+void backlog_pop(struct backlog *q);
 
 #endif
