@@ -6,13 +6,14 @@
  * A handshake message can cost two X25519 operations (~100 us); a batch of
  * them handled where it arrived would hold up the data messages around it
  * for milliseconds. So receives copy initiations, responses and cookie
- * replies here, and the event loop hands the device at most BACKLOG_PER_TURN
- * of them per turn, oldest first, between data batches; the rest wait
- * their turn. As in the kernel (MAX_QUEUED_INCOMING_HANDSHAKES), the device
- * counts as under load, and asks for cookies, while the backlog is at least
- * an eighth full. Unlike the kernel, a loaded backlog then takes only
- * messages with a valid cookie (braid_device_triage_handshake() answers
- * the rest at once), and only when it is full anyway does it drop.
+ * replies here (braid_message_is_handshake() tells them), and the event
+ * loop hands the device at most BACKLOG_PER_TURN of them per turn, oldest
+ * first, between data batches; the rest wait their turn. The backlog holds
+ * BRAID_MAX_QUEUED_HANDSHAKES, and as in the kernel the device counts as
+ * under load, and asks for cookies, while it is at least an eighth full.
+ * Unlike the kernel, a loaded backlog then takes only messages with a valid
+ * cookie (braid_device_triage_handshake() answers the rest at once), and
+ * only when it is full anyway does it drop.
  *
  * Handshakes and data of one peer never need each other's order within a
  * receive: a peer sends data on a new session only after it has our answer.
@@ -22,21 +23,24 @@
 #define BRAID_BACKLOG_H
 
 #include <braid.h>
+#include <braid_wire.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 enum {
-	BACKLOG_SLOTS = 4096,		/* messages waiting, at most; a power of two */
-	BACKLOG_LOADED = BACKLOG_SLOTS / 8,	/* from this many on, the device is under load */
+	BACKLOG_SLOTS = BRAID_MAX_QUEUED_HANDSHAKES,	/* messages waiting, at most */
+	/* From this many waiting on, the device is under load. */
+	BACKLOG_LOADED = BACKLOG_SLOTS / 8,
 	BACKLOG_PER_TURN = 32,		/* messages handled per turn of the event loop */
-	BACKLOG_MSG_MAX = 148,		/* the largest handshake message, an initiation */
 };
+
+_Static_assert((BACKLOG_SLOTS & (BACKLOG_SLOTS - 1)) == 0, "the backlog's ring is a power of two");
 
 struct backlog_entry {
 	struct braid_endpoint from;
 	uint16_t len;
-	uint8_t msg[BACKLOG_MSG_MAX];
+	uint8_t msg[BRAID_MESSAGE_HANDSHAKE_MAX_LEN];
 };
 
 struct backlog {
@@ -48,13 +52,6 @@ struct backlog {
 /* 0 or -ENOMEM; empty after init. */
 int backlog_init(struct backlog *q);
 void backlog_free(struct backlog *q);
-
-/*
- * True for a message of a handshake type (initiation, response, cookie
- * reply) short enough to queue. Anything else, malformed messages included,
- * goes the data way, where rejecting it is cheap.
- */
-bool backlog_is_handshake(const uint8_t *buf, size_t len);
 
 static inline size_t backlog_len(const struct backlog *q)
 {

@@ -275,7 +275,7 @@ static void udp_receive(struct loop *l, int fam)
 		for (off = 0; (len = udp_gro_next(b->lens[i], b->gso[i], off)); off += len) {
 			d = b->bufs[i] + off;
 			datagrams++;
-			if (backlog_is_handshake(d, len)) {
+			if (braid_message_is_handshake(d, len)) {
 				queue_handshake(l, now, &b->from[i], d, len);
 				continue;
 			}
@@ -463,8 +463,8 @@ static int open_tun(struct loop *l, const char *ifname)
 		iolog_error("cannot create TUN device %s: it is in use by another process", ifname);
 		return ret;
 	case -EINVAL:
-		iolog_error("cannot create TUN device %s: an interface of another kind has that name",
-			    ifname);
+		iolog_error("cannot create TUN device %s: %s", ifname,
+			    "an interface of another kind has that name");
 		return ret;
 	default:
 		iolog_error("cannot create TUN device %s: %s", ifname, strerror(-ret));

@@ -551,15 +551,15 @@ static void test_handshake_kinds(void **state)
 
 	for (size_t c = 0; c < sizeof(kind_cases) / sizeof(kind_cases[0]); c++) {
 		memcpy(msg, kind_cases[c].head, 4);
-		if (backlog_is_handshake(msg, kind_cases[c].len) != kind_cases[c].is_handshake)
+		if (braid_message_is_handshake(msg, kind_cases[c].len) != kind_cases[c].is_handshake)
 			fail_msg("case %zu: wrong kind", c + 1);
 	}
 }
 
 static void hs_message(uint8_t *msg, size_t *len, struct braid_endpoint *from, uint32_t seq)
 {
-	*len = 4 + seq % (BACKLOG_MSG_MAX - 3);
-	memset(msg, 0, BACKLOG_MSG_MAX);
+	*len = 4 + seq % (BRAID_MESSAGE_HANDSHAKE_MAX_LEN - 3);
+	memset(msg, 0, BRAID_MESSAGE_HANDSHAKE_MAX_LEN);
 	msg[0] = 1 + seq % 3;
 	fill_seq(msg + 4, *len - 4, seq);
 	*from = ep4("203.0.113.7", (uint16_t)(1024 + seq), NULL);
@@ -569,7 +569,7 @@ static void pop_expect(struct backlog *q, uint32_t seq)
 {
 	struct braid_endpoint from;
 	struct backlog_entry *e = backlog_oldest(q);
-	uint8_t want[BACKLOG_MSG_MAX];
+	uint8_t want[BRAID_MESSAGE_HANDSHAKE_MAX_LEN];
 	size_t len;
 
 	hs_message(want, &len, &from, seq);
@@ -585,7 +585,7 @@ static void test_handshake_backlog(void **state)
 {
 	struct backlog q;
 	struct braid_endpoint from;
-	uint8_t msg[BACKLOG_MSG_MAX];
+	uint8_t msg[BRAID_MESSAGE_HANDSHAKE_MAX_LEN];
 	uint32_t pushed = 0, popped = 0;
 	size_t len;
 
@@ -612,7 +612,7 @@ static void test_handshake_backlog(void **state)
 		pop_expect(&q, popped++);
 	assert_int_equal(popped, pushed);
 	assert_false(backlog_is_loaded(&q));
-	assert_false(backlog_push(&q, &from, msg, BACKLOG_MSG_MAX + 1));
+	assert_false(backlog_push(&q, &from, msg, BRAID_MESSAGE_HANDSHAKE_MAX_LEN + 1));
 	assert_int_equal(q.dropped, 2);
 	backlog_free(&q);
 }
