@@ -36,12 +36,12 @@ static void usage(FILE *f, const char *prog)
 		   "  LOG_LEVEL=error|verbose|silent  how much to log on stderr (default error)\n"
 		   "  BRAID_USER=NAME              like --user\n"
 		   "  BRAID_SANDBOX=0              like --no-sandbox\n"
-		   "  BRAID_THREADS=N              crypto threads besides the event loop's, 0 to %d;\n"
-		   "                               0 keeps all crypto on it (default: one per\n"
-		   "                               usable CPU less one, at most %d)\n"
-		   "  BRAID_OFFLOADS=0             no TUN or UDP offloads (vnet_hdr, UDP_SEGMENT,\n"
-		   "                               UDP_GRO): for comparisons and to test the paths\n"
-		   "                               a kernel without them takes\n",
+		   "  BRAID_THREADS=N              crypto threads besides the event loop's\n"
+		   "                               (0 to %d; 0 keeps all crypto on it; default:\n"
+		   "                               one per usable CPU less one, at most %d)\n"
+		   "  BRAID_OFFLOADS=0             no TUN or UDP offloads (vnet_hdr,\n"
+		   "                               UDP_SEGMENT, UDP_GRO): for comparisons,\n"
+		   "                               and to test the paths of kernels without them\n",
 		prog, SANDBOX_DEFAULT_USER, LOOP_MAX_WORKERS, LOOP_DEFAULT_WORKERS);
 }
 

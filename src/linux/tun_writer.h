@@ -21,7 +21,7 @@ struct tun_writer {
 	/* Packets inside [window, window + window_len) stay put until the flush. */
 	const uint8_t *window;
 	size_t window_len;
-	uint8_t *copy;			/* TUN_WRITER_COPY_LEN, for packets outside the window */
+	uint8_t *copy;			/* TUN_WRITER_COPY_LEN: packets outside the window */
 	size_t copy_used;
 	struct offload_coalescer *coalescer;
 	struct iovec iov[OFFLOAD_BATCH_MAX];
