@@ -16,7 +16,7 @@ void iolog_set_sink(iolog_sink_fn *fn, void *ctx, unsigned int max_level)
 	threshold = fn ? max_level : 0;
 }
 
-bool iolog_enabled(enum braid_log_level level)
+static bool is_enabled(enum braid_log_level level)
 {
 	return (unsigned int)level <= threshold;
 }
@@ -26,7 +26,7 @@ void iolog_msg(enum braid_log_level level, const char *fmt, ...)
 	char msg[512];
 	va_list ap;
 
-	if (!iolog_enabled(level))
+	if (!is_enabled(level))
 		return;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
@@ -36,6 +36,6 @@ void iolog_msg(enum braid_log_level level, const char *fmt, ...)
 
 void iolog_from_core(void *ctx, enum braid_log_level level, const char *msg)
 {
-	if (iolog_enabled(level))
+	if (is_enabled(level))
 		sink(sink_ctx, level, msg);
 }

@@ -21,8 +21,6 @@ typedef void iolog_sink_fn(void *ctx, enum braid_log_level level, const char *ms
 /* Send messages of max_level and below (0: none) to sink(ctx, ...); sink NULL: none. */
 void iolog_set_sink(iolog_sink_fn *sink, void *ctx, unsigned int max_level);
 
-bool iolog_enabled(enum braid_log_level level);
-
 void iolog_msg(enum braid_log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 #define iolog_error(...) iolog_msg(BRAID_LOG_ERROR, __VA_ARGS__)

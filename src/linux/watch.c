@@ -23,11 +23,6 @@ int watch_mod(int epfd, struct watch *w, uint32_t events)
 	return epoll_ctl(epfd, EPOLL_CTL_MOD, w->fd, &ev) < 0 ? -errno : 0;
 }
 
-void watch_del(int epfd, struct watch *w)
-{
-	epoll_ctl(epfd, EPOLL_CTL_DEL, w->fd, NULL);
-}
-
 uint64_t watch_clock_ns(clockid_t id)
 {
 	struct timespec ts;

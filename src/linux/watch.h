@@ -26,7 +26,6 @@ struct watch {
 /* epoll_ctl wrappers: 0 or -errno. */
 int watch_add(int epfd, struct watch *w, uint32_t events);
 int watch_mod(int epfd, struct watch *w, uint32_t events);
-void watch_del(int epfd, struct watch *w);
 
 /* Clock id in nanoseconds. */
 uint64_t watch_clock_ns(clockid_t id);
