@@ -13,7 +13,6 @@
 #define BRAID_IOLOG_H
 
 #include <braid.h>
-#include <stdbool.h>
 
 /* Takes a message already formatted, without a trailing newline. */
 typedef void iolog_sink_fn(void *ctx, enum braid_log_level level, const char *msg);
