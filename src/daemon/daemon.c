@@ -33,7 +33,7 @@
 #include "uapi_sock.h"
 
 /* The UAPI server: a service of the loop, on its thread and its epoll set. */
-struct uapi_service {
+struct service {
 	const char *ifname;
 	struct uapi uapi;
 	struct uapi_server server;
@@ -42,7 +42,7 @@ struct uapi_service {
 /* Static: the loop holds large arrays and lives as long as the process. */
 static struct loop loop;
 static struct sandbox sandbox;
-static struct uapi_service uapi_service = { .server.w.fd = -1 };
+static struct service service = { .server.w.fd = -1 };
 
 /* ---- The UAPI server's view of the loop (struct uapi_host_ops) ---- */
 
@@ -68,56 +68,56 @@ static const struct uapi_host_ops host_ops = {
 };
 
 /* An operation may have queued packets and moved deadlines: the loop catches up. */
-static void uapi_changed(void *ctx)
+static void after_operation(void *ctx)
 {
 	loop_after_device_call(ctx);
 }
 
 /* ---- The UAPI server as the loop's service (struct loop_service) ---- */
 
-static int uapi_open(void *ctx, int epfd, struct braid_device *dev)
+static int service_open(void *ctx, int epfd, struct braid_device *dev)
 {
-	struct uapi_service *us = ctx;
+	struct service *s = ctx;
 	int ret;
 
-	us->uapi = (struct uapi){ .dev = dev, .host = &host_ops, .host_ctx = &loop };
-	us->server.changed = uapi_changed;
-	us->server.ctx = &loop;
-	ret = uapi_sock_listen(&us->server, epfd, us->ifname, &us->uapi);
+	s->uapi = (struct uapi){ .dev = dev, .host = &host_ops, .host_ctx = &loop };
+	s->server.changed = after_operation;
+	s->server.ctx = &loop;
+	ret = uapi_sock_listen(&s->server, epfd, s->ifname, &s->uapi);
 	if (ret == -EADDRINUSE)
-		log_error("%s/%s.sock is served by a running process", UAPI_SOCKET_DIR, us->ifname);
+		log_error("%s/%s.sock is served by a running process", UAPI_SOCKET_DIR, s->ifname);
 	else if (ret)
 		log_error("cannot create the UAPI socket %s: %s", UAPI_SOCKET_DIR, strerror(-ret));
 	return ret;
 }
 
-static uint64_t uapi_next_deadline(void *ctx)
+static uint64_t service_next_deadline(void *ctx)
 {
-	struct uapi_service *us = ctx;
+	struct service *s = ctx;
 
-	return uapi_sock_next_deadline(&us->server);
+	return uapi_sock_next_deadline(&s->server);
 }
 
-static void uapi_expire(void *ctx, uint64_t now)
+static void service_expire(void *ctx, uint64_t now)
 {
-	struct uapi_service *us = ctx;
+	struct service *s = ctx;
 
-	uapi_sock_expire(&us->server, now);
+	uapi_sock_expire(&s->server, now);
 }
 
-static void uapi_close(void *ctx)
+static void service_close(void *ctx)
 {
-	struct uapi_service *us = ctx;
+	struct service *s = ctx;
 
-	uapi_sock_close(&us->server);
+	uapi_sock_close(&s->server);
 }
 
-static const struct loop_service loop_service = {
-	.ctx = &uapi_service,
-	.open = uapi_open,
-	.next_deadline = uapi_next_deadline,
-	.expire = uapi_expire,
-	.close = uapi_close,
+static const struct loop_service service_ops = {
+	.ctx = &service,
+	.open = service_open,
+	.next_deadline = service_next_deadline,
+	.expire = service_expire,
+	.close = service_close,
 };
 
 /* ---- Starting ---- */
@@ -160,7 +160,7 @@ static int serve(const struct daemon_options *opts, int ready_fd)
 		.ifname = opts->ifname,
 		.workers = opts->threads,
 		.use_offloads = opts->offloads,
-		.service = &loop_service,
+		.service = &service_ops,
 	};
 	int ret, null = -1;
 
@@ -171,7 +171,7 @@ static int serve(const struct daemon_options *opts, int ready_fd)
 		report_ready(ready_fd, 1);
 		return 1;
 	}
-	uapi_service.ifname = opts->ifname;
+	service.ifname = opts->ifname;
 	ret = loop_init(&loop, &config);
 	if (ret) {
 		report_ready(ready_fd, 1);
@@ -179,7 +179,7 @@ static int serve(const struct daemon_options *opts, int ready_fd)
 	}
 	if (ready_fd >= 0)
 		null = open_null();
-	ret = sandbox_enter(&sandbox, uapi_service.server.path);
+	ret = sandbox_enter(&sandbox, service.server.path);
 	report_ready(ready_fd, ret ? 1 : 0);
 	if (!ret) {
 		detach_stdio(opts->log_level, null);

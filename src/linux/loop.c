@@ -133,7 +133,7 @@ void loop_after_device_call(struct loop *l)
 		arm_timer(l, next);
 }
 
-static void timer_handle(struct watch *w, uint32_t events)
+static void on_timer(struct watch *w, uint32_t events)
 {
 	struct loop *l = container_of(w, struct loop, timer_w);
 	uint64_t expirations;
@@ -182,7 +182,7 @@ static size_t drop_oversized(struct loop *l, uint8_t *pkts[], size_t lens[], siz
  * so only a packet that came in over it (or whose segments were cut for an
  * MTU since lowered) gets "too big".
  */
-static void tun_send_batch(void *ctx, uint8_t *pkts[], size_t lens[], size_t n)
+static void send_tun_batch(void *ctx, uint8_t *pkts[], size_t lens[], size_t n)
 {
 	struct loop *l = ctx;
 	uint64_t now;
@@ -199,10 +199,10 @@ static void tun_send_batch(void *ctx, uint8_t *pkts[], size_t lens[], size_t n)
 	loop_after_device_call(l);
 }
 
-static void tun_handle(struct watch *w, uint32_t events)
+static void on_tun(struct watch *w, uint32_t events)
 {
 	struct loop *l = container_of(w, struct loop, tun_w);
-	int n = tun_reader_run(&l->reader, &l->tun, tun_send_batch, l);
+	int n = tun_reader_run(&l->reader, &l->tun, send_tun_batch, l);
 
 	if (n == -EAGAIN && (events & EPOLLERR))
 		stop_if_gone(l, -EBADFD);
@@ -257,7 +257,7 @@ static void handshake_turn(struct loop *l)
  * handshakes to the backlog, the rest to the device as one batch (two or
  * more only when UDP_GRO packed more than DP_RECV_MAX).
  */
-static void udp_receive(struct loop *l, int fam)
+static void receive_udp(struct loop *l, int fam)
 {
 	struct udp_recv *b = l->udp_recv;
 	int n = udp_recv_batch(&l->udp.sock[fam], b);
@@ -290,7 +290,7 @@ static void udp_receive(struct loop *l, int fam)
 		loop_after_device_call(l);
 }
 
-static void udp_handle(struct loop *l, int fam, uint32_t events)
+static void on_udp(struct loop *l, int fam, uint32_t events)
 {
 	int ret;
 
@@ -299,24 +299,24 @@ static void udp_handle(struct loop *l, int fam, uint32_t events)
 		set_blocked(l, fam, ret == -EAGAIN);
 	}
 	if (events & (EPOLLIN | EPOLLERR))
-		udp_receive(l, fam);
+		receive_udp(l, fam);
 }
 
-static void udp4_handle(struct watch *w, uint32_t events)
+static void on_udp4(struct watch *w, uint32_t events)
 {
-	udp_handle(container_of(w, struct loop, udp_w[UDP_V4]), UDP_V4, events);
+	on_udp(container_of(w, struct loop, udp_w[UDP_V4]), UDP_V4, events);
 }
 
-static void udp6_handle(struct watch *w, uint32_t events)
+static void on_udp6(struct watch *w, uint32_t events)
 {
-	udp_handle(container_of(w, struct loop, udp_w[UDP_V6]), UDP_V6, events);
+	on_udp(container_of(w, struct loop, udp_w[UDP_V6]), UDP_V6, events);
 }
 
 /* Watch the sockets (again, after a rebind closed the old ones). */
-static int watch_udp(struct loop *l)
+static int add_udp_watches(struct loop *l)
 {
 	static void (*const handle[UDP_FAMILIES])(struct watch *, uint32_t) = {
-		[UDP_V4] = udp4_handle, [UDP_V6] = udp6_handle,
+		[UDP_V4] = on_udp4, [UDP_V6] = on_udp6,
 	};
 	int ret = 0;
 
@@ -333,7 +333,7 @@ static int watch_udp(struct loop *l)
 
 /* ---- Signals and link changes ---- */
 
-static void signal_handle(struct watch *w, uint32_t events)
+static void on_signal(struct watch *w, uint32_t events)
 {
 	struct loop *l = container_of(w, struct loop, signal_w);
 	struct signalfd_siginfo si;
@@ -353,7 +353,7 @@ static void set_mtu(struct loop *l, unsigned int mtu)
 	braid_device_set_mtu(l->dev, mtu);
 }
 
-static void netlink_handle(struct watch *w, uint32_t events)
+static void on_netlink(struct watch *w, uint32_t events)
 {
 	struct loop *l = container_of(w, struct loop, netlink_w);
 	struct link_news news;
@@ -401,7 +401,7 @@ int loop_set_net(struct loop *l, bool set_port, uint16_t port, bool set_mark, ui
 	if (rebound) {
 		/* The old descriptors are closed, which took them out of the epoll set. */
 		iolog_verbose("listening on port %u", l->udp.port);
-		ret = watch_udp(l);
+		ret = add_udp_watches(l);
 	}
 	return ret;
 }
@@ -503,7 +503,7 @@ static int open_signals(struct loop *l)
 	fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	l->signal_w = (struct watch){ .fd = fd, .handle = signal_handle };
+	l->signal_w = (struct watch){ .fd = fd, .handle = on_signal };
 	return watch_add(l->epfd, &l->signal_w, EPOLLIN);
 }
 
@@ -514,21 +514,21 @@ static int open_watches(struct loop *l)
 	fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	l->timer_w = (struct watch){ .fd = fd, .handle = timer_handle };
+	l->timer_w = (struct watch){ .fd = fd, .handle = on_timer };
 	ret = watch_add(l->epfd, &l->timer_w, EPOLLIN);
 	if (ret)
 		return ret;
 	fd = netlink_open();
 	if (fd < 0)
 		return fd;
-	l->netlink_w = (struct watch){ .fd = fd, .handle = netlink_handle };
+	l->netlink_w = (struct watch){ .fd = fd, .handle = on_netlink };
 	ret = watch_add(l->epfd, &l->netlink_w, EPOLLIN);
 	if (!ret)
 		ret = open_signals(l);
 	if (!ret)
 		ret = watch_add(l->epfd, &l->tun_w, EPOLLIN);
 	if (!ret)
-		ret = watch_udp(l);
+		ret = add_udp_watches(l);
 	return ret;
 }
 
@@ -555,7 +555,7 @@ static int init_steps(struct loop *l, const char *ifname)
 	ret = open_tun(l, ifname);
 	if (ret)
 		return ret;
-	l->tun_w = (struct watch){ .fd = l->tun.fd, .handle = tun_handle };
+	l->tun_w = (struct watch){ .fd = l->tun.fd, .handle = on_tun };
 	ret = udp_open(&l->udp, 0, 0, l->use_offloads);
 	if (ret)
 		return fail("cannot open UDP sockets", ret);

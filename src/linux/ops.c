@@ -46,7 +46,7 @@ uint8_t *ops_reserve(void *ctx, struct braid_peer *peer, const struct braid_endp
 	return sendq_reserve(&l->sendq[fam], l->tx_blocked[fam] ? NULL : peer, to, len, tos);
 }
 
-static void tun_write_failed(struct loop *l, int err)
+static void check_tun_write(struct loop *l, int err)
 {
 	/* EIO: the link is down; the packet is dropped as the kernel would. */
 	if (err == -EBADFD) {
@@ -62,12 +62,12 @@ static void op_deliver(void *ctx, struct braid_peer *peer, uint8_t *pkt, size_t 
 {
 	struct loop *l = ctx;
 
-	tun_write_failed(l, tun_writer_add(&l->writer, &l->tun, pkt, len));
+	check_tun_write(l, tun_writer_add(&l->writer, &l->tun, pkt, len));
 }
 
 void ops_flush_delivered(struct loop *l)
 {
-	tun_write_failed(l, tun_writer_flush(&l->writer, &l->tun));
+	check_tun_write(l, tun_writer_flush(&l->writer, &l->tun));
 	tun_writer_window(&l->writer, NULL, 0);
 }
 
