@@ -116,9 +116,9 @@ static void flush_tx(struct loop *l)
 
 /*
  * After every call into the device: write and send what it delivered and
- * queued, make peers forget a source address the kernel refused (not from
- * inside the callback, which must not re-enter the device), and bring the
- * timer forward if a deadline moved earlier. A later deadline needs
+ * queued, tell peers which sticky sources the kernel refused meanwhile (not
+ * from inside the callback, which must not re-enter the device), and bring
+ * the timer forward if a deadline moved earlier. A later deadline needs
  * nothing: the timer fires early and tick() says what is next.
  */
 void loop_after_device_call(struct loop *l)

@@ -121,8 +121,8 @@ void loop_free(struct loop *l);
 
 /*
  * After a call into the device from outside the loop's own handlers (a
- * service's): write and send what it delivered and queued, and bring the
- * timer forward if a deadline moved earlier.
+ * service's): write and send what it delivered and queued, report refused
+ * sources, and bring the timer forward if a deadline moved earlier.
  */
 void loop_after_device_call(struct loop *l);
 
