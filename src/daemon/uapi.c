@@ -25,6 +25,7 @@
 
 #include "log.h"
 #include "uapi.h"
+#include "watch.h"
 
 enum aip_action { AIP_ADD, AIP_REMOVE, AIP_CLEAR };
 
@@ -666,7 +667,6 @@ static void put_peer(struct uapi_buf *out, const struct braid_peer *peer)
 	uint8_t key[BRAID_KEY_LEN];
 	struct braid_endpoint ep;
 	struct braid_peer_stats st;
-	const uint64_t sec = 1000000000ULL;
 
 	braid_peer_get_public_key(peer, key);
 	put_key(out, "public_key", key);
@@ -678,9 +678,9 @@ static void put_peer(struct uapi_buf *out, const struct braid_peer *peer)
 		put_endpoint(out, &ep);
 	braid_peer_get_stats(peer, &st);
 	buf_printf(out, "last_handshake_time_sec=%llu\n",
-		   (unsigned long long)(st.last_handshake_ns / sec));
+		   (unsigned long long)(st.last_handshake_ns / NSEC_PER_SEC));
 	buf_printf(out, "last_handshake_time_nsec=%llu\n",
-		   (unsigned long long)(st.last_handshake_ns % sec));
+		   (unsigned long long)(st.last_handshake_ns % NSEC_PER_SEC));
 	buf_printf(out, "tx_bytes=%llu\n", (unsigned long long)st.tx_bytes);
 	buf_printf(out, "rx_bytes=%llu\n", (unsigned long long)st.rx_bytes);
 	buf_printf(out, "persistent_keepalive_interval=%u\n",
