@@ -69,8 +69,7 @@ CORE := \
 	staged.c \
 	path.c \
 	peer.c \
-	device.c \
-	source_refused_tmp.c
+	device.c
 
 # Linux I/O: the event loop and what it drives.
 LINUX := \
