@@ -8,10 +8,19 @@ BUILD ?= build
 
 CC ?= cc
 CFLAGS ?= -O2
-CFLAGS += -std=gnu11 -Wall -Wextra -Wshadow -Wpointer-arith -Wstrict-prototypes \
-	  -Wmissing-prototypes -Wno-unused-parameter -fno-strict-aliasing -MMD -MP
-CPPFLAGS += -D_GNU_SOURCE -Iinclude -Isrc/core
+# How every C file of the project is compiled, whatever its optimisation (tests/fuzz/fuzz.mk too).
+BASE_CFLAGS := -std=gnu11 -Wall -Wextra -Wshadow -Wpointer-arith -Wstrict-prototypes \
+	       -Wmissing-prototypes -Wno-unused-parameter -fno-strict-aliasing -MMD -MP
+CFLAGS += $(BASE_CFLAGS)
+CPPFLAGS += -D_GNU_SOURCE
 LDLIBS += -lcrypto -lpthread
+
+# The layers, and the headers each may include: a file that includes a header of a layer it
+# must not see fails to build. Dependencies point one way, daemon -> linux -> include/, and the
+# core hides behind include/braid.h from both.
+INCLUDES_core := -Iinclude -Isrc/core
+INCLUDES_linux := -Iinclude -Isrc/linux
+INCLUDES_daemon := -Iinclude -Isrc/linux -Isrc/daemon
 
 # Test builds only: run every protocol timer TIME_DIVISOR times faster.
 ifneq ($(TIME_DIVISOR),)
@@ -35,10 +44,14 @@ CFLAGS += -g -fsanitize=thread -fno-omit-frame-pointer
 LDFLAGS += -fsanitize=thread
 endif
 
+# Quiet recipes print one line, "  CC      build/core/noise.o", unless V=1:
+# $(call quiet,CC) goes in front of a command.
 ifeq ($(V),1)
 Q :=
+quiet =
 else
 Q := @
+quiet = @printf '  %-7s %s\n' '$1' '$@';
 endif
 
 # libbraid: the protocol, no I/O.
@@ -59,14 +72,40 @@ CORE := \
 	peer.c \
 	device.c
 
-CORE_OBJS := $(addprefix $(BUILD)/core/,$(CORE:.c=.o))
+# Linux I/O: the event loop and what it drives.
+LINUX := \
+	watch.c \
+	iolog.c \
+	workers.c \
+	dataplane.c \
+	offload.c \
+	tun.c \
+	tun_reader.c \
+	tun_writer.c \
+	icmp.c \
+	sendq.c \
+	udp.c \
+	backlog.c \
+	netlink.c \
+	ops.c \
+	loop.c
+
+# The braid program.
+DAEMON := \
+	log.c \
+	uapi.c \
+	uapi_sock.c \
+	privilege.c \
+	seccomp.c \
+	sandbox.c \
+	daemon.c \
+	main.c
+
+core-objs = $(addprefix $(BUILD)/core/,$(addsuffix .o,$(basename $1)))
+linux-objs = $(addprefix $(BUILD)/linux/,$(addsuffix .o,$(basename $1)))
+daemon-objs = $(addprefix $(BUILD)/daemon/,$(addsuffix .o,$(basename $1)))
+
 LIB := $(BUILD)/libbraid.a
-
-UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
-
-# The braid daemon: Linux I/O (src/linux) and the program (src/daemon).
-DAEMON_SRCS := $(wildcard src/linux/*.c src/daemon/*.c)
-DAEMON_OBJS := $(patsubst src/%.c,$(BUILD)/%.o,$(DAEMON_SRCS))
 BRAID := $(BUILD)/braid
 
 .PHONY: all lib deps analyze unit unit-san unit-tsan unit-valgrind netns check demo bench bench-net bench-flood soak clean install
@@ -74,36 +113,48 @@ all: lib $(BRAID)
 
 lib: $(LIB)
 
-$(LIB): $(CORE_OBJS)
-	@echo "  AR      $@"
-	$(Q)$(AR) rcs $@ $^
+$(LIB): $(call core-objs,$(CORE))
+	$(call quiet,AR) $(AR) rcs $@ $^
 
-$(BUILD)/core/%.o: src/core/%.c
+# Every object, with the include path of its layer (the first directory under src/).
+layer = $(firstword $(subst /, ,$*))
+$(BUILD)/%.o: src/%.c
 	@mkdir -p $(@D)
-	@echo "  CC      $@"
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+	$(call quiet,CC) $(CC) $(CPPFLAGS) $(INCLUDES_$(layer)) $(CFLAGS) -c -o $@ $<
 
-$(BUILD)/linux/%.o $(BUILD)/daemon/%.o: CPPFLAGS += -Isrc/linux -Isrc/daemon
-$(BUILD)/linux/%.o: src/linux/%.c
+$(BRAID): $(call daemon-objs,$(DAEMON)) $(call linux-objs,$(LINUX)) $(LIB)
+	$(call quiet,LD) $(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(LDLIBS)
+
+# A program built from one source file ($<), linked with the objects and archives among its
+# prerequisites; $1 is its include path, $2 what it links besides them.
+build-program = $(call quiet,CC) $(CC) $(CPPFLAGS) $1 $(CFLAGS) $(LDFLAGS) -o $@ $< \
+	$(filter %.o %.a,$^) $2 $(LDLIBS)
+
+# Unit tests, one per module. Each sees the headers of the layer it tests and links only what
+# it tests: libbraid for the core's, the objects below for the others, so a file that does not
+# build stops only the tests that use it.
+UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
+UNIT_LAYER_test_batch := linux
+UNIT_DEPS_test_batch := $(call linux-objs,sendq udp iolog backlog tun tun_reader tun_writer \
+	offload dataplane workers watch) $(LIB)
+UNIT_LAYER_test_icmp := linux
+UNIT_DEPS_test_icmp := $(call linux-objs,icmp offload)
+UNIT_LAYER_test_offload := linux
+UNIT_DEPS_test_offload := $(call linux-objs,offload)
+UNIT_LAYER_test_workers := linux
+UNIT_DEPS_test_workers := $(call linux-objs,workers watch)
+UNIT_LAYER_test_sandbox := daemon
+UNIT_DEPS_test_sandbox := $(call daemon-objs,privilege seccomp)
+UNIT_LAYER_test_uapi := daemon
+UNIT_DEPS_test_uapi := $(call daemon-objs,uapi log) $(LIB)
+# Anything else is a test of the core.
+unit-layer = $(or $(UNIT_LAYER_$1),core)
+unit-deps = $(or $(UNIT_DEPS_$1),$(LIB))
+$(foreach t,$(UNIT_TESTS),$(eval $(t): $(call unit-deps,$(notdir $(t)))))
+
+$(BUILD)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h)
 	@mkdir -p $(@D)
-	@echo "  CC      $@"
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
-
-$(BUILD)/daemon/%.o: src/daemon/%.c
-	@mkdir -p $(@D)
-	@echo "  CC      $@"
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
-
-$(BRAID): $(DAEMON_OBJS) $(LIB)
-	@echo "  LD      $@"
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(DAEMON_OBJS) $(LIB) $(LDLIBS)
-
-# Unit tests may exercise daemon code too: they link every daemon object but main.o.
-TEST_DAEMON_OBJS := $(filter-out $(BUILD)/daemon/main.o,$(DAEMON_OBJS))
-$(BUILD)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(LIB) $(TEST_DAEMON_OBJS)
-	@mkdir -p $(@D)
-	@echo "  CC      $@"
-	$(Q)$(CC) $(CPPFLAGS) -Itests/unit -Isrc/linux -Isrc/daemon $(CFLAGS) $(LDFLAGS) -o $@ $< $(TEST_DAEMON_OBJS) $(LIB) -lcmocka $(LDLIBS)
+	$(call build-program,-Itests/unit $(INCLUDES_$(call unit-layer,$*)),-lcmocka)
 
 deps:
 	$(Q)./scripts/deps.sh
@@ -136,8 +187,7 @@ TOOLS := $(BUILD)/tools/flood $(BUILD)/tools/relay
 
 $(BUILD)/tools/%: tests/tools/%.c $(LIB)
 	@mkdir -p $(@D)
-	@echo "  CC      $@"
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+	$(call build-program,$(INCLUDES_core))
 
 # Integration tests in network namespaces (root), in parallel groups (tests/netns/check.sh):
 #  - every behaviour script for braid/braid, braid/wireguard-go and wireguard-go/braid, the
@@ -166,6 +216,10 @@ soak: $(BRAID)
 # The clang static analyzer and cppcheck over src/ (scripts/analyze.sh); any finding fails.
 analyze:
 	$(Q)./scripts/analyze.sh $(BUILD)/analyze
+
+# make print-VAR: a variable's value, for scripts (scripts/analyze.sh asks for INCLUDES_*).
+print-%:
+	@echo '$($*)'
 
 check: deps
 	$(Q)$(MAKE) --no-print-directory all
@@ -199,14 +253,12 @@ bench-flood: deps $(BRAID) $(BUILD)/tools/flood
 bench-net: deps $(BRAID)
 	$(Q)BENCH_OUT="$${BENCH_OUT:-$(abspath $(BUILD))/bench/results.json}" ./bench/run.sh $(abspath $(BRAID))
 
-# The worker pool's scaling, measured on the daemon's own pool.
-$(BUILD)/bench/workers: CPPFLAGS += -Isrc/linux
-$(BUILD)/bench/workers: $(BUILD)/linux/workers.o
+# The micro-benchmarks measure the core's crypto and, for workers, the daemon's own worker pool.
+$(BUILD)/bench/workers: $(call linux-objs,workers watch)
 
 $(BUILD)/bench/%: bench/%.c $(LIB)
 	@mkdir -p $(@D)
-	@echo "  CC      $@"
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(filter %.o,$^) $(LIB) $(LDLIBS)
+	$(call build-program,$(INCLUDES_core) -Isrc/linux)
 
 # make fuzz FUZZ_SECONDS=N (libFuzzer harnesses).
 include tests/fuzz/fuzz.mk

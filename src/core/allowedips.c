@@ -73,10 +73,10 @@ static void key_from_addr(uint64_t key[2], const struct addr_family *f, const ui
 static void key_to_addr(uint8_t *addr, const struct addr_family *f, const uint64_t key[2])
 {
 	if (f->bits == 32) {
-		put_be32(addr, (uint32_t)(key[0] >> 32));
+		braid_put_be32(addr, (uint32_t)(key[0] >> 32));
 	} else {
-		put_be64(addr, key[0]);
-		put_be64(addr + 8, key[1]);
+		braid_put_be64(addr, key[0]);
+		braid_put_be64(addr + 8, key[1]);
 	}
 }
 

@@ -115,7 +115,7 @@ void cookie_checker_create_reply(struct cookie_checker *checker, uint64_t now,
 	const struct message_macs *macs = (const struct message_macs *)(msg + len - sizeof(*macs));
 	uint8_t cookie[COOKIE_LEN];
 
-	put_le32(dst->type, MESSAGE_HANDSHAKE_COOKIE);
+	braid_put_le32(dst->type, MESSAGE_HANDSHAKE_COOKIE);
 	/* Initiations and responses both carry their sender index at offset 4. */
 	memcpy(dst->receiver_index, msg + 4, 4);
 	checker->random(checker->random_ctx, dst->nonce, COOKIE_NONCE_LEN);

@@ -11,6 +11,7 @@
  * before return, and the OpenSSL contexts that held keys cleanse them when
  * freed.
  */
+#include "braid_wire.h"
 #include "crypto.h"
 
 #include <pthread.h>
@@ -85,30 +86,6 @@ static inline void zero_upper(void)
 {
 }
 #endif
-
-static inline uint32_t get_le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static inline void put_le32(uint8_t *p, uint32_t v)
-{
-	p[0] = v;
-	p[1] = v >> 8;
-	p[2] = v >> 16;
-	p[3] = v >> 24;
-}
-
-static inline uint64_t get_le64(const uint8_t *p)
-{
-	return (uint64_t)get_le32(p) | (uint64_t)get_le32(p + 4) << 32;
-}
-
-static inline void put_le64(uint8_t *p, uint64_t v)
-{
-	put_le32(p, v);
-	put_le32(p + 4, v >> 32);
-}
 
 static inline uint32_t rol32(uint32_t v, int n)
 {
@@ -298,7 +275,7 @@ bool crypto_x25519(uint8_t out[CRYPTO_KEY_LEN], const uint8_t priv[CRYPTO_KEY_LE
 static void aead_nonce(uint8_t iv[AEAD_NONCE_LEN], uint64_t counter)
 {
 	memset(iv, 0, 4);
-	put_le64(iv + 4, counter);
+	braid_put_le64(iv + 4, counter);
 }
 
 /* With out NULL, EVP takes the input as additional data. */
@@ -419,9 +396,9 @@ void crypto_hchacha20(uint8_t out[CRYPTO_KEY_LEN], const uint8_t nonce[CRYPTO_HC
 	int i;
 
 	for (i = 0; i < 8; ++i)
-		x[4 + i] = get_le32(key + 4 * i);
+		x[4 + i] = braid_get_le32(key + 4 * i);
 	for (i = 0; i < 4; ++i)
-		x[12 + i] = get_le32(nonce + 4 * i);
+		x[12 + i] = braid_get_le32(nonce + 4 * i);
 	for (i = 0; i < 10; ++i) {
 		quarter_round(x, 0, 4, 8, 12);
 		quarter_round(x, 1, 5, 9, 13);
@@ -433,8 +410,8 @@ void crypto_hchacha20(uint8_t out[CRYPTO_KEY_LEN], const uint8_t nonce[CRYPTO_HC
 		quarter_round(x, 3, 4, 9, 14);
 	}
 	for (i = 0; i < 4; ++i) {
-		put_le32(out + 4 * i, x[i]);
-		put_le32(out + 16 + 4 * i, x[12 + i]);
+		braid_put_le32(out + 4 * i, x[i]);
+		braid_put_le32(out + 16 + 4 * i, x[12 + i]);
 	}
 	crypto_wipe(x, sizeof(x));
 }
@@ -449,7 +426,7 @@ void crypto_xaead_seal(uint8_t *dst, const uint8_t *src, size_t src_len,
 
 	crypto_hchacha20(subkey, nonce, key);
 	crypto_aead_seal(dst, src, src_len, ad, ad_len,
-			 get_le64(nonce + CRYPTO_HCHACHA_NONCE_LEN), subkey);
+			 braid_get_le64(nonce + CRYPTO_HCHACHA_NONCE_LEN), subkey);
 	crypto_wipe(subkey, sizeof(subkey));
 }
 
@@ -463,7 +440,7 @@ bool crypto_xaead_open(uint8_t *dst, const uint8_t *src, size_t src_len,
 
 	crypto_hchacha20(subkey, nonce, key);
 	is_authentic = crypto_aead_open(dst, src, src_len, ad, ad_len,
-					get_le64(nonce + CRYPTO_HCHACHA_NONCE_LEN), subkey);
+					braid_get_le64(nonce + CRYPTO_HCHACHA_NONCE_LEN), subkey);
 	crypto_wipe(subkey, sizeof(subkey));
 	return is_authentic;
 }

@@ -227,7 +227,7 @@ void braid_device_free(struct braid_device *dev)
 /* Public keys are uniformly random and chosen by the administrator: their bytes are the hash. */
 static size_t peer_bucket(const struct braid_device *dev, const uint8_t key[NOISE_PUBLIC_KEY_LEN])
 {
-	return (get_le32(key) ^ get_le32(key + 4)) & (dev->peer_bucket_count - 1);
+	return (braid_get_le32(key) ^ braid_get_le32(key + 4)) & (dev->peer_bucket_count - 1);
 }
 
 struct braid_peer *device_lookup_peer(const struct braid_device *dev,
@@ -541,7 +541,7 @@ static enum braid_drop receive_cookie(struct braid_device *dev, uint64_t now, co
 	const struct message_handshake_cookie *reply = (const struct message_handshake_cookie *)msg;
 	struct index_entry *entry;
 
-	entry = index_table_lookup(&dev->index, get_le32(reply->receiver_index),
+	entry = index_table_lookup(&dev->index, braid_get_le32(reply->receiver_index),
 				   INDEX_HANDSHAKE | INDEX_KEYPAIR);
 	if (!entry || !cookie_maker_consume_reply(&entry->peer->cookie, now, reply)) {
 		device_log_drop(dev, now, "could not decrypt cookie reply");
@@ -573,7 +573,7 @@ enum braid_drop braid_device_triage_handshake(struct braid_device *dev, uint64_t
 
 	if (len < 4)
 		return device_drop(dev, BRAID_DROP_MALFORMED);
-	switch (get_le32(buf)) {
+	switch (braid_get_le32(buf)) {
 	case MESSAGE_HANDSHAKE_INITIATION:
 		if (len != MESSAGE_INITIATION_LEN)
 			return device_drop(dev, BRAID_DROP_MALFORMED);
@@ -606,7 +606,7 @@ enum braid_drop braid_device_receive(struct braid_device *dev, uint64_t now,
 	if (len < 4)
 		return device_drop(dev, BRAID_DROP_MALFORMED);
 	/* The type's three reserved bytes must be zero: compare all four. */
-	type = get_le32(buf);
+	type = braid_get_le32(buf);
 	switch (type) {
 	case MESSAGE_HANDSHAKE_INITIATION:
 		why = len == MESSAGE_INITIATION_LEN ?

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "braid.h"
+#include "braid_wire.h"
 
 #ifndef __must_check
 #define __must_check __attribute__((warn_unused_result))
@@ -74,7 +75,7 @@ enum limits {
 	INITIATIONS_PER_SECOND = 50,
 	MAX_PEERS_PER_DEVICE = 1 << 20,
 	MAX_TIMER_HANDSHAKES = REKEY_ATTEMPT_TIME / REKEY_TIMEOUT,
-	MAX_QUEUED_INCOMING_HANDSHAKES = 4096,
+	MAX_QUEUED_INCOMING_HANDSHAKES = BRAID_MAX_QUEUED_HANDSHAKES,
 	MAX_STAGED_PACKETS = 128,
 };
 
@@ -84,10 +85,10 @@ enum limits {
 
 enum message_type {
 	MESSAGE_INVALID = 0,
-	MESSAGE_HANDSHAKE_INITIATION = 1,
-	MESSAGE_HANDSHAKE_RESPONSE = 2,
-	MESSAGE_HANDSHAKE_COOKIE = 3,
-	MESSAGE_DATA = 4,
+	MESSAGE_HANDSHAKE_INITIATION = BRAID_MESSAGE_INITIATION,
+	MESSAGE_HANDSHAKE_RESPONSE = BRAID_MESSAGE_RESPONSE,
+	MESSAGE_HANDSHAKE_COOKIE = BRAID_MESSAGE_COOKIE_REPLY,
+	MESSAGE_DATA = BRAID_MESSAGE_DATA,
 };
 
 /* Offsets into each message; every message starts with a 32-bit type. */
@@ -138,10 +139,12 @@ enum message_sizes {
 
 #define message_data_len(plain_len) (noise_encrypted_len(plain_len) + MESSAGE_DATA_HEADER_LEN)
 
-_Static_assert(MESSAGE_INITIATION_LEN == 148, "initiation is 148 bytes");
-_Static_assert(MESSAGE_RESPONSE_LEN == 92, "response is 92 bytes");
-_Static_assert(MESSAGE_COOKIE_LEN == 64, "cookie reply is 64 bytes");
-_Static_assert(MESSAGE_DATA_HEADER_LEN == 16, "data header is 16 bytes");
+/* braid_wire.h tells callers the same facts: one set of numbers. */
+_Static_assert((int)MESSAGE_INITIATION_LEN == (int)BRAID_MESSAGE_INITIATION_LEN, "initiation is 148 bytes");
+_Static_assert((int)MESSAGE_RESPONSE_LEN == (int)BRAID_MESSAGE_RESPONSE_LEN, "response is 92 bytes");
+_Static_assert((int)MESSAGE_COOKIE_LEN == (int)BRAID_MESSAGE_COOKIE_REPLY_LEN, "cookie reply is 64 bytes");
+_Static_assert((int)MESSAGE_DATA_HEADER_LEN == (int)BRAID_MESSAGE_DATA_HEADER_LEN, "data header is 16 bytes");
+_Static_assert((int)MESSAGE_MINIMUM_LEN == (int)BRAID_MESSAGE_DATA_MIN_LEN, "a keepalive is 32 bytes");
 _Static_assert((int)BRAID_DATA_OVERHEAD == (int)MESSAGE_MINIMUM_LEN, "braid.h's overhead is header + tag");
 _Static_assert(BRAID_MAX_MESSAGE_LEN == message_data_len(65535 + MESSAGE_PADDING_MULTIPLE - 1),
 	       "braid.h's largest message holds the largest inner packet, padded");
@@ -200,37 +203,5 @@ _Static_assert(sizeof(struct message_control) == 32, "a control message is two p
 
 /* Differentiated services code point for handshakes: AF41, as the kernel sends. */
 enum { HANDSHAKE_DSCP = 0x88 };
-
-static inline uint32_t get_le32(const uint8_t p[4])
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static inline void put_le32(uint8_t p[4], uint32_t v)
-{
-	p[0] = v; p[1] = v >> 8; p[2] = v >> 16; p[3] = v >> 24;
-}
-
-static inline uint64_t get_le64(const uint8_t p[8])
-{
-	return (uint64_t)get_le32(p) | (uint64_t)get_le32(p + 4) << 32;
-}
-
-static inline void put_le64(uint8_t p[8], uint64_t v)
-{
-	put_le32(p, (uint32_t)v);
-	put_le32(p + 4, (uint32_t)(v >> 32));
-}
-
-static inline void put_be32(uint8_t p[4], uint32_t v)
-{
-	p[0] = v >> 24; p[1] = v >> 16; p[2] = v >> 8; p[3] = v;
-}
-
-static inline void put_be64(uint8_t p[8], uint64_t v)
-{
-	put_be32(p, (uint32_t)(v >> 32));
-	put_be32(p + 4, (uint32_t)v);
-}
 
 #endif

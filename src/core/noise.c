@@ -151,8 +151,8 @@ static void tai64n_now(uint8_t out[NOISE_TIMESTAMP_LEN], uint64_t wall_ns)
 	uint64_t sec = wall_ns / NSEC_PER_SEC;
 	uint32_t nsec = (uint32_t)(wall_ns % NSEC_PER_SEC) & ~((1U << 24) - 1);
 
-	put_be64(out, 0x400000000000000aULL + sec);
-	put_be32(out + 8, nsec);
+	braid_put_be64(out, 0x400000000000000aULL + sec);
+	braid_put_be32(out + 8, nsec);
 }
 
 /* A fresh ephemeral key, prepared for the two DH operations it takes part in. */
@@ -227,7 +227,7 @@ bool noise_handshake_create_initiation(struct message_handshake_initiation *dst,
 	if (!dev->has_identity)
 		goto out;
 
-	put_le32(dst->type, MESSAGE_HANDSHAKE_INITIATION);
+	braid_put_le32(dst->type, MESSAGE_HANDSHAKE_INITIATION);
 	handshake_init_state(handshake->chaining_key, handshake->hash, handshake->remote_static);
 
 	/* e */
@@ -253,7 +253,7 @@ bool noise_handshake_create_initiation(struct message_handshake_initiation *dst,
 	message_encrypt(dst->encrypted_timestamp, timestamp, NOISE_TIMESTAMP_LEN, key,
 			handshake->hash);
 
-	put_le32(dst->sender_index, handshake_rehash(dev, handshake));
+	braid_put_le32(dst->sender_index, handshake_rehash(dev, handshake));
 	handshake->state = HANDSHAKE_CREATED_INITIATION;
 	ret = true;
 out:
@@ -325,7 +325,7 @@ struct braid_peer *noise_handshake_consume_initiation(const struct message_hands
 	memcpy(handshake->latest_timestamp, t, NOISE_TIMESTAMP_LEN);
 	memcpy(handshake->hash, hash, NOISE_HASH_LEN);
 	memcpy(handshake->chaining_key, chaining_key, NOISE_HASH_LEN);
-	handshake->remote_index = get_le32(src->sender_index);
+	handshake->remote_index = braid_get_le32(src->sender_index);
 	handshake->last_initiation_consumption = now;
 	handshake->state = HANDSHAKE_CONSUMED_INITIATION;
 	ret_peer = peer;
@@ -349,8 +349,8 @@ bool noise_handshake_create_response(struct message_handshake_response *dst,
 	if (handshake->state != HANDSHAKE_CONSUMED_INITIATION)
 		goto out;
 
-	put_le32(dst->type, MESSAGE_HANDSHAKE_RESPONSE);
-	put_le32(dst->receiver_index, handshake->remote_index);
+	braid_put_le32(dst->type, MESSAGE_HANDSHAKE_RESPONSE);
+	braid_put_le32(dst->receiver_index, handshake->remote_index);
 
 	/* e */
 	new_ephemeral(dev, handshake, dst->unencrypted_ephemeral);
@@ -372,7 +372,7 @@ bool noise_handshake_create_response(struct message_handshake_response *dst,
 	/* {} */
 	message_encrypt(dst->encrypted_nothing, NULL, 0, key, handshake->hash);
 
-	put_le32(dst->sender_index, handshake_rehash(dev, handshake));
+	braid_put_le32(dst->sender_index, handshake_rehash(dev, handshake));
 	handshake->state = HANDSHAKE_CREATED_RESPONSE;
 	ret = true;
 out:
@@ -395,7 +395,7 @@ struct braid_peer *noise_handshake_consume_response(const struct message_handsha
 
 	if (!dev->has_identity)
 		return NULL;
-	entry = index_table_lookup(&dev->index, get_le32(src->receiver_index), INDEX_HANDSHAKE);
+	entry = index_table_lookup(&dev->index, braid_get_le32(src->receiver_index), INDEX_HANDSHAKE);
 	if (!entry)
 		return NULL;
 	peer = entry->peer;
@@ -428,7 +428,7 @@ struct braid_peer *noise_handshake_consume_response(const struct message_handsha
 	memcpy(handshake->remote_ephemeral, e, NOISE_PUBLIC_KEY_LEN);
 	memcpy(handshake->hash, hash, NOISE_HASH_LEN);
 	memcpy(handshake->chaining_key, chaining_key, NOISE_HASH_LEN);
-	handshake->remote_index = get_le32(src->sender_index);
+	handshake->remote_index = braid_get_le32(src->sender_index);
 	handshake->state = HANDSHAKE_CONSUMED_RESPONSE;
 	ok = true;
 out:

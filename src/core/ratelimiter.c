@@ -67,7 +67,7 @@ static uint64_t siphash24(const uint64_t key[2], const uint8_t *in, size_t len)
 	size_t i, tail = len & 7;
 
 	for (i = 0; i + 8 <= len; i += 8) {
-		m = get_le64(in + i);
+		m = braid_get_le64(in + i);
 		v3 ^= m;
 		SIPROUND(v0, v1, v2, v3);
 		SIPROUND(v0, v1, v2, v3);
@@ -149,8 +149,8 @@ struct ratelimiter *ratelimiter_new(size_t max_entries, const uint8_t seed[16])
 	rl = calloc(1, sizeof(*rl));
 	if (!rl)
 		return NULL;
-	rl->key[0] = get_le64(seed);
-	rl->key[1] = get_le64(seed + 8);
+	rl->key[0] = braid_get_le64(seed);
+	rl->key[1] = braid_get_le64(seed + 8);
 	rl->chain_mask = chains - 1;
 	rl->chains = calloc(chains, sizeof(*rl->chains));
 	rl->pool = max_entries ? calloc(max_entries, sizeof(*rl->pool)) : NULL;

@@ -26,10 +26,10 @@ uint8_t transport_outer_tos(const uint8_t *pkt, size_t len)
 {
 	uint8_t inner;
 
-	if (len >= 20 && pkt[0] >> 4 == 4)
-		inner = pkt[1];
-	else if (len >= 40 && pkt[0] >> 4 == 6)
-		inner = (uint8_t)(pkt[0] << 4 | pkt[1] >> 4);
+	if (len >= BRAID_IPV4_HEADER_LEN && pkt[0] >> 4 == 4)
+		inner = pkt[BRAID_IPV4_TOS_OFF];
+	else if (len >= BRAID_IPV6_HEADER_LEN && pkt[0] >> 4 == 6)
+		inner = (uint8_t)(pkt[0] << 4 | pkt[1] >> 4);	/* the traffic class straddles them */
 	else
 		return 0;
 	inner &= ECN_MASK;
@@ -64,9 +64,9 @@ size_t braid_keypair_seal(struct braid_keypair *kp, unsigned int slot, uint64_t 
 	size_t plen = padded_len(len, mtu);
 
 	assert(slot < kp->slots);
-	put_le32(hdr->type, MESSAGE_DATA);
-	put_le32(hdr->receiver_index, kp->remote_index);
-	put_le64(hdr->counter, nonce);
+	braid_put_le32(hdr->type, MESSAGE_DATA);
+	braid_put_le32(hdr->receiver_index, kp->remote_index);
+	braid_put_le64(hdr->counter, nonce);
 	memcpy(out + MESSAGE_DATA_HEADER_LEN, pkt, len);
 	memset(out + MESSAGE_DATA_HEADER_LEN + len, 0, plen - len);
 	crypto_aead_ctx_seal(kp->ctx[slot], out + MESSAGE_DATA_HEADER_LEN,
@@ -82,7 +82,7 @@ bool braid_keypair_open(struct braid_keypair *kp, unsigned int slot, uint8_t *ms
 	assert(slot < kp->slots);
 	if (len < MESSAGE_MINIMUM_LEN)
 		return false;
-	*nonce = get_le64(hdr->counter);
+	*nonce = braid_get_le64(hdr->counter);
 	if (!crypto_aead_ctx_open(kp->ctx[kp->slots + slot], msg + MESSAGE_DATA_HEADER_LEN,
 				  msg + MESSAGE_DATA_HEADER_LEN, len - MESSAGE_DATA_HEADER_LEN,
 				  *nonce))
@@ -140,13 +140,13 @@ void transport_data_sent(struct braid_peer *peer, uint64_t now, size_t n_data, s
 /* The destination (dst) or source address of an IPv4 or IPv6 packet. */
 static const uint8_t *ip_address(const uint8_t *pkt, size_t len, bool dst, int *family)
 {
-	if (len >= 20 && pkt[0] >> 4 == 4) {
+	if (len >= BRAID_IPV4_HEADER_LEN && pkt[0] >> 4 == 4) {
 		*family = AF_INET;
-		return pkt + (dst ? 16 : 12);
+		return pkt + (dst ? BRAID_IPV4_DST_OFF : BRAID_IPV4_SRC_OFF);
 	}
-	if (len >= 40 && pkt[0] >> 4 == 6) {
+	if (len >= BRAID_IPV6_HEADER_LEN && pkt[0] >> 4 == 6) {
 		*family = AF_INET6;
-		return pkt + (dst ? 24 : 8);
+		return pkt + (dst ? BRAID_IPV6_DST_OFF : BRAID_IPV6_SRC_OFF);
 	}
 	return NULL;
 }
@@ -278,11 +278,11 @@ struct braid_keypair *transport_data_keypair(struct braid_device *dev, uint64_t 
 	struct index_entry *entry;
 	struct braid_keypair *kp;
 
-	if (len < MESSAGE_MINIMUM_LEN || get_le32(hdr->type) != MESSAGE_DATA) {
+	if (len < MESSAGE_MINIMUM_LEN || braid_get_le32(hdr->type) != MESSAGE_DATA) {
 		*why = BRAID_DROP_MALFORMED;
 		return NULL;
 	}
-	entry = index_table_lookup(&dev->index, get_le32(hdr->receiver_index), INDEX_KEYPAIR);
+	entry = index_table_lookup(&dev->index, braid_get_le32(hdr->receiver_index), INDEX_KEYPAIR);
 	if (!entry) {
 		*why = BRAID_DROP_UNKNOWN_INDEX;
 		return NULL;
@@ -307,12 +307,13 @@ static size_t inner_ip_len(const uint8_t *pkt, size_t len)
 {
 	size_t ip_len;
 
-	if (len >= 20 && pkt[0] >> 4 == 4) {
-		ip_len = (size_t)pkt[2] << 8 | pkt[3];
-		if (ip_len < 20 || (pkt[0] & 15) < 5 || (size_t)(pkt[0] & 15) * 4 > ip_len)
+	if (len >= BRAID_IPV4_HEADER_LEN && pkt[0] >> 4 == 4) {
+		ip_len = braid_get_be16(pkt + BRAID_IPV4_TOTAL_LEN_OFF);
+		if (ip_len < BRAID_IPV4_HEADER_LEN || (pkt[0] & 15) < 5 ||
+		    (size_t)(pkt[0] & 15) * 4 > ip_len)
 			return 0;
-	} else if (len >= 40 && pkt[0] >> 4 == 6) {
-		ip_len = ((size_t)pkt[4] << 8 | pkt[5]) + 40;
+	} else if (len >= BRAID_IPV6_HEADER_LEN && pkt[0] >> 4 == 6) {
+		ip_len = braid_get_be16(pkt + BRAID_IPV6_PAYLOAD_LEN_OFF) + BRAID_IPV6_HEADER_LEN;
 	} else {
 		return 0;
 	}
@@ -397,7 +398,7 @@ size_t braid_device_receive_prepare(struct braid_device *dev, uint64_t now,
 
 	for (i = 0; i < n; ++i) {
 		memset(&jobs[i], 0, sizeof(jobs[i]));
-		if (lens[i] < 4 || get_le32(bufs[i]) != MESSAGE_DATA) {
+		if (lens[i] < 4 || braid_get_le32(bufs[i]) != MESSAGE_DATA) {
 			braid_device_receive(dev, now, &from[i], bufs[i], lens[i]);
 			continue;
 		}

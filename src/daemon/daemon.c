@@ -11,6 +11,11 @@
  * parent reports the child's exit status instead. "Ready" comes after the
  * sandbox (sandbox.h) is entered, so a failure to drop privileges is an
  * error at start, not a daemon left running as root.
+ *
+ * The UAPI server (uapi_sock.h) runs as the event loop's service: the loop
+ * opens it last, serves its sockets on its own epoll set, and closes it
+ * first; after every operation the loop flushes what the device queued and
+ * re-arms its timer.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,12 +26,101 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "iolog.h"
 #include "loop.h"
 #include "sandbox.h"
+#include "uapi.h"
+#include "uapi_sock.h"
+
+/* The UAPI server: a service of the loop, on its thread and its epoll set. */
+struct service {
+	const char *ifname;
+	struct uapi uapi;
+	struct uapi_server server;
+};
 
 /* Static: the loop holds large arrays and lives as long as the process. */
 static struct loop loop;
 static struct sandbox sandbox;
+static struct service service = { .server.w.fd = -1 };
+
+/* ---- The UAPI server's view of the loop (struct uapi_host_ops) ---- */
+
+static uint16_t host_get_listen_port(void *ctx)
+{
+	return loop_listen_port(ctx);
+}
+
+static uint32_t host_get_fwmark(void *ctx)
+{
+	return loop_fwmark(ctx);
+}
+
+static int host_set_net(void *ctx, bool set_port, uint16_t port, bool set_mark, uint32_t mark)
+{
+	return loop_set_net(ctx, set_port, port, set_mark, mark);
+}
+
+static const struct uapi_host_ops host_ops = {
+	.get_listen_port = host_get_listen_port,
+	.get_fwmark = host_get_fwmark,
+	.set_net = host_set_net,
+};
+
+/* An operation may have queued packets and moved deadlines: the loop catches up. */
+static void after_operation(void *ctx)
+{
+	loop_after_device_call(ctx);
+}
+
+/* ---- The UAPI server as the loop's service (struct loop_service) ---- */
+
+static int service_open(void *ctx, int epfd, struct braid_device *dev)
+{
+	struct service *s = ctx;
+	int ret;
+
+	s->uapi = (struct uapi){ .dev = dev, .host = &host_ops, .host_ctx = &loop };
+	s->server.changed = after_operation;
+	s->server.ctx = &loop;
+	ret = uapi_sock_listen(&s->server, epfd, s->ifname, &s->uapi);
+	if (ret == -EADDRINUSE)
+		log_error("%s/%s.sock is served by a running process", UAPI_SOCKET_DIR, s->ifname);
+	else if (ret)
+		log_error("cannot create the UAPI socket %s: %s", UAPI_SOCKET_DIR, strerror(-ret));
+	return ret;
+}
+
+static uint64_t service_next_deadline(void *ctx)
+{
+	struct service *s = ctx;
+
+	return uapi_sock_next_deadline(&s->server);
+}
+
+static void service_expire(void *ctx, uint64_t now)
+{
+	struct service *s = ctx;
+
+	uapi_sock_expire(&s->server, now);
+}
+
+static void service_close(void *ctx)
+{
+	struct service *s = ctx;
+
+	uapi_sock_close(&s->server);
+}
+
+static const struct loop_service service_ops = {
+	.ctx = &service,
+	.open = service_open,
+	.next_deadline = service_next_deadline,
+	.expire = service_expire,
+	.close = service_close,
+};
+
+/* ---- Starting ---- */
 
 /* Before the sandbox, which forbids opening files: /dev/null for detach_stdio(). */
 static int open_null(void)
@@ -62,16 +156,30 @@ static void report_ready(int ready_fd, uint8_t status)
 
 static int serve(const struct daemon_options *opts, int ready_fd)
 {
+	const struct loop_config config = {
+		.ifname = opts->ifname,
+		.workers = opts->threads,
+		.use_offloads = opts->offloads,
+		.service = &service_ops,
+	};
 	int ret, null = -1;
 
-	ret = loop_init(&loop, opts->ifname);
+	/* Before the TUN device: a live daemon for this name must not lose its interface. */
+	if (uapi_sock_check(opts->ifname) == -EADDRINUSE) {
+		log_error("%s/%s.sock is served by a running process: is %s already up?",
+			  UAPI_SOCKET_DIR, opts->ifname, opts->ifname);
+		report_ready(ready_fd, 1);
+		return 1;
+	}
+	service.ifname = opts->ifname;
+	ret = loop_init(&loop, &config);
 	if (ret) {
 		report_ready(ready_fd, 1);
 		return 1;
 	}
 	if (ready_fd >= 0)
 		null = open_null();
-	ret = sandbox_enter(&sandbox, loop.server.path);
+	ret = sandbox_enter(&sandbox, service.server.path);
 	report_ready(ready_fd, ret ? 1 : 0);
 	if (!ret) {
 		detach_stdio(opts->log_level, null);
@@ -114,6 +222,8 @@ int daemon_run(const struct daemon_options *opts)
 	pid_t pid;
 
 	log_init(opts->log_level, opts->ifname);
+	/* The I/O layer and libbraid (ops->log) log through this log too. */
+	iolog_set_sink(log_from_core, NULL, opts->log_level);
 	if (problem) {
 		log_error("invalid interface name \"%s\": %s", opts->ifname, problem);
 		return 1;

@@ -35,11 +35,6 @@ void log_init(enum log_level level, const char *ifname)
 		snprintf(tag, sizeof(tag), "braid(%s)", ifname);
 }
 
-enum log_level log_get_level(void)
-{
-	return threshold;
-}
-
 bool log_enabled(enum log_level level)
 {
 	return level != LOG_SILENT && level <= threshold;

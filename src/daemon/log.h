@@ -19,7 +19,6 @@ enum log_level {
 bool log_parse_level(const char *value, enum log_level *level);
 /* Set the threshold and the interface name every line is tagged with. */
 void log_init(enum log_level level, const char *ifname);
-enum log_level log_get_level(void);
 bool log_enabled(enum log_level level);
 
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -2,15 +2,20 @@
 /*
  * braid [-f|--foreground] IFNAME: the command line, as wireguard-go takes
  * it so that wg-quick can run either (WG_QUICK_USERSPACE_IMPLEMENTATION).
- * The sandbox has switches in the environment too, since wg-quick passes
- * its environment on but no options. Everything else lives in daemon.c.
+ * The sandbox, the crypto threads and the offloads have switches in the
+ * environment too, since wg-quick passes its environment on but no
+ * options; they are all read here, into struct daemon_options. Everything
+ * else lives in daemon.c.
  */
+#include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
 #include "daemon.h"
+#include "loop.h"
 #include "sandbox.h"
 
 static void usage(FILE *f, const char *prog)
@@ -33,8 +38,14 @@ static void usage(FILE *f, const char *prog)
 		   "  WG_PROCESS_FOREGROUND=1      stay in the foreground (like -f)\n"
 		   "  LOG_LEVEL=error|verbose|silent  how much to log on stderr (default error)\n"
 		   "  BRAID_USER=NAME              like --user\n"
-		   "  BRAID_SANDBOX=0              like --no-sandbox\n",
-		prog, prog, prog, SANDBOX_DEFAULT_USER);
+		   "  BRAID_SANDBOX=0              like --no-sandbox\n"
+		   "  BRAID_THREADS=N              crypto threads besides the event loop's\n"
+		   "                               (0 to %d; 0 keeps all crypto on it; default:\n"
+		   "                               one per usable CPU less one, at most %d)\n"
+		   "  BRAID_OFFLOADS=0             no TUN or UDP offloads (vnet_hdr,\n"
+		   "                               UDP_SEGMENT, UDP_GRO): for comparisons,\n"
+		   "                               and to test the paths of kernels without them\n",
+		prog, prog, prog, SANDBOX_DEFAULT_USER, LOOP_MAX_WORKERS, LOOP_DEFAULT_WORKERS);
 }
 
 /* Unset or "1": on; "0": off; anything else is a mistake, and the safe side is on. */
@@ -50,6 +61,48 @@ static bool sandbox_from_env(const char *prog)
 	return true;
 }
 
+/* CPUs this process may run on; 1 when that cannot be told. */
+static unsigned int usable_cpus(void)
+{
+	cpu_set_t set;
+	int n;
+
+	if (sched_getaffinity(0, sizeof(set), &set) < 0)
+		return 1;
+	n = CPU_COUNT(&set);
+	return n > 0 ? (unsigned int)n : 1;
+}
+
+/* BRAID_THREADS, or one worker per usable CPU besides the event loop's thread. */
+static unsigned int threads_from_env(const char *prog)
+{
+	const char *v = getenv("BRAID_THREADS");
+	unsigned int n = usable_cpus() - 1;
+	char *end;
+	long asked;
+
+	if (n > LOOP_DEFAULT_WORKERS)
+		n = LOOP_DEFAULT_WORKERS;
+	if (!v || !*v)
+		return n;
+	errno = 0;
+	asked = strtol(v, &end, 10);
+	if (errno || *end || asked < 0 || asked > LOOP_MAX_WORKERS) {
+		fprintf(stderr, "%s: BRAID_THREADS=%s is not a number from 0 to %d; using %u\n",
+			prog, v, LOOP_MAX_WORKERS, n);
+		return n;
+	}
+	return (unsigned int)asked;
+}
+
+/* Anything but "0" leaves the offloads on. */
+static bool offloads_from_env(void)
+{
+	const char *v = getenv("BRAID_OFFLOADS");
+
+	return !v || strcmp(v, "0");
+}
+
 int main(int argc, char *argv[])
 {
 	const char *fg = getenv("WG_PROCESS_FOREGROUND"), *level = getenv("LOG_LEVEL");
@@ -57,6 +110,8 @@ int main(int argc, char *argv[])
 		.foreground = fg && !strcmp(fg, "1"),
 		.sandbox = sandbox_from_env(argv[0]),
 		.user = getenv("BRAID_USER"),
+		.threads = threads_from_env(argv[0]),
+		.offloads = offloads_from_env(),
 	};
 
 	if (argc > 1 && cli_is_command(argv[1]))

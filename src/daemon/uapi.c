@@ -26,6 +26,7 @@
 #include "log.h"
 #include "multipath.h"
 #include "uapi.h"
+#include "watch.h"
 
 enum aip_action { AIP_ADD, AIP_REMOVE, AIP_CLEAR };
 
@@ -873,7 +874,6 @@ static void put_peer(const struct uapi *u, uint64_t now, struct uapi_buf *out,
 	uint8_t key[BRAID_KEY_LEN];
 	struct braid_endpoint ep;
 	struct braid_peer_stats st;
-	const uint64_t sec = 1000000000ULL;
 
 	braid_peer_get_public_key(peer, key);
 	put_key(out, "public_key", key);
@@ -885,9 +885,9 @@ static void put_peer(const struct uapi *u, uint64_t now, struct uapi_buf *out,
 		put_endpoint(out, &ep);
 	braid_peer_get_stats(peer, &st);
 	buf_printf(out, "last_handshake_time_sec=%llu\n",
-		   (unsigned long long)(st.last_handshake_ns / sec));
+		   (unsigned long long)(st.last_handshake_ns / NSEC_PER_SEC));
 	buf_printf(out, "last_handshake_time_nsec=%llu\n",
-		   (unsigned long long)(st.last_handshake_ns % sec));
+		   (unsigned long long)(st.last_handshake_ns % NSEC_PER_SEC));
 	buf_printf(out, "tx_bytes=%llu\n", (unsigned long long)st.tx_bytes);
 	buf_printf(out, "rx_bytes=%llu\n", (unsigned long long)st.rx_bytes);
 	buf_printf(out, "persistent_keepalive_interval=%u\n",

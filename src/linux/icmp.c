@@ -10,6 +10,7 @@
  * the sender's stack matches the error by the quoted header, not by who
  * sent it.
  */
+#include <braid_wire.h>
 #include <stdbool.h>
 #include <string.h>
 
@@ -17,8 +18,6 @@
 #include "offload.h"
 
 enum {
-	IPV4_HLEN = 20,
-	IPV6_HLEN = 40,
 	ICMP_HLEN = 8,
 	IPV4_ERROR_MAX = 576,		/* RFC 1812 4.3.2.3: quote as much as fits in 576 */
 	IPPROTO_ICMP_ = 1,
@@ -26,8 +25,12 @@ enum {
 	ICMP_DEST_UNREACH = 3,
 	ICMP_FRAG_NEEDED = 4,
 	ICMPV6_PKT_TOOBIG = 2,
-	IPV4_DF = 0x4000,
-	IPV4_OFFSET_MASK = 0x1fff,
+	/* Offsets in an ICMP (and ICMPv6) header. */
+	ICMP_TYPE_OFF = 0,
+	ICMP_CODE_OFF = 1,
+	ICMP_CHECKSUM_OFF = 2,
+	ICMP_NEXT_HOP_MTU_OFF = 6,	/* ICMPv4 "fragmentation needed": 16 bits */
+	ICMPV6_MTU_OFF = 4,		/* ICMPv6 "packet too big": 32 bits */
 };
 
 /* A checksum field, computed by offload.c's one's-complement sums (memory byte order). */
@@ -38,27 +41,16 @@ static void put_csum(uint8_t *field, uint32_t partial)
 	memcpy(field, &csum, sizeof(csum));
 }
 
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = v >> 8;
-	p[1] = v;
-}
-
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)p[0] << 8 | p[1];
-}
-
 /* Errors about errors are forbidden (RFC 1122 3.2.2); queries like echo are fine. */
 static bool is_icmp4_error(const uint8_t *pkt, size_t hlen, size_t len)
 {
 	uint8_t type;
 
-	if (pkt[9] != IPPROTO_ICMP_)
+	if (pkt[BRAID_IPV4_PROTOCOL_OFF] != IPPROTO_ICMP_)
 		return false;
 	if (len <= hlen)
 		return true;		/* too short to tell: stay quiet */
-	type = pkt[hlen];
+	type = pkt[hlen + ICMP_TYPE_OFF];
 	return type == 3 || type == 4 || type == 5 || type == 11 || type == 12;
 }
 
@@ -75,34 +67,39 @@ static bool ipv4_answerable(const uint8_t *src, const uint8_t *dst)
 static size_t too_big4(uint8_t *out, const uint8_t *pkt, size_t len, unsigned int mtu)
 {
 	size_t hlen = (pkt[0] & 0x0f) * 4, quote, total;
+	uint8_t *icmp = out + BRAID_IPV4_HEADER_LEN;
 	uint16_t frag;
 
-	if (hlen < IPV4_HLEN || len < hlen)
+	if (hlen < BRAID_IPV4_HEADER_LEN || len < hlen)
 		return 0;
-	frag = get16(pkt + 6);
-	if (!(frag & IPV4_DF) || (frag & IPV4_OFFSET_MASK))
+	frag = braid_get_be16(pkt + BRAID_IPV4_FRAG_OFF);
+	if (!(frag & BRAID_IPV4_FLAG_DF) || (frag & BRAID_IPV4_OFFSET_MASK))
 		return 0;
-	if (is_icmp4_error(pkt, hlen, len) || !ipv4_answerable(pkt + 12, pkt + 16))
+	if (is_icmp4_error(pkt, hlen, len) ||
+	    !ipv4_answerable(pkt + BRAID_IPV4_SRC_OFF, pkt + BRAID_IPV4_DST_OFF))
 		return 0;
-	quote = len < IPV4_ERROR_MAX - IPV4_HLEN - ICMP_HLEN ?
-		len : IPV4_ERROR_MAX - IPV4_HLEN - ICMP_HLEN;
-	total = IPV4_HLEN + ICMP_HLEN + quote;
+	quote = len < IPV4_ERROR_MAX - BRAID_IPV4_HEADER_LEN - ICMP_HLEN ?
+		len : IPV4_ERROR_MAX - BRAID_IPV4_HEADER_LEN - ICMP_HLEN;
+	total = BRAID_IPV4_HEADER_LEN + ICMP_HLEN + quote;
 
-	memset(out, 0, IPV4_HLEN + ICMP_HLEN);
+	memset(out, 0, BRAID_IPV4_HEADER_LEN + ICMP_HLEN);
 	out[0] = 0x45;
-	out[1] = 0xc0;			/* precedence "internetwork control", as routers send errors */
-	put16(out + 2, total);
-	out[8] = 64;
-	out[9] = IPPROTO_ICMP_;
-	memcpy(out + 12, pkt + 16, 4);	/* from the original destination */
-	memcpy(out + 16, pkt + 12, 4);	/* to the original source */
-	put_csum(out + 10, offload_csum_partial(out, IPV4_HLEN, 0));
+	/* Precedence "internetwork control", as routers send errors. */
+	out[BRAID_IPV4_TOS_OFF] = 0xc0;
+	braid_put_be16(out + BRAID_IPV4_TOTAL_LEN_OFF, total);
+	out[BRAID_IPV4_TTL_OFF] = 64;
+	out[BRAID_IPV4_PROTOCOL_OFF] = IPPROTO_ICMP_;
+	/* From the original destination, to the original source. */
+	memcpy(out + BRAID_IPV4_SRC_OFF, pkt + BRAID_IPV4_DST_OFF, 4);
+	memcpy(out + BRAID_IPV4_DST_OFF, pkt + BRAID_IPV4_SRC_OFF, 4);
+	put_csum(out + BRAID_IPV4_CHECKSUM_OFF,
+		 offload_csum_partial(out, BRAID_IPV4_HEADER_LEN, 0));
 
-	out[20] = ICMP_DEST_UNREACH;
-	out[21] = ICMP_FRAG_NEEDED;
-	put16(out + 26, mtu > 0xffff ? 0xffff : mtu);
-	memcpy(out + IPV4_HLEN + ICMP_HLEN, pkt, quote);
-	put_csum(out + 22, offload_csum_partial(out + IPV4_HLEN, ICMP_HLEN + quote, 0));
+	icmp[ICMP_TYPE_OFF] = ICMP_DEST_UNREACH;
+	icmp[ICMP_CODE_OFF] = ICMP_FRAG_NEEDED;
+	braid_put_be16(icmp + ICMP_NEXT_HOP_MTU_OFF, mtu > 0xffff ? 0xffff : mtu);
+	memcpy(icmp + ICMP_HLEN, pkt, quote);
+	put_csum(icmp + ICMP_CHECKSUM_OFF, offload_csum_partial(icmp, ICMP_HLEN + quote, 0));
 	return total;
 }
 
@@ -125,37 +122,39 @@ static bool is_unspecified6(const uint8_t *a)
  */
 static size_t too_big6(uint8_t *out, const uint8_t *pkt, size_t len, unsigned int mtu)
 {
+	const uint8_t *src = pkt + BRAID_IPV6_SRC_OFF, *dst = pkt + BRAID_IPV6_DST_OFF;
+	uint8_t *icmp = out + BRAID_IPV6_HEADER_LEN;
 	size_t quote, plen;
 	uint32_t sum;
 
-	if (len < IPV6_HLEN)
+	if (len < BRAID_IPV6_HEADER_LEN)
 		return 0;
-	if (pkt[6] == IPPROTO_ICMPV6_ && (len == IPV6_HLEN || pkt[IPV6_HLEN] < 128))
+	/* ICMPv6 types below 128 are errors. */
+	if (pkt[BRAID_IPV6_NEXT_HEADER_OFF] == IPPROTO_ICMPV6_ &&
+	    (len == BRAID_IPV6_HEADER_LEN || pkt[BRAID_IPV6_HEADER_LEN + ICMP_TYPE_OFF] < 128))
 		return 0;
 	/* A multicast destination could not be our answer's source address. */
-	if (is_unspecified6(pkt + 8) || is_multicast6(pkt + 8) || is_multicast6(pkt + 24))
+	if (is_unspecified6(src) || is_multicast6(src) || is_multicast6(dst))
 		return 0;
-	quote = len < ICMP_TOO_BIG_MAX - IPV6_HLEN - ICMP_HLEN ?
-		len : ICMP_TOO_BIG_MAX - IPV6_HLEN - ICMP_HLEN;
+	quote = len < ICMP_TOO_BIG_MAX - BRAID_IPV6_HEADER_LEN - ICMP_HLEN ?
+		len : ICMP_TOO_BIG_MAX - BRAID_IPV6_HEADER_LEN - ICMP_HLEN;
 	plen = ICMP_HLEN + quote;
 
-	memset(out, 0, IPV6_HLEN + ICMP_HLEN);
+	memset(out, 0, BRAID_IPV6_HEADER_LEN + ICMP_HLEN);
 	out[0] = 0x60;
-	put16(out + 4, plen);
-	out[6] = IPPROTO_ICMPV6_;
-	out[7] = 64;
-	memcpy(out + 8, pkt + 24, 16);
-	memcpy(out + 24, pkt + 8, 16);
+	braid_put_be16(out + BRAID_IPV6_PAYLOAD_LEN_OFF, plen);
+	out[BRAID_IPV6_NEXT_HEADER_OFF] = IPPROTO_ICMPV6_;
+	out[BRAID_IPV6_HOP_LIMIT_OFF] = 64;
+	memcpy(out + BRAID_IPV6_SRC_OFF, dst, 16);
+	memcpy(out + BRAID_IPV6_DST_OFF, src, 16);
 
-	out[40] = ICMPV6_PKT_TOOBIG;
-	out[44] = mtu >> 24;
-	out[45] = mtu >> 16;
-	out[46] = mtu >> 8;
-	out[47] = mtu;
-	memcpy(out + IPV6_HLEN + ICMP_HLEN, pkt, quote);
-	sum = offload_pseudo_v6(out + 8, out + 24, IPPROTO_ICMPV6_, plen);
-	put_csum(out + 42, offload_csum_partial(out + IPV6_HLEN, plen, sum));
-	return IPV6_HLEN + plen;
+	icmp[ICMP_TYPE_OFF] = ICMPV6_PKT_TOOBIG;
+	braid_put_be32(icmp + ICMPV6_MTU_OFF, mtu);
+	memcpy(icmp + ICMP_HLEN, pkt, quote);
+	sum = offload_pseudo_v6(out + BRAID_IPV6_SRC_OFF, out + BRAID_IPV6_DST_OFF,
+				IPPROTO_ICMPV6_, plen);
+	put_csum(icmp + ICMP_CHECKSUM_OFF, offload_csum_partial(icmp, plen, sum));
+	return BRAID_IPV6_HEADER_LEN + plen;
 }
 
 size_t icmp_too_big(uint8_t *out, const uint8_t *pkt, size_t len, unsigned int mtu)

@@ -2,184 +2,52 @@
 /*
  * The event loop: one thread, one epoll set, every libbraid call.
  *
- * Outbound: TUN readable -> read a batch, GSO super-packets split to the
- * MTU (tun_batch.c) -> answer oversized packets with ICMP ->
- * dataplane_send(): prepared here, each message given its place in the
- * send queue in batch order, sealed into it by the crypto workers and
- * this thread -> flush_tx() sends the queue with sendmmsg, runs of one
- * peer's datagrams as single UDP_SEGMENT messages -> the batch finished.
- * Inbound: UDP readable -> recvmmsg batch, UDP_GRO buffers cut into their
- * datagrams -> handshake messages to the backlog (handshakes.h), data to
- * dataplane_receive(): prepared, opened on the workers, finished here in
- * order -> ops.deliver collects the inner packets -> after the batch,
- * flush_rx() coalesces them into TUN writes.
- * Handshakes: at most HSQ_PER_TURN from the backlog per turn of the loop,
- * after the events of that turn; while any wait, epoll does not sleep.
+ * Outbound: TUN readable -> tun_reader.c reads a batch, GSO super-packets
+ * split to the MTU (offload.c) -> oversized packets answered with ICMP
+ * (icmp.c) -> dataplane_send() (dataplane.c): prepared here, each message
+ * given its place in its socket's send queue in batch order (sendq.c,
+ * through ops_reserve() in ops.c), sealed into it by the crypto workers
+ * (workers.c) and this thread -> flush_tx(): udp_flush() (udp.c) sends the
+ * queue with sendmmsg, runs of one peer's datagrams as single UDP_SEGMENT
+ * messages -> the batch finished.
+ * Inbound: UDP readable -> udp_recv_batch() (udp.c): a recvmmsg batch,
+ * UDP_GRO buffers cut into their datagrams -> handshake messages to the
+ * backlog (backlog.c), data to dataplane_receive(): prepared, opened on the
+ * workers, finished here in order -> libbraid's deliver callback (ops.c)
+ * hands the inner packets to the TUN writer (tun_writer.c) -> after the
+ * batch, ops_flush_delivered() coalesces them (offload.c) into TUN writes.
+ * Handshakes: at most BACKLOG_PER_TURN from the backlog per turn of the
+ * loop, after the events of that turn; while any wait, epoll does not
+ * sleep. What libbraid sends itself (handshakes, keepalives, cookie
+ * replies) goes through ops.c into the same send queues.
  * Timers: one timerfd at the device's next deadline, moved earlier after
  * every batch that brought the deadline forward; when it fires,
  * braid_device_tick() returns the one after.
+ * The service (the daemon's UAPI server) watches its sockets on the same
+ * epoll set; its deadline bounds the sleep.
  *
- * Level-triggered epoll and a bounded batch per event (TUN_OUT_BUDGET
- * packets, UDP_RECV_BUDGET datagrams, HSQ_PER_TURN handshakes) keep TUN,
+ * Level-triggered epoll and a bounded batch per event (TUN_READER_BUDGET
+ * packets, UDP_RECV_BUDGET datagrams, BACKLOG_PER_TURN handshakes) keep TUN,
  * UDP, handshakes, timers and the UAPI taking turns, so a flood on one
  * cannot starve the others. When the kernel will not take more datagrams
  * (EAGAIN), the queue waits for EPOLLOUT and TUN is not read meanwhile:
  * back-pressure instead of drops.
  */
 #include <errno.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/random.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "icmp.h"
-#include "log.h"
+#include "iolog.h"
 #include "loop.h"
 #include "netlink.h"
-
-#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
-
-int watch_add(int epfd, struct watch *w, uint32_t events)
-{
-	struct epoll_event ev = { .events = events, .data.ptr = w };
-
-	return epoll_ctl(epfd, EPOLL_CTL_ADD, w->fd, &ev) < 0 ? -errno : 0;
-}
-
-int watch_mod(int epfd, struct watch *w, uint32_t events)
-{
-	struct epoll_event ev = { .events = events, .data.ptr = w };
-
-	return epoll_ctl(epfd, EPOLL_CTL_MOD, w->fd, &ev) < 0 ? -errno : 0;
-}
-
-void watch_del(int epfd, struct watch *w)
-{
-	epoll_ctl(epfd, EPOLL_CTL_DEL, w->fd, NULL);
-}
-
-static uint64_t clock_ns(clockid_t id)
-{
-	struct timespec ts;
-
-	clock_gettime(id, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
-
-uint64_t watch_now(void)
-{
-	return clock_ns(CLOCK_MONOTONIC);
-}
-
-/* ---- braid_ops: what libbraid calls back ---- */
-
-static void note_stale_source(struct loop *l, struct braid_peer *peer)
-{
-	for (size_t i = 0; i < l->n_stale; i++)
-		if (l->stale[i] == peer)
-			return;
-	/* When full, the peer's next send fails over again and gets another chance. */
-	if (l->n_stale < LOOP_MAX_STALE)
-		l->stale[l->n_stale++] = peer;
-}
-
-/* Queued, not sent: after the call, flush_tx() sends all of it in as few system calls as it can. */
-static void op_send(void *ctx, struct braid_peer *peer, const struct braid_endpoint *to,
-		    const uint8_t *buf, size_t len, uint8_t tos)
-{
-	struct loop *l = ctx;
-	int fam = udp_family_index(to);
-
-	/*
-	 * A full queue drops the datagram and counts it (reported after the
-	 * flush). Behind a blocked queue a datagram waits past this call, and
-	 * its peer may be freed meanwhile: keep no pointer to it.
-	 */
-	if (fam >= 0)
-		txq_push(&l->txq[fam], l->tx_blocked[fam] ? NULL : peer, to, buf, len, tos);
-}
-
-static void op_send_reply(void *ctx, const struct braid_endpoint *to, const uint8_t *buf,
-			  size_t len)
-{
-	op_send(ctx, NULL, to, buf, len, 0);
-}
-
-static void tun_write_failed(struct loop *l, int err)
-{
-	/* EIO: the link is down; the packet is dropped as the kernel would. */
-	if (err == -EBADFD) {
-		log_error("interface %s is gone", l->tun.name);
-		l->running = false;
-	} else if (err && err != -EIO) {
-		log_verbose("TUN write failed: %s", strerror(-err));
-	}
-}
-
-/* Collected, then coalesced and written by flush_rx() after the call. */
-static void op_deliver(void *ctx, struct braid_peer *peer, uint8_t *pkt, size_t len)
-{
-	struct loop *l = ctx;
-
-	tun_write_failed(l, tun_writer_add(&l->writer, &l->tun, pkt, len));
-}
-
-static void fill_random(void *buf, size_t len)
-{
-	uint8_t *p = buf;
-	ssize_t n;
-
-	while (len) {
-		n = getrandom(p, len, 0);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			/* Without randomness no key or index is safe: stop rather than guess. */
-			log_error("getrandom: %s", strerror(errno));
-			abort();
-		}
-		p += n;
-		len -= n;
-	}
-}
-
-/*
- * Small draws come from a pool refilled by one getrandom() per 256 bytes:
- * every sent batch that re-arms the new-handshake timer draws 4 bytes of
- * jitter, and would otherwise make a system call. A byte handed out is
- * wiped from the pool, so it never holds what a key was made from. The
- * control thread is the only caller; the janitor, forked after the pool
- * was first filled, never draws.
- */
-static void op_random(void *ctx, void *buf, size_t len)
-{
-	struct loop *l = ctx;
-	uint8_t *from;
-
-	if (len > sizeof(l->random_pool)) {
-		fill_random(buf, len);
-		return;
-	}
-	if (l->random_left < len) {
-		fill_random(l->random_pool, sizeof(l->random_pool));
-		l->random_left = sizeof(l->random_pool);
-	}
-	from = l->random_pool + sizeof(l->random_pool) - l->random_left;
-	memcpy(buf, from, len);
-	explicit_bzero(from, len);
-	l->random_left -= len;
-}
-
-static uint64_t op_wall_clock_ns(void *ctx)
-{
-	return clock_ns(CLOCK_REALTIME);
-}
+#include "ops.h"
 
 /* ---- Timer ---- */
 
@@ -191,20 +59,15 @@ static void arm_timer(struct loop *l, uint64_t deadline)
 	if (deadline != BRAID_NEVER) {
 		if (!deadline)
 			deadline = 1;
-		its.it_value.tv_sec = deadline / 1000000000ULL;
-		its.it_value.tv_nsec = deadline % 1000000000ULL;
+		its.it_value.tv_sec = deadline / NSEC_PER_SEC;
+		its.it_value.tv_nsec = deadline % NSEC_PER_SEC;
 	}
 	if (timerfd_settime(l->timer_w.fd, TFD_TIMER_ABSTIME, &its, NULL) < 0)
-		log_error("timerfd_settime: %s", strerror(errno));
+		iolog_error("timerfd_settime: %s", strerror(errno));
 	l->armed = deadline;
 }
 
-/* ---- Sending: the queues filled by op_send ---- */
-
-static void stale_source(void *ctx, struct braid_peer *peer)
-{
-	note_stale_source(ctx, peer);
-}
+/* ---- Sending: the queues libbraid's callbacks filled (ops.c) ---- */
 
 /* While a send queue waits for room, reading TUN would only fill it: TUN waits too. */
 static void pause_tun(struct loop *l, bool pause)
@@ -227,11 +90,11 @@ static void set_blocked(struct loop *l, int fam, bool blocked)
 
 static void report_drops(struct loop *l)
 {
-	uint64_t dropped = l->txq[UDP_V4].dropped + l->txq[UDP_V6].dropped;
+	uint64_t dropped = l->sendq[UDP_V4].dropped + l->sendq[UDP_V6].dropped;
 
 	if (dropped != l->tx_dropped_logged) {
-		log_verbose("%llu outgoing datagrams dropped so far (send queue full or refused)",
-			    (unsigned long long)dropped);
+		iolog_verbose("%llu outgoing datagrams dropped so far (send queue full or refused)",
+			      (unsigned long long)dropped);
 		l->tx_dropped_logged = dropped;
 	}
 }
@@ -239,50 +102,38 @@ static void report_drops(struct loop *l)
 /* Send what the last calls queued, unless the socket is known to be full. */
 static void flush_tx(struct loop *l)
 {
+	int ret;
+
 	for (int fam = 0; fam < UDP_FAMILIES; fam++) {
-		if (l->tx_blocked[fam] || !txq_len(&l->txq[fam]))
+		if (l->tx_blocked[fam] || !sendq_len(&l->sendq[fam]))
 			continue;
-		if (udp_flush(&l->udp, fam, &l->txq[fam], l->tx_msgs, stale_source, l) == -EAGAIN)
+		ret = udp_flush(&l->udp, fam, &l->sendq[fam], l->send_msgs, ops_source_refused, l);
+		if (ret == -EAGAIN)
 			set_blocked(l, fam, true);
 	}
 	report_drops(l);
 }
 
-/* Write what the last calls delivered; the receive buffers may be reused after this. */
-static void flush_rx(struct loop *l)
-{
-	tun_write_failed(l, tun_writer_flush(&l->writer, &l->tun));
-	tun_writer_window(&l->writer, NULL, 0);
-}
-
 /*
  * After every call into the device: write and send what it delivered and
- * queued, make peers forget a source address the kernel refused (not from
- * inside the callback, which must not re-enter the device), and bring the
- * timer forward if a deadline moved earlier. A later deadline needs
+ * queued, tell peers which sticky sources the kernel refused meanwhile (not
+ * from inside the callback, which must not re-enter the device), and bring
+ * the timer forward if a deadline moved earlier. A later deadline needs
  * nothing: the timer fires early and tick() says what is next.
  */
-static void after_device_call(struct loop *l)
+void loop_after_device_call(struct loop *l)
 {
-	struct braid_endpoint ep;
 	uint64_t next;
 
-	flush_rx(l);
+	ops_flush_delivered(l);
 	flush_tx(l);
-	for (size_t i = 0; i < l->n_stale; i++) {
-		if (braid_peer_get_endpoint(l->stale[i], &ep)) {
-			memset(&ep.src, 0, sizeof(ep.src));
-			ep.src_ifindex = 0;
-			braid_peer_set_endpoint(l->stale[i], &ep);
-		}
-	}
-	l->n_stale = 0;
+	ops_forget_refused_sources(l);
 	next = braid_device_next_deadline(l->dev);
 	if (next < l->armed)
 		arm_timer(l, next);
 }
 
-static void timer_handle(struct watch *w, uint32_t events)
+static void on_timer(struct watch *w, uint32_t events)
 {
 	struct loop *l = container_of(w, struct loop, timer_w);
 	uint64_t expirations;
@@ -290,7 +141,7 @@ static void timer_handle(struct watch *w, uint32_t events)
 	if (read(w->fd, &expirations, sizeof(expirations)) < 0 && errno == EAGAIN)
 		return;
 	arm_timer(l, braid_device_tick(l->dev, watch_now()));
-	after_device_call(l);
+	loop_after_device_call(l);
 }
 
 /* ---- TUN ---- */
@@ -298,10 +149,10 @@ static void timer_handle(struct watch *w, uint32_t events)
 static void stop_if_gone(struct loop *l, int err)
 {
 	if (err == -EBADFD || err == -EIO) {
-		log_verbose("interface %s was deleted (TUN detached)", l->tun.name);
+		iolog_verbose("interface %s was deleted (TUN detached)", l->tun.name);
 		l->running = false;
 	} else {
-		log_error("TUN read: %s", strerror(-err));
+		iolog_error("TUN read: %s", strerror(-err));
 	}
 }
 
@@ -326,24 +177,12 @@ static size_t drop_oversized(struct loop *l, uint8_t *pkts[], size_t lens[], siz
 	return kept;
 }
 
-/* A sealed message's place in its socket's send queue; what op_send() does, minus the copy. */
-static uint8_t *reserve_tx(void *ctx, struct braid_peer *peer, const struct braid_endpoint *to,
-			   size_t len, uint8_t tos)
-{
-	struct loop *l = ctx;
-	int fam = udp_family_index(to);
-
-	if (fam < 0)
-		return NULL;
-	return txq_reserve(&l->txq[fam], l->tx_blocked[fam] ? NULL : peer, to, len, tos);
-}
-
 /*
  * A batch of wire-sized packets: super-packets were split to the MTU first,
  * so only a packet that came in over it (or whose segments were cut for an
  * MTU since lowered) gets "too big".
  */
-static void tun_send_batch(void *ctx, uint8_t *pkts[], size_t lens[], size_t n)
+static void send_tun_batch(void *ctx, uint8_t *pkts[], size_t lens[], size_t n)
 {
 	struct loop *l = ctx;
 	uint64_t now;
@@ -354,16 +193,16 @@ static void tun_send_batch(void *ctx, uint8_t *pkts[], size_t lens[], size_t n)
 	now = watch_now();
 	/* On the wire first; the counters and timers can wait for the send. */
 	if (dataplane_send(l->dp_tx, l->dev, l->workers, now, pkts, lens, n, l->mtu,
-			   reserve_tx, l))
+			   ops_reserve, l))
 		flush_tx(l);
 	dataplane_send_finish(l->dp_tx, l->dev, now);
-	after_device_call(l);
+	loop_after_device_call(l);
 }
 
-static void tun_handle(struct watch *w, uint32_t events)
+static void on_tun(struct watch *w, uint32_t events)
 {
 	struct loop *l = container_of(w, struct loop, tun_w);
-	int n = tun_reader_run(&l->reader, &l->tun, tun_send_batch, l);
+	int n = tun_reader_run(&l->reader, &l->tun, send_tun_batch, l);
 
 	if (n == -EAGAIN && (events & EPOLLERR))
 		stop_if_gone(l, -EBADFD);
@@ -383,16 +222,16 @@ static void tun_handle(struct watch *w, uint32_t events)
 static void queue_handshake(struct loop *l, uint64_t now, const struct braid_endpoint *from,
 			    const uint8_t *buf, size_t len)
 {
-	if (hsq_is_loaded(&l->hsq) &&
+	if (backlog_is_loaded(&l->backlog) &&
 	    braid_device_triage_handshake(l->dev, now, from, buf, len) != BRAID_OK)
 		return;
-	if (hsq_push(&l->hsq, from, buf, len))
+	if (backlog_push(&l->backlog, from, buf, len))
 		return;
 	braid_device_count_drop(l->dev, BRAID_DROP_HANDSHAKE_BACKLOG);
-	if (l->hsq.dropped == 1 || l->hsq.dropped - l->hs_dropped_logged >= 1000) {
-		log_verbose("%llu handshake messages dropped so far: the backlog was full",
-			    (unsigned long long)l->hsq.dropped);
-		l->hs_dropped_logged = l->hsq.dropped;
+	if (l->backlog.dropped == 1 || l->backlog.dropped - l->backlog_dropped_logged >= 1000) {
+		iolog_verbose("%llu handshake messages dropped so far: the backlog was full",
+			      (unsigned long long)l->backlog.dropped);
+		l->backlog_dropped_logged = l->backlog.dropped;
 	}
 }
 
@@ -400,15 +239,15 @@ static void queue_handshake(struct loop *l, uint64_t now, const struct braid_end
 static void handshake_turn(struct loop *l)
 {
 	uint64_t now = watch_now();
-	struct hsq_entry *e;
+	struct backlog_entry *e;
 
-	if (hsq_is_loaded(&l->hsq))
+	if (backlog_is_loaded(&l->backlog))
 		braid_device_set_under_load(l->dev, now);
-	for (int i = 0; i < HSQ_PER_TURN && (e = hsq_oldest(&l->hsq)); i++) {
+	for (int i = 0; i < BACKLOG_PER_TURN && (e = backlog_oldest(&l->backlog)); i++) {
 		braid_device_receive(l->dev, now, &e->from, e->msg, e->len);
-		hsq_pop(&l->hsq);
+		backlog_pop(&l->backlog);
 	}
-	after_device_call(l);
+	loop_after_device_call(l);
 }
 
 /* ---- UDP ---- */
@@ -418,25 +257,25 @@ static void handshake_turn(struct loop *l)
  * handshakes to the backlog, the rest to the device as one batch (two or
  * more only when UDP_GRO packed more than DP_RECV_MAX).
  */
-static void udp_receive(struct loop *l, int fam)
+static void receive_udp(struct loop *l, int fam)
 {
-	struct udp_batch *b = l->udp_batch;
+	struct udp_recv *b = l->udp_recv;
 	int n = udp_recv_batch(&l->udp.sock[fam], b);
 	uint64_t now = watch_now();
 	size_t off, len, datagrams = 0;
 	uint8_t *d;
 
 	if (n < 0) {
-		log_verbose("UDP receive: %s", strerror(-n));
+		iolog_verbose("UDP receive: %s", strerror(-n));
 		return;
 	}
 	/* Delivered packets stay in the receive buffers until flush_rx(). */
-	tun_writer_window(&l->writer, l->udp_arena, (size_t)UDP_BATCH * UDP_BUF_LEN);
+	tun_writer_window(&l->writer, l->udp_arena, (size_t)UDP_RECV_MSGS * UDP_BUF_LEN);
 	for (int i = 0; i < n; i++) {
 		for (off = 0; (len = udp_gro_next(b->lens[i], b->gso[i], off)); off += len) {
 			d = b->bufs[i] + off;
 			datagrams++;
-			if (hsq_is_handshake(d, len)) {
+			if (braid_message_is_handshake(d, len)) {
 				queue_handshake(l, now, &b->from[i], d, len);
 				continue;
 			}
@@ -448,36 +287,36 @@ static void udp_receive(struct loop *l, int fam)
 	dataplane_receive(l->dp_rx, l->dev, l->workers, now);
 	udp_recv_done(&l->udp.sock[fam], n, datagrams);
 	if (n)
-		after_device_call(l);
+		loop_after_device_call(l);
 }
 
-static void udp_handle(struct loop *l, int fam, uint32_t events)
+static void on_udp(struct loop *l, int fam, uint32_t events)
 {
 	int ret;
 
 	if (events & EPOLLOUT) {
-		ret = udp_flush(&l->udp, fam, &l->txq[fam], l->tx_msgs, stale_source, l);
+		ret = udp_flush(&l->udp, fam, &l->sendq[fam], l->send_msgs, ops_source_refused, l);
 		set_blocked(l, fam, ret == -EAGAIN);
 	}
 	if (events & (EPOLLIN | EPOLLERR))
-		udp_receive(l, fam);
+		receive_udp(l, fam);
 }
 
-static void udp4_handle(struct watch *w, uint32_t events)
+static void on_udp4(struct watch *w, uint32_t events)
 {
-	udp_handle(container_of(w, struct loop, udp_w[UDP_V4]), UDP_V4, events);
+	on_udp(container_of(w, struct loop, udp_w[UDP_V4]), UDP_V4, events);
 }
 
-static void udp6_handle(struct watch *w, uint32_t events)
+static void on_udp6(struct watch *w, uint32_t events)
 {
-	udp_handle(container_of(w, struct loop, udp_w[UDP_V6]), UDP_V6, events);
+	on_udp(container_of(w, struct loop, udp_w[UDP_V6]), UDP_V6, events);
 }
 
 /* Watch the sockets (again, after a rebind closed the old ones). */
-static int watch_udp(struct loop *l)
+static int add_udp_watches(struct loop *l)
 {
 	static void (*const handle[UDP_FAMILIES])(struct watch *, uint32_t) = {
-		[UDP_V4] = udp4_handle, [UDP_V6] = udp6_handle,
+		[UDP_V4] = on_udp4, [UDP_V6] = on_udp6,
 	};
 	int ret = 0;
 
@@ -494,14 +333,14 @@ static int watch_udp(struct loop *l)
 
 /* ---- Signals and link changes ---- */
 
-static void signal_handle(struct watch *w, uint32_t events)
+static void on_signal(struct watch *w, uint32_t events)
 {
 	struct loop *l = container_of(w, struct loop, signal_w);
 	struct signalfd_siginfo si;
 
 	if (read(w->fd, &si, sizeof(si)) != sizeof(si))
 		return;
-	log_verbose("received signal %u, shutting down", si.ssi_signo);
+	iolog_verbose("received signal %u, shutting down", si.ssi_signo);
 	l->running = false;
 }
 
@@ -509,12 +348,12 @@ static void set_mtu(struct loop *l, unsigned int mtu)
 {
 	if (mtu == l->mtu || !mtu)
 		return;
-	log_verbose("MTU is now %u", mtu);
+	iolog_verbose("MTU is now %u", mtu);
 	l->mtu = mtu;
 	braid_device_set_mtu(l->dev, mtu);
 }
 
-static void netlink_handle(struct watch *w, uint32_t events)
+static void on_netlink(struct watch *w, uint32_t events)
 {
 	struct loop *l = container_of(w, struct loop, netlink_w);
 	struct link_news news;
@@ -531,33 +370,28 @@ static void netlink_handle(struct watch *w, uint32_t events)
 		braid_device_clear_endpoint_sources(l->dev);
 	/* A link moved to another namespace also vanishes from this one; it still works. */
 	if ((news.deleted || news.lost) && tun_is_deleted(&l->tun)) {
-		log_verbose("interface %s was deleted (RTM_DELLINK)", l->tun.name);
+		iolog_verbose("interface %s was deleted (RTM_DELLINK)", l->tun.name);
 		l->running = false;
 	} else if (news.deleted) {
-		log_verbose("interface %s left this network namespace; still serving it",
-			    l->tun.name);
+		iolog_verbose("interface %s left this network namespace; still serving it",
+			      l->tun.name);
 	}
 }
 
-/* ---- UAPI glue ---- */
+/* ---- What the loop's user may ask and change ---- */
 
-static uint16_t host_get_listen_port(void *ctx)
+uint16_t loop_listen_port(const struct loop *l)
 {
-	struct loop *l = ctx;
-
 	return l->udp.port;
 }
 
-static uint32_t host_get_fwmark(void *ctx)
+uint32_t loop_fwmark(const struct loop *l)
 {
-	struct loop *l = ctx;
-
 	return l->udp.fwmark;
 }
 
-static int host_set_net(void *ctx, bool set_port, uint16_t port, bool set_mark, uint32_t mark)
+int loop_set_net(struct loop *l, bool set_port, uint16_t port, bool set_mark, uint32_t mark)
 {
-	struct loop *l = ctx;
 	bool rebound;
 	int ret;
 
@@ -566,46 +400,35 @@ static int host_set_net(void *ctx, bool set_port, uint16_t port, bool set_mark, 
 		return ret;
 	if (rebound) {
 		/* The old descriptors are closed, which took them out of the epoll set. */
-		log_verbose("listening on port %u", l->udp.port);
-		ret = watch_udp(l);
+		iolog_verbose("listening on port %u", l->udp.port);
+		ret = add_udp_watches(l);
 	}
 	return ret;
 }
 
-static const struct uapi_host_ops host_ops = {
-	.get_listen_port = host_get_listen_port,
-	.get_fwmark = host_get_fwmark,
-	.set_net = host_set_net,
-};
-
-static void uapi_changed(void *ctx)
-{
-	after_device_call(ctx);
-}
-
 /* ---- Setup and teardown ---- */
 
-_Static_assert((int)TUN_OUT_MAX <= (int)DP_SEND_MAX, "a TUN batch is one dataplane batch");
+_Static_assert((int)TUN_READER_MAX <= (int)DP_SEND_MAX, "a TUN batch is one dataplane batch");
 
 static int alloc_buffers(struct loop *l)
 {
-	if (tun_reader_init(&l->reader) || tun_writer_init(&l->writer) || hsq_init(&l->hsq))
+	if (tun_reader_init(&l->reader) || tun_writer_init(&l->writer) || backlog_init(&l->backlog))
 		return -ENOMEM;
 	l->icmp_buf = malloc(ICMP_TOO_BIG_MAX);
-	l->udp_batch = calloc(1, sizeof(*l->udp_batch));
-	l->tx_msgs = calloc(1, sizeof(*l->tx_msgs));
+	l->udp_recv = calloc(1, sizeof(*l->udp_recv));
+	l->send_msgs = calloc(1, sizeof(*l->send_msgs));
 	l->dp_tx = calloc(1, sizeof(*l->dp_tx));
 	l->dp_rx = calloc(1, sizeof(*l->dp_rx));
 	/* One block, so a whole receive is one window for the TUN writer. */
-	l->udp_arena = malloc((size_t)UDP_BATCH * UDP_BUF_LEN);
-	if (!l->icmp_buf || !l->udp_batch || !l->tx_msgs || !l->dp_tx || !l->dp_rx ||
+	l->udp_arena = malloc((size_t)UDP_RECV_MSGS * UDP_BUF_LEN);
+	if (!l->icmp_buf || !l->udp_recv || !l->send_msgs || !l->dp_tx || !l->dp_rx ||
 	    !l->udp_arena)
 		return -ENOMEM;
 	for (int fam = 0; fam < UDP_FAMILIES; fam++)
-		if (txq_init(&l->txq[fam]))
+		if (sendq_init(&l->sendq[fam]))
 			return -ENOMEM;
-	for (int i = 0; i < UDP_BATCH; i++)
-		l->udp_batch->bufs[i] = l->udp_arena + (size_t)i * UDP_BUF_LEN;
+	for (int i = 0; i < UDP_RECV_MSGS; i++)
+		l->udp_recv->bufs[i] = l->udp_arena + (size_t)i * UDP_BUF_LEN;
 	return 0;
 }
 
@@ -613,15 +436,15 @@ static void free_buffers(struct loop *l)
 {
 	tun_reader_free(&l->reader);
 	tun_writer_free(&l->writer);
-	hsq_free(&l->hsq);
+	backlog_free(&l->backlog);
 	free(l->udp_arena);
-	free(l->udp_batch);
+	free(l->udp_recv);
 	free(l->icmp_buf);
-	free(l->tx_msgs);
+	free(l->send_msgs);
 	free(l->dp_tx);
 	free(l->dp_rx);
 	for (int fam = 0; fam < UDP_FAMILIES; fam++)
-		txq_free(&l->txq[fam]);
+		sendq_free(&l->sendq[fam]);
 }
 
 static int open_tun(struct loop *l, const char *ifname)
@@ -633,60 +456,26 @@ static int open_tun(struct loop *l, const char *ifname)
 		break;
 	case -EPERM:
 	case -EACCES:
-		log_error("cannot create TUN device %s: permission denied (CAP_NET_ADMIN needed)",
-			  ifname);
+		iolog_error("cannot create TUN device %s: permission denied (CAP_NET_ADMIN needed)",
+			    ifname);
 		return ret;
 	case -EBUSY:
-		log_error("cannot create TUN device %s: it is in use by another process", ifname);
+		iolog_error("cannot create TUN device %s: it is in use by another process", ifname);
 		return ret;
 	case -EINVAL:
-		log_error("cannot create TUN device %s: an interface of another kind has that name",
-			  ifname);
+		iolog_error("cannot create TUN device %s: %s", ifname,
+			    "an interface of another kind has that name");
 		return ret;
 	default:
-		log_error("cannot create TUN device %s: %s", ifname, strerror(-ret));
+		iolog_error("cannot create TUN device %s: %s", ifname, strerror(-ret));
 		return ret;
 	}
 	ret = tun_set_mtu(&l->tun, BRAID_DEFAULT_MTU);
 	if (ret)
-		log_error("cannot set the MTU of %s: %s", ifname, strerror(-ret));
+		iolog_error("cannot set the MTU of %s: %s", ifname, strerror(-ret));
 	if (tun_get_mtu(&l->tun, &l->mtu))
 		l->mtu = BRAID_DEFAULT_MTU;
 	return 0;
-}
-
-/* CPUs this process may run on; 1 when that cannot be told. */
-static unsigned int usable_cpus(void)
-{
-	cpu_set_t set;
-	int n;
-
-	if (sched_getaffinity(0, sizeof(set), &set) < 0)
-		return 1;
-	n = CPU_COUNT(&set);
-	return n > 0 ? (unsigned int)n : 1;
-}
-
-/* BRAID_THREADS, or one worker per usable CPU besides this thread's. */
-static unsigned int workers_wanted(void)
-{
-	const char *v = getenv("BRAID_THREADS");
-	unsigned int n = usable_cpus() - 1;
-	char *end;
-	long asked;
-
-	if (n > LOOP_DEFAULT_WORKERS)
-		n = LOOP_DEFAULT_WORKERS;
-	if (!v || !*v)
-		return n;
-	errno = 0;
-	asked = strtol(v, &end, 10);
-	if (errno || *end || asked < 0 || asked > LOOP_MAX_WORKERS) {
-		log_error("BRAID_THREADS=%s is not a number from 0 to %d; using %u", v,
-			  LOOP_MAX_WORKERS, n);
-		return n;
-	}
-	return (unsigned int)asked;
 }
 
 static int open_device(struct loop *l)
@@ -694,19 +483,10 @@ static int open_device(struct loop *l)
 	/* Every keypair gets a cipher context per worker, started or not. */
 	struct braid_device_config config = { .data_threads = l->n_workers };
 
-	l->ops = (struct braid_ops){
-		.send = op_send,
-		.send_reply = op_send_reply,
-		.deliver = op_deliver,
-		.random = op_random,
-		.wall_clock_ns = op_wall_clock_ns,
-		.log = log_from_core,
-	};
-	l->dev = braid_device_new(&config, &l->ops, l);
+	l->dev = braid_device_new(&config, &ops_table, l);
 	if (!l->dev)
 		return -errno;
 	braid_device_set_mtu(l->dev, l->mtu);
-	l->uapi = (struct uapi){ .dev = l->dev, .host = &host_ops, .host_ctx = l };
 	return 0;
 }
 
@@ -723,7 +503,7 @@ static int open_signals(struct loop *l)
 	fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	l->signal_w = (struct watch){ .fd = fd, .handle = signal_handle };
+	l->signal_w = (struct watch){ .fd = fd, .handle = on_signal };
 	return watch_add(l->epfd, &l->signal_w, EPOLLIN);
 }
 
@@ -734,27 +514,27 @@ static int open_watches(struct loop *l)
 	fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	l->timer_w = (struct watch){ .fd = fd, .handle = timer_handle };
+	l->timer_w = (struct watch){ .fd = fd, .handle = on_timer };
 	ret = watch_add(l->epfd, &l->timer_w, EPOLLIN);
 	if (ret)
 		return ret;
 	fd = netlink_open();
 	if (fd < 0)
 		return fd;
-	l->netlink_w = (struct watch){ .fd = fd, .handle = netlink_handle };
+	l->netlink_w = (struct watch){ .fd = fd, .handle = on_netlink };
 	ret = watch_add(l->epfd, &l->netlink_w, EPOLLIN);
 	if (!ret)
 		ret = open_signals(l);
 	if (!ret)
 		ret = watch_add(l->epfd, &l->tun_w, EPOLLIN);
 	if (!ret)
-		ret = watch_udp(l);
+		ret = add_udp_watches(l);
 	return ret;
 }
 
 static int fail(const char *what, int err)
 {
-	log_error("%s: %s", what, strerror(-err));
+	iolog_error("%s: %s", what, strerror(-err));
 	return err;
 }
 
@@ -769,20 +549,13 @@ static int init_steps(struct loop *l, const char *ifname)
 {
 	int ret;
 
-	/* Before the TUN device: a live daemon for this name must not lose its interface. */
-	ret = uapi_sock_check(ifname);
-	if (ret == -EADDRINUSE) {
-		log_error("%s/%s.sock is served by a running process: is %s already up?",
-			  UAPI_SOCKET_DIR, ifname, ifname);
-		return ret;
-	}
 	ret = alloc_buffers(l);
 	if (ret)
 		return fail("cannot allocate buffers", ret);
 	ret = open_tun(l, ifname);
 	if (ret)
 		return ret;
-	l->tun_w = (struct watch){ .fd = l->tun.fd, .handle = tun_handle };
+	l->tun_w = (struct watch){ .fd = l->tun.fd, .handle = on_tun };
 	ret = udp_open(&l->udp, 0, 0, l->use_offloads);
 	if (ret)
 		return fail("cannot open UDP sockets", ret);
@@ -792,13 +565,9 @@ static int init_steps(struct loop *l, const char *ifname)
 	ret = open_epoll(l);
 	if (ret)
 		return fail("cannot set up the event loop", ret);
-	l->server.changed = uapi_changed;
-	l->server.ctx = l;
-	ret = uapi_sock_listen(&l->server, l->epfd, ifname, &l->uapi);
-	if (ret == -EADDRINUSE)
-		log_error("%s/%s.sock is served by a running process", UAPI_SOCKET_DIR, ifname);
-	else if (ret)
-		fail("cannot create the UAPI socket " UAPI_SOCKET_DIR, ret);
+	/* Last, so that the service finds everything else in place. */
+	if (l->service)
+		ret = l->service->open(l->service->ctx, l->epfd, l->dev);
 	return ret;
 }
 
@@ -806,16 +575,15 @@ static void log_offloads(struct loop *l)
 {
 	const struct udp_sock *s4 = &l->udp.sock[UDP_V4], *s6 = &l->udp.sock[UDP_V6];
 
-	log_verbose("offloads: TUN %s%s; UDP_SEGMENT %s/%s; UDP_GRO %s/%s (IPv4/IPv6)",
-		    !l->tun.has_vnet_hdr ? "none" : "vnet_hdr (TSO, checksum",
-		    !l->tun.has_vnet_hdr ? "" : l->tun.offloads & TUN_F_USO4 ? ", USO)" : ")",
-		    s4->has_gso ? "on" : "off", s6->has_gso ? "on" : "off",
-		    s4->has_gro ? "on" : "off", s6->has_gro ? "on" : "off");
+	iolog_verbose("offloads: TUN %s%s; UDP_SEGMENT %s/%s; UDP_GRO %s/%s (IPv4/IPv6)",
+		      !l->tun.has_vnet_hdr ? "none" : "vnet_hdr (TSO, checksum",
+		      !l->tun.has_vnet_hdr ? "" : l->tun.offloads & TUN_F_USO4 ? ", USO)" : ")",
+		      s4->has_gso ? "on" : "off", s6->has_gso ? "on" : "off",
+		      s4->has_gro ? "on" : "off", s6->has_gro ? "on" : "off");
 }
 
-int loop_init(struct loop *l, const char *ifname)
+int loop_init(struct loop *l, const struct loop_config *config)
 {
-	const char *offloads;
 	int ret;
 
 	memset(l, 0, sizeof(*l));
@@ -823,33 +591,32 @@ int loop_init(struct loop *l, const char *ifname)
 	l->tun.fd = -1;
 	l->udp.sock[UDP_V4].fd = l->udp.sock[UDP_V6].fd = -1;
 	l->timer_w.fd = l->signal_w.fd = l->netlink_w.fd = -1;
-	l->server.w.fd = -1;
 	l->armed = BRAID_NEVER;
-	offloads = getenv("BRAID_OFFLOADS");
-	l->use_offloads = !offloads || strcmp(offloads, "0");
-	l->n_workers = workers_wanted();
-	ret = init_steps(l, ifname);
+	l->service = config->service;
+	l->use_offloads = config->use_offloads;
+	l->n_workers = config->workers;
+	ret = init_steps(l, config->ifname);
 	if (ret) {
 		loop_free(l);
 		return ret;
 	}
-	log_verbose("interface %s is up, UDP port %u, MTU %u", l->tun.name, l->udp.port, l->mtu);
+	iolog_verbose("interface %s is up, UDP port %u, MTU %u", l->tun.name, l->udp.port, l->mtu);
 	log_offloads(l);
 	return 0;
 }
 
 static int epoll_timeout(struct loop *l)
 {
-	uint64_t next = uapi_sock_next_deadline(&l->server), now;
+	uint64_t next = l->service ? l->service->next_deadline(l->service->ctx) : BRAID_NEVER, now;
 
 	/* Waiting handshakes are this loop's own work: look for events, do not sleep. */
-	if (hsq_len(&l->hsq))
+	if (backlog_len(&l->backlog))
 		return 0;
 	if (next == BRAID_NEVER)
 		return -1;
 	now = watch_now();
 	/* Round up: waking a little late is fine, spinning before the deadline is not. */
-	return next <= now ? 0 : (int)((next - now + 999999) / 1000000);
+	return next <= now ? 0 : (int)((next - now + NSEC_PER_MSEC - 1) / NSEC_PER_MSEC);
 }
 
 /* Threads for the crypto; without them (none wanted, or refused) the batches run here. */
@@ -859,10 +626,10 @@ static void start_workers(struct loop *l)
 		return;
 	l->workers = workers_new(l->n_workers);
 	if (l->workers)
-		log_verbose("%u crypto workers besides the event loop", l->n_workers);
+		iolog_verbose("%u crypto workers besides the event loop", l->n_workers);
 	else
-		log_error("cannot start %u crypto workers (%s); encrypting on one thread",
-			  l->n_workers, strerror(errno));
+		iolog_error("cannot start %u crypto workers (%s); encrypting on one thread",
+			    l->n_workers, strerror(errno));
 }
 
 int loop_run(struct loop *l)
@@ -872,11 +639,11 @@ int loop_run(struct loop *l)
 
 	start_workers(l);
 	l->running = true;
-	after_device_call(l);
+	loop_after_device_call(l);
 	while (l->running) {
 		n = epoll_wait(l->epfd, events, 32, epoll_timeout(l));
 		if (n < 0 && errno != EINTR) {
-			log_error("epoll_wait: %s", strerror(errno));
+			iolog_error("epoll_wait: %s", strerror(errno));
 			return -errno;
 		}
 		for (int i = 0; i < n && l->running; i++) {
@@ -884,9 +651,10 @@ int loop_run(struct loop *l)
 
 			w->handle(w, events[i].events);
 		}
-		if (hsq_len(&l->hsq) && l->running)
+		if (backlog_len(&l->backlog) && l->running)
 			handshake_turn(l);
-		uapi_sock_expire(&l->server, watch_now());
+		if (l->service)
+			l->service->expire(l->service->ctx, watch_now());
 	}
 	return 0;
 }
@@ -901,7 +669,8 @@ void loop_free(struct loop *l)
 {
 	workers_free(l->workers);
 	l->workers = NULL;
-	uapi_sock_close(&l->server);
+	if (l->service)
+		l->service->close(l->service->ctx);
 	if (l->dev)
 		braid_device_free(l->dev);
 	l->dev = NULL;

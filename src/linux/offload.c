@@ -28,6 +28,7 @@
  * little-endian host, folding commutes with the swap, and storing the result
  * with a native store swaps it back (RFC 1071, section 2(B)).
  */
+#include <braid_wire.h>
 #include <errno.h>
 #include <string.h>
 #include <netinet/in.h>
@@ -42,8 +43,6 @@ _Static_assert((ARRAY_SIZE(((struct offload_coalescer *)0)->slot) &
 	       "flow_slot() probes a power-of-two table that never fills");
 
 enum {
-	IPV4_HDR_MIN = 20,
-	IPV6_HDR_LEN = 40,
 	TCP_HDR_MIN = 20,
 	UDP_HDR_LEN = 8,
 	TCP_CSUM_OFF = 16,
@@ -60,30 +59,6 @@ enum {
 	TCP_ECE = 0x40,
 	TCP_CWR = 0x80,
 };
-
-static inline uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static inline uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static inline void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static inline void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
 
 /* A 16-bit network-order value as it adds into a memory-order sum. */
 static inline uint32_t net16(uint16_t v)
@@ -190,33 +165,42 @@ struct gso {
 	bool is_v6;
 };
 
+/* MF or an offset says an IPv4 packet is a fragment. */
+static bool ipv4_is_fragment(const uint8_t *iph)
+{
+	return braid_get_be16(iph + BRAID_IPV4_FRAG_OFF) &
+	       (BRAID_IPV4_FLAG_MF | BRAID_IPV4_OFFSET_MASK);
+}
+
 static int parse_ipv4(const uint8_t *pkt, size_t len, struct gso *g)
 {
 	size_t ihl;
 
-	if (len < IPV4_HDR_MIN)
+	if (len < BRAID_IPV4_HEADER_LEN)
 		return -EINVAL;
 	ihl = (size_t)(pkt[0] & 0x0f) * 4;
-	if (ihl < IPV4_HDR_MIN || ihl > len || get16(pkt + 2) != len)
+	if (ihl < BRAID_IPV4_HEADER_LEN || ihl > len ||
+	    braid_get_be16(pkt + BRAID_IPV4_TOTAL_LEN_OFF) != len)
 		return -EINVAL;
-	/* A fragment cannot be a super-packet: MF or an offset says it is one. */
-	if (get16(pkt + 6) & 0x3fff)
+	/* A fragment cannot be a super-packet. */
+	if (ipv4_is_fragment(pkt))
 		return -EINVAL;
 	g->iph_len = ihl;
-	g->proto = pkt[9];
+	g->proto = pkt[BRAID_IPV4_PROTOCOL_OFF];
 	g->is_v6 = false;
 	return 0;
 }
 
 static int parse_ipv6(const uint8_t *pkt, size_t len, struct gso *g)
 {
-	if (len < IPV6_HDR_LEN || get16(pkt + 4) != len - IPV6_HDR_LEN)
+	if (len < BRAID_IPV6_HEADER_LEN ||
+	    braid_get_be16(pkt + BRAID_IPV6_PAYLOAD_LEN_OFF) != len - BRAID_IPV6_HEADER_LEN)
 		return -EINVAL;
-	g->proto = pkt[6];
+	g->proto = pkt[BRAID_IPV6_NEXT_HEADER_OFF];
 	/* The kernel builds TSO/USO over extension headers too; we do not split those. */
 	if (g->proto != IPPROTO_TCP && g->proto != IPPROTO_UDP)
 		return -EOPNOTSUPP;
-	g->iph_len = IPV6_HDR_LEN;
+	g->iph_len = BRAID_IPV6_HEADER_LEN;
 	g->is_v6 = true;
 	return 0;
 }
@@ -292,17 +276,20 @@ static void fix_segment(const struct gso *g, uint8_t *seg, size_t i, size_t n, s
 	uint16_t csum;
 
 	if (g->is_v6) {
-		put16(seg + 4, l4_len);
-		sum = offload_pseudo_v6(seg + 8, seg + 24, g->proto, l4_len);
+		braid_put_be16(seg + BRAID_IPV6_PAYLOAD_LEN_OFF, l4_len);
+		sum = offload_pseudo_v6(seg + BRAID_IPV6_SRC_OFF, seg + BRAID_IPV6_DST_OFF,
+					g->proto, l4_len);
 	} else {
-		put16(seg + 2, (uint16_t)seg_len);
-		put16(seg + 4, (uint16_t)(get16(seg + 4) + i));
+		braid_put_be16(seg + BRAID_IPV4_TOTAL_LEN_OFF, (uint16_t)seg_len);
+		braid_put_be16(seg + BRAID_IPV4_ID_OFF,
+			       (uint16_t)(braid_get_be16(seg + BRAID_IPV4_ID_OFF) + i));
 		csum = offload_ipv4_csum(seg, g->iph_len);
-		memcpy(seg + 10, &csum, 2);
-		sum = offload_pseudo_v4(seg + 12, seg + 16, g->proto, l4_len);
+		memcpy(seg + BRAID_IPV4_CHECKSUM_OFF, &csum, 2);
+		sum = offload_pseudo_v4(seg + BRAID_IPV4_SRC_OFF, seg + BRAID_IPV4_DST_OFF,
+					g->proto, l4_len);
 	}
 	if (g->proto == IPPROTO_TCP) {
-		put32(l4 + 4, get32(l4 + 4) + (uint32_t)(i * g->gso_size));
+		braid_put_be32(l4 + 4, braid_get_be32(l4 + 4) + (uint32_t)(i * g->gso_size));
 		if (i + 1 < n)
 			l4[13] &= (uint8_t)~(TCP_FIN | TCP_PSH);
 		if (i > 0)
@@ -311,7 +298,7 @@ static void fix_segment(const struct gso *g, uint8_t *seg, size_t i, size_t n, s
 		csum = offload_csum_fold(offload_csum_partial(l4, l4_len, sum));
 		memcpy(l4 + TCP_CSUM_OFF, &csum, 2);
 	} else {
-		put16(l4 + 4, l4_len);
+		braid_put_be16(l4 + 4, l4_len);
 		memset(l4 + UDP_CSUM_OFF, 0, 2);
 		csum = offload_csum_fold(offload_csum_partial(l4, l4_len, sum));
 		if (csum == 0)
@@ -408,23 +395,23 @@ static uint8_t classify_ip(const uint8_t *p, size_t len, bool udp, size_t *iph_l
 {
 	uint8_t proto;
 
-	if (len < IPV4_HDR_MIN)
+	if (len < BRAID_IPV4_HEADER_LEN)
 		return KIND_OTHER;
 	if (p[0] >> 4 == 4) {
 		*iph_len = (size_t)(p[0] & 0x0f) * 4;
-		if (*iph_len < IPV4_HDR_MIN || *iph_len > len || get16(p + 2) != len ||
-		    (get16(p + 6) & 0x3fff))
+		if (*iph_len < BRAID_IPV4_HEADER_LEN || *iph_len > len ||
+		    braid_get_be16(p + BRAID_IPV4_TOTAL_LEN_OFF) != len || ipv4_is_fragment(p))
 			return KIND_OTHER;
-		proto = p[9];
+		proto = p[BRAID_IPV4_PROTOCOL_OFF];
 		if (proto == IPPROTO_TCP)
 			return KIND_TCP4;
 		return proto == IPPROTO_UDP && udp ? KIND_UDP4 : KIND_OTHER;
 	}
-	if (p[0] >> 4 != 6 || len < IPV6_HDR_LEN || len > OFFLOAD_IP_MAX ||
-	    get16(p + 4) != len - IPV6_HDR_LEN)
+	if (p[0] >> 4 != 6 || len < BRAID_IPV6_HEADER_LEN || len > OFFLOAD_IP_MAX ||
+	    braid_get_be16(p + BRAID_IPV6_PAYLOAD_LEN_OFF) != len - BRAID_IPV6_HEADER_LEN)
 		return KIND_OTHER;
-	*iph_len = IPV6_HDR_LEN;
-	proto = p[6];
+	*iph_len = BRAID_IPV6_HEADER_LEN;
+	proto = p[BRAID_IPV6_NEXT_HEADER_OFF];
 	if (proto == IPPROTO_TCP)
 		return KIND_TCP6;
 	return proto == IPPROTO_UDP && udp ? KIND_UDP6 : KIND_OTHER;
@@ -464,11 +451,11 @@ static bool classify(const uint8_t *p, size_t len, bool udp, struct offload_item
 	if (it->gso_size == 0)
 		return false;
 	if (is_tcp(it->kind)) {
-		it->seq_next = get32(l4 + 4) + it->gso_size;
+		it->seq_next = braid_get_be32(l4 + 4) + it->gso_size;
 		return (l4[13] & (uint8_t)~TCP_PSH) == TCP_ACK;
 	}
 	/* A zero UDP checksum means none: nothing to verify, so nothing to merge. */
-	return get16(l4 + 4) == len - iph_len && get16(l4 + UDP_CSUM_OFF) != 0;
+	return braid_get_be16(l4 + 4) == len - iph_len && braid_get_be16(l4 + UDP_CSUM_OFF) != 0;
 }
 
 static uint32_t mix(uint32_t h, const uint8_t *p, size_t len)
@@ -538,10 +525,12 @@ static bool csums_are_good(const struct offload_pkt *pkt, struct offload_item *i
 	if (it->csum != CSUM_UNKNOWN)
 		return it->csum == CSUM_GOOD;
 	if (is_v6(it->kind)) {
-		sum = offload_pseudo_v6(p + 8, p + 24, proto, (uint32_t)l4_len);
+		sum = offload_pseudo_v6(p + BRAID_IPV6_SRC_OFF, p + BRAID_IPV6_DST_OFF, proto,
+					(uint32_t)l4_len);
 		is_good = true;
 	} else {
-		sum = offload_pseudo_v4(p + 12, p + 16, proto, (uint16_t)l4_len);
+		sum = offload_pseudo_v4(p + BRAID_IPV4_SRC_OFF, p + BRAID_IPV4_DST_OFF, proto,
+					(uint16_t)l4_len);
 		is_good = offload_csum_fold(offload_csum_partial(p, it->iph_len, 0)) == 0;
 	}
 	sum = offload_csum_partial(p + it->iph_len, l4_len, sum);
@@ -554,18 +543,24 @@ static bool csums_are_good(const struct offload_pkt *pkt, struct offload_item *i
 static bool ip_continues(const uint8_t *h, const struct offload_item *hi, const uint8_t *p,
 			 const struct offload_item *pi)
 {
+	/* IPv6: version, traffic class, flow label (all before the payload length), hop limit. */
 	if (is_v6(hi->kind))
-		return !memcmp(h, p, 4) && h[7] == p[7];
-	return hi->iph_len == pi->iph_len && h[1] == p[1] && h[6] == p[6] && h[8] == p[8] &&
-	       get16(p + 4) == hi->id_next &&
-	       !memcmp(h + IPV4_HDR_MIN, p + IPV4_HDR_MIN, hi->iph_len - IPV4_HDR_MIN);
+		return !memcmp(h, p, BRAID_IPV6_PAYLOAD_LEN_OFF) &&
+		       h[BRAID_IPV6_HOP_LIMIT_OFF] == p[BRAID_IPV6_HOP_LIMIT_OFF];
+	/* IPv4: TOS, the flags (DF), TTL, the ID counting up, and the options. */
+	return hi->iph_len == pi->iph_len && h[BRAID_IPV4_TOS_OFF] == p[BRAID_IPV4_TOS_OFF] &&
+	       h[BRAID_IPV4_FRAG_OFF] == p[BRAID_IPV4_FRAG_OFF] &&
+	       h[BRAID_IPV4_TTL_OFF] == p[BRAID_IPV4_TTL_OFF] &&
+	       braid_get_be16(p + BRAID_IPV4_ID_OFF) == hi->id_next &&
+	       !memcmp(h + BRAID_IPV4_HEADER_LEN, p + BRAID_IPV4_HEADER_LEN,
+		       hi->iph_len - BRAID_IPV4_HEADER_LEN);
 }
 
 /* Likewise for TCP; the head carries no PSH (a PSH closes it), so flags must be equal. */
 static bool tcp_continues(const uint8_t *ht, const struct offload_item *hi, const uint8_t *pt,
 			  const struct offload_item *pi)
 {
-	return hi->l4h_len == pi->l4h_len && get32(pt + 4) == hi->seq_next &&
+	return hi->l4h_len == pi->l4h_len && braid_get_be32(pt + 4) == hi->seq_next &&
 	       !memcmp(ht + 8, pt + 8, 4) && ht[12] == pt[12] &&
 	       ht[13] == (pt[13] & (uint8_t)~TCP_PSH) && !memcmp(ht + 14, pt + 14, 2) &&
 	       !memcmp(ht + 18, pt + 18, hi->l4h_len - 18);
@@ -615,7 +610,8 @@ static void coalesce_one(struct offload_coalescer *c, struct offload_pkt pkts[],
 	can_merge = classify(pkts[i].data, pkts[i].len, udp, it);
 	if (it->kind == KIND_OTHER)
 		return;
-	it->id_next = (uint16_t)(get16(pkts[i].data + 4) + 1);	/* IPv4 only */
+	/* IPv4 only */
+	it->id_next = (uint16_t)(braid_get_be16(pkts[i].data + BRAID_IPV4_ID_OFF) + 1);
 	slot = flow_slot(c, pkts, i);
 	if (can_merge && slot->head != OFFLOAD_NONE && try_append(c, pkts, slot->head, i))
 		return;
@@ -638,19 +634,21 @@ static void finish_super(uint8_t *p, const struct offload_item *h, struct virtio
 	uint16_t csum;
 
 	if (is_v6(h->kind)) {
-		put16(p + 4, l4_len);
-		sum = offload_pseudo_v6(p + 8, p + 24, proto, l4_len);
+		braid_put_be16(p + BRAID_IPV6_PAYLOAD_LEN_OFF, l4_len);
+		sum = offload_pseudo_v6(p + BRAID_IPV6_SRC_OFF, p + BRAID_IPV6_DST_OFF, proto,
+					l4_len);
 	} else {
-		put16(p + 2, h->ip_len);
+		braid_put_be16(p + BRAID_IPV4_TOTAL_LEN_OFF, h->ip_len);
 		csum = offload_ipv4_csum(p, h->iph_len);
-		memcpy(p + 10, &csum, 2);
-		sum = offload_pseudo_v4(p + 12, p + 16, proto, l4_len);
+		memcpy(p + BRAID_IPV4_CHECKSUM_OFF, &csum, 2);
+		sum = offload_pseudo_v4(p + BRAID_IPV4_SRC_OFF, p + BRAID_IPV4_DST_OFF, proto,
+					l4_len);
 	}
 	if (is_tcp(h->kind)) {
 		if (h->has_psh)
 			l4[13] |= TCP_PSH;
 	} else {
-		put16(l4 + 4, l4_len);
+		braid_put_be16(l4 + 4, l4_len);
 	}
 	/* CHECKSUM_PARTIAL: the field holds the folded pseudo-header sum, uncomplemented. */
 	csum = (uint16_t)~offload_csum_fold(sum);

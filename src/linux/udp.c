@@ -19,7 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "log.h"
+#include "iolog.h"
 #include "udp.h"
 
 /* About 5,000 full-size datagrams: several milliseconds at 10 Gbit/s. */
@@ -89,7 +89,7 @@ static void probe_offloads(struct udp_sock *s, bool use_offloads)
 	s->has_gro = use_offloads && !set_int(s->fd, SOL_UDP, UDP_GRO, 1);
 	s->has_gso = use_offloads && !set_int(s->fd, SOL_UDP, UDP_SEGMENT, 0);
 	s->gso_worked = false;
-	s->recv_vlen = UDP_BATCH;
+	s->recv_vlen = UDP_RECV_MSGS;
 }
 
 /* A bound socket, or -errno. */
@@ -235,42 +235,43 @@ static const char *family_name(const struct braid_endpoint *to)
  * UDP_SEGMENT on this socket for good then. Later failures (a stale
  * source, one smaller-MTU route) only split their own run.
  */
-static void gso_failed(struct udp_sock *s, struct tx_queue *q, size_t count, int err)
+static void gso_failed(struct udp_sock *s, struct sendq *q, size_t count, int err)
 {
-	const struct tx_dgram *d = txq_at(q, 0);
+	const struct sendq_dgram *d = sendq_at(q, 0);
 
 	if (err == EIO ||
 	    (!s->gso_worked && (err == EINVAL || err == EMSGSIZE || err == EOPNOTSUPP))) {
-		log_verbose("%s: UDP_SEGMENT refused (%s); sending datagrams one by one",
-			    family_name(&d->to), strerror(err));
+		iolog_verbose("%s: UDP_SEGMENT refused (%s); sending datagrams one by one",
+			      family_name(&d->to), strerror(err));
 		s->has_gso = false;
 	}
 	q->split_until = q->head + count;
 }
 
 /* The oldest message, a single datagram, failed with err: retry it without a source, or drop it. */
-static void send_failed(struct tx_queue *q, int err, udp_stale_fn *stale, void *ctx)
+static void send_failed(struct sendq *q, int err, udp_source_refused_fn *refused,
+			void *ctx)
 {
-	struct tx_dgram *d = txq_at(q, 0);
+	struct sendq_dgram *d = sendq_at(q, 0);
 
 	/*
 	 * The sticky source is no longer ours (address removed): let routing
 	 * pick. IPv4 routing answers ENETUNREACH for a source that is not
 	 * local, IPv6 answers EINVAL.
 	 */
-	if (tx_has_source(&d->to) &&
+	if (sendq_has_source(&d->to) &&
 	    (err == EINVAL || err == ENETUNREACH || err == EADDRNOTAVAIL)) {
 		if (d->peer)
-			stale(ctx, d->peer);
-		txq_forget_source(q);
+			refused(ctx, d->peer, &d->to);
+		sendq_forget_source(q);
 		return;
 	}
-	log_verbose("send to %s endpoint failed: %s", family_name(&d->to), strerror(err));
+	iolog_verbose("send to %s endpoint failed: %s", family_name(&d->to), strerror(err));
 	q->dropped++;
-	txq_pop(q, 1);
+	sendq_pop(q, 1);
 }
 
-static void sent(struct udp_sock *s, struct tx_queue *q, const struct tx_msgs *m, int n)
+static void sent(struct udp_sock *s, struct sendq *q, const struct sendq_msgs *m, int n)
 {
 	size_t datagrams = 0;
 
@@ -279,24 +280,24 @@ static void sent(struct udp_sock *s, struct tx_queue *q, const struct tx_msgs *m
 		if (m->gso_size[i])
 			s->gso_worked = true;
 	}
-	txq_pop(q, datagrams);
+	sendq_pop(q, datagrams);
 }
 
-int udp_flush(struct udp *u, int fam, struct tx_queue *q, struct tx_msgs *m,
-	      udp_stale_fn *stale, void *ctx)
+int udp_flush(struct udp *u, int fam, struct sendq *q, struct sendq_msgs *m,
+	      udp_source_refused_fn *refused, void *ctx)
 {
 	struct udp_sock *s = &u->sock[fam];
 	size_t n;
 	int r;
 
 	/* Each round sends, drops or rewrites at least the oldest message: this ends. */
-	while (txq_len(q)) {
+	while (sendq_len(q)) {
 		if (s->fd < 0) {
-			q->dropped += txq_len(q);
-			txq_pop(q, txq_len(q));
+			q->dropped += sendq_len(q);
+			sendq_pop(q, sendq_len(q));
 			break;
 		}
-		n = txq_build(q, s->has_gso, m);
+		n = sendq_build(q, s->has_gso, m);
 		r = sendmmsg(s->fd, m->msgs, n, MSG_DONTWAIT);
 		if (r > 0) {
 			sent(s, q, m, r);
@@ -306,13 +307,13 @@ int udp_flush(struct udp *u, int fam, struct tx_queue *q, struct tx_msgs *m,
 			continue;
 		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
 			/* Kept for EPOLLOUT; their peers may be gone by then. */
-			txq_forget_peers(q);
+			sendq_forget_peers(q);
 			return -EAGAIN;
 		}
 		if (m->gso_size[0])
 			gso_failed(s, q, m->count[0], r < 0 ? errno : EIO);
 		else
-			send_failed(q, r < 0 ? errno : EIO, stale, ctx);
+			send_failed(q, r < 0 ? errno : EIO, refused, ctx);
 	}
 	return 0;
 }
@@ -357,9 +358,9 @@ static void read_cmsgs(struct msghdr *msg, struct braid_endpoint *from, size_t *
 	}
 }
 
-static void prepare_batch(struct udp_batch *b)
+static void prepare_batch(struct udp_recv *b)
 {
-	for (int i = 0; i < UDP_BATCH; i++) {
+	for (int i = 0; i < UDP_RECV_MSGS; i++) {
 		struct msghdr *m = &b->msgs[i].msg_hdr;
 
 		b->iov[i].iov_base = b->bufs[i];
@@ -372,7 +373,7 @@ static void prepare_batch(struct udp_batch *b)
 	}
 }
 
-int udp_recv_batch(struct udp_sock *s, struct udp_batch *b)
+int udp_recv_batch(struct udp_sock *s, struct udp_recv *b)
 {
 	int n, i, kept = 0;
 
@@ -410,5 +411,23 @@ void udp_recv_done(struct udp_sock *s, int msgs, size_t datagrams)
 		return;
 	/* Expect the next messages to be as full as these were. */
 	per_msg = (datagrams + msgs - 1) / msgs;
-	s->recv_vlen = udp_recv_vlen(UDP_RECV_BUDGET, per_msg, UDP_BATCH);
+	s->recv_vlen = udp_recv_vlen(UDP_RECV_BUDGET, per_msg, UDP_RECV_MSGS);
+}
+
+size_t udp_gro_next(size_t len, size_t gso, size_t off)
+{
+	if (off >= len)
+		return 0;
+	if (!gso || gso > len - off)
+		return len - off;
+	return gso;
+}
+
+unsigned int udp_recv_vlen(size_t budget, size_t per_msg, unsigned int max)
+{
+	size_t vlen = per_msg ? budget / per_msg : max;
+
+	if (vlen < 1)
+		return 1;
+	return vlen > max ? max : (unsigned int)vlen;
 }

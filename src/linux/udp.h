@@ -12,16 +12,16 @@
 #include <braid.h>
 #include <sys/socket.h>
 
-#include "batch.h"
+#include "sendq.h"
 
 enum {
-	UDP_BATCH = 64,			/* messages per recvmmsg, at most */
-	UDP_BUF_LEN = 65536,		/* any UDP payload fits, a UDP_GRO one too */
+	UDP_RECV_MSGS = 64,	/* messages per recvmmsg, at most */
+	UDP_BUF_LEN = 65536,	/* any UDP payload fits, a UDP_GRO one too */
 	/*
 	 * Datagrams one receive should bring at most. A UDP_GRO message holds
 	 * up to 64: fewer messages are asked for when they come that full, so
 	 * one wakeup's work stays near a quarter of a millisecond and TUN,
-	 * timers and the UAPI get their turn (see TUN_OUT_BUDGET).
+	 * timers and the UAPI get their turn (see TUN_READER_BUDGET).
 	 */
 	UDP_RECV_BUDGET = 128,
 };
@@ -49,18 +49,18 @@ struct udp {
  * those hold datagrams of gso[i] bytes each (the last may be shorter), 0 when
  * the message is a single datagram (see udp_gro_next()).
  */
-struct udp_batch {
-	struct mmsghdr msgs[UDP_BATCH];
-	struct iovec iov[UDP_BATCH];
-	struct sockaddr_in6 names[UDP_BATCH];
+struct udp_recv {
+	struct mmsghdr msgs[UDP_RECV_MSGS];
+	struct iovec iov[UDP_RECV_MSGS];
+	struct sockaddr_in6 names[UDP_RECV_MSGS];
 	union {
 		char buf[CMSG_SPACE(sizeof(struct in6_pktinfo)) + CMSG_SPACE(sizeof(int))];
 		struct cmsghdr align;
-	} cmsg[UDP_BATCH];
-	uint8_t *bufs[UDP_BATCH];	/* each UDP_BUF_LEN bytes */
-	struct braid_endpoint from[UDP_BATCH];
-	size_t lens[UDP_BATCH];
-	size_t gso[UDP_BATCH];
+	} cmsg[UDP_RECV_MSGS];
+	uint8_t *bufs[UDP_RECV_MSGS];	/* each UDP_BUF_LEN bytes */
+	struct braid_endpoint from[UDP_RECV_MSGS];
+	size_t lens[UDP_RECV_MSGS];
+	size_t gso[UDP_RECV_MSGS];
 };
 
 /* Sockets bound to port (0 = any) with fwmark, offloads tried or not: 0 or -errno. */
@@ -79,24 +79,39 @@ int udp_family_index(const struct braid_endpoint *ep);
 int udp_reconfigure(struct udp *u, bool set_port, uint16_t port, bool set_mark, uint32_t mark,
 		    bool *rebound);
 
-/* Told which peer's sticky source the kernel refused (the datagram went out without it). */
-typedef void udp_stale_fn(void *ctx, struct braid_peer *peer);
+/*
+ * The kernel refused to send peer's datagram from to->src, its sticky
+ * source; it went out without one. to lives only during the call.
+ */
+typedef void udp_source_refused_fn(void *ctx, struct braid_peer *peer,
+				   const struct braid_endpoint *to);
 
 /*
  * Send what q holds on socket fam, in order, with as few system calls as
  * the kernel allows (sendmmsg, UDP_SEGMENT). A datagram whose source the
- * kernel refuses goes out without it, and stale() hears of its peer; one
+ * kernel refuses goes out without it, and refused() hears of it with the
+ * endpoint it had (a cookie reply, which has no peer, is not reported); one
  * the kernel refuses otherwise is dropped and counted. 0 when q is empty,
  * -EAGAIN when the socket buffer is full (wait for EPOLLOUT, q keeps the rest).
  */
-int udp_flush(struct udp *u, int fam, struct tx_queue *q, struct tx_msgs *m,
-	      udp_stale_fn *stale, void *ctx);
+int udp_flush(struct udp *u, int fam, struct sendq *q, struct sendq_msgs *m,
+	      udp_source_refused_fn *refused, void *ctx);
+
+/*
+ * The length of the datagram at off in a buffer of len bytes that UDP_GRO
+ * filled with segments of gso bytes each, the last possibly shorter (gso 0:
+ * not coalesced, one datagram). 0 past the end: advance off by each length.
+ */
+size_t udp_gro_next(size_t len, size_t gso, size_t off);
+
+/* Messages to ask for so that, at per_msg datagrams each, about budget arrive: 1 to max. */
+unsigned int udp_recv_vlen(size_t budget, size_t per_msg, unsigned int max);
 
 /*
  * Receive up to s->recv_vlen messages into b without blocking: how many, 0
  * when none, or -errno. Then udp_recv_done() with the datagrams they held.
  */
-int udp_recv_batch(struct udp_sock *s, struct udp_batch *b);
+int udp_recv_batch(struct udp_sock *s, struct udp_recv *b);
 void udp_recv_done(struct udp_sock *s, int msgs, size_t datagrams);
 
 #endif

@@ -22,8 +22,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
-#include <time.h>
 
+#include "watch.h"
 #include "workers.h"
 
 enum {
@@ -180,14 +180,6 @@ unsigned int workers_threads(const struct workers *w)
 	return w ? w->nthreads : 0;
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
-
 static inline void cpu_relax(void)
 {
 #if defined(__x86_64__) || defined(__i386__)
@@ -207,8 +199,8 @@ static void wait_done(struct workers *w, size_t n)
 		if (i % 64)
 			continue;
 		if (!until)
-			until = now_ns() + SPIN_NS;
-		else if (now_ns() > until)
+			until = watch_now() + SPIN_NS;
+		else if (watch_now() > until)
 			break;
 	}
 	pthread_mutex_lock(&w->lock);

@@ -1,15 +1,15 @@
 # SPDX-License-Identifier: MIT
-# Fuzzing (libFuzzer) and static analysis; included from the top Makefile.
+# Fuzzing (libFuzzer); included from the top Makefile.
 #
 #   make fuzz FUZZ_SECONDS=N   build every harness with clang and its fuzzer,
 #                              AddressSanitizer and UndefinedBehaviorSanitizer,
 #                              then run each for N seconds; fails on any crash,
 #                              leak, sanitizer report or broken invariant
 #   make fuzz-build            build the harnesses only
-#   make analyze               clang static analyzer and cppcheck over src/
 #
 # The code under test is compiled again here with the fuzzer's coverage
-# instrumentation, into $(BUILD)/fuzz, apart from the normal objects.
+# instrumentation, into $(BUILD)/fuzz, apart from the normal objects, each
+# file with its layer's include path as in the top Makefile.
 # Seeds live in tests/fuzz/corpus/<target>/ and are only read: each run
 # writes what it finds to a fresh $(BUILD)/fuzz/corpus/<target>/, and a
 # crashing input to $(BUILD)/fuzz/artifacts/<target>/.
@@ -21,18 +21,20 @@ FUZZ_TARGETS := receive uapi allowedips offload
 FUZZ_DIR := $(BUILD)/fuzz
 FUZZ_BINS := $(addprefix $(FUZZ_DIR)/fuzz_,$(FUZZ_TARGETS))
 
-FUZZ_CPPFLAGS := -D_GNU_SOURCE -Iinclude -Isrc/core -Isrc/linux -Isrc/daemon
-FUZZ_CFLAGS := -std=gnu11 -g -O1 -fno-omit-frame-pointer -Wall -Wextra -Wshadow \
-	       -Wpointer-arith -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter \
-	       -fno-strict-aliasing -fsanitize=address,undefined -fno-sanitize-recover=all \
-	       -MMD -MP
+FUZZ_CPPFLAGS := -D_GNU_SOURCE
+FUZZ_CFLAGS := $(BASE_CFLAGS) -g -O1 -fno-omit-frame-pointer \
+	       -fsanitize=address,undefined -fno-sanitize-recover=all
 
-# What each harness links besides itself.
+# The layer whose headers each harness includes, and what it links besides itself.
 FUZZ_CORE_OBJS := $(addprefix $(FUZZ_DIR)/obj/core/,$(CORE:.c=.o))
+FUZZ_LAYER_receive := core
 FUZZ_DEPS_receive := $(FUZZ_CORE_OBJS)
+FUZZ_LAYER_uapi := daemon
 FUZZ_DEPS_uapi := $(FUZZ_CORE_OBJS) $(FUZZ_DIR)/obj/daemon/uapi.o $(FUZZ_DIR)/obj/daemon/log.o \
 	$(FUZZ_DIR)/obj/daemon/multipath.o $(FUZZ_DIR)/obj/linux/uplinks.o
+FUZZ_LAYER_allowedips := core
 FUZZ_DEPS_allowedips := $(FUZZ_DIR)/obj/core/allowedips.o
+FUZZ_LAYER_offload := linux
 FUZZ_DEPS_offload := $(FUZZ_DIR)/obj/linux/offload.o
 
 .PHONY: fuzz fuzz-build
@@ -44,12 +46,11 @@ fuzz: fuzz-build
 
 $(FUZZ_DIR)/obj/%.o: src/%.c
 	@mkdir -p $(@D)
-	@echo "  FUZZCC  $@"
-	$(Q)$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+	$(call quiet,FUZZCC) $(FUZZ_CC) $(FUZZ_CPPFLAGS) $(INCLUDES_$(layer)) $(FUZZ_CFLAGS) \
+		-fsanitize=fuzzer-no-link -c -o $@ $<
 
 $(foreach t,$(FUZZ_TARGETS),$(eval $(FUZZ_DIR)/fuzz_$(t): $(FUZZ_DEPS_$(t))))
 $(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c
 	@mkdir -p $(@D)
-	@echo "  FUZZLD  $@"
-	$(Q)$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< \
-		$(FUZZ_DEPS_$*) $(LDLIBS)
+	$(call quiet,FUZZLD) $(FUZZ_CC) $(FUZZ_CPPFLAGS) $(INCLUDES_$(FUZZ_LAYER_$*)) $(FUZZ_CFLAGS) \
+		-fsanitize=fuzzer -o $@ $< $(FUZZ_DEPS_$*) $(LDLIBS)

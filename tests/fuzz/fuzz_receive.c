@@ -272,7 +272,7 @@ static void cb_send(void *ctx, struct braid_peer *peer, const struct braid_endpo
 	check(peer != NULL, "send names its peer");
 	check(to->addr.sa.sa_family == AF_INET || to->addr.sa.sa_family == AF_INET6,
 	      "send has an endpoint");
-	type = get_le32(buf);
+	type = braid_get_le32(buf);
 	switch (type) {
 	case MESSAGE_HANDSHAKE_INITIATION:
 	case MESSAGE_HANDSHAKE_RESPONSE:
@@ -291,7 +291,7 @@ static void cb_send(void *ctx, struct braid_peer *peer, const struct braid_endpo
 			h->has_response = true;
 		}
 		memcpy(h->last_mac1, mac1, COOKIE_LEN);
-		h->last_sender_index = get_le32(buf + 4);
+		h->last_sender_index = braid_get_le32(buf + 4);
 		h->has_mac1 = true;
 		break;
 	case MESSAGE_DATA:
@@ -308,7 +308,7 @@ static void cb_send_reply(void *ctx, const struct braid_endpoint *to, const uint
 {
 	struct host *h = ctx;
 
-	check(len == MESSAGE_COOKIE_LEN && get_le32(buf) == MESSAGE_HANDSHAKE_COOKIE,
+	check(len == MESSAGE_COOKIE_LEN && braid_get_le32(buf) == MESSAGE_HANDSHAKE_COOKIE,
 	      "send_reply sends only cookie replies");
 	memcpy(&h->reply, buf, len);
 	h->reply_to = *to;
@@ -552,7 +552,7 @@ static void op_raw(struct input *in)
 	in_bytes(in, w->buf, len);
 	/* A valid type, so the length checks run. */
 	if (ctl & 0x20 && len >= 4)
-		put_le32(w->buf, 1 + (ctl >> 2 & 3));
+		braid_put_le32(w->buf, 1 + (ctl >> 2 & 3));
 	receive(to, from, len);
 }
 
@@ -614,7 +614,7 @@ static void op_handshake(struct input *in, uint32_t type)
 		in_bytes(in, msg + 4, len - 4 - sizeof(struct message_macs));
 		memset(msg + len - sizeof(struct message_macs), 0, sizeof(struct message_macs));
 	}
-	put_le32(msg, type);
+	braid_put_le32(msg, type);
 	/* A response aimed at the handshake the receiver has pending. */
 	if (type == MESSAGE_HANDSHAKE_RESPONSE && ctl & 2 && to->has_initiation)
 		memcpy(msg + 8, to->last_initiation + 4, 4);
@@ -635,11 +635,11 @@ static void op_cookie(struct input *in)
 	unsigned int src;
 	const struct braid_endpoint *from = pick_source(to, ctl >> 4, &src);
 
-	put_le32(reply.type, MESSAGE_HANDSHAKE_COOKIE);
+	braid_put_le32(reply.type, MESSAGE_HANDSHAKE_COOKIE);
 	if (ctl & 1 && to->has_mac1)
-		put_le32(reply.receiver_index, to->last_sender_index);
+		braid_put_le32(reply.receiver_index, to->last_sender_index);
 	else
-		put_le32(reply.receiver_index, in_u32(in));
+		braid_put_le32(reply.receiver_index, in_u32(in));
 	in_bytes(in, reply.nonce, sizeof(reply.nonce));
 	in_bytes(in, cookie, sizeof(cookie));
 	if (ctl & 2 && to->has_mac1)
@@ -687,9 +687,9 @@ static size_t build_inner(struct input *in, const struct host *s, uint8_t *pkt)
 		if (who == 3)
 			in_bytes(in, pkt + 12, 4);
 		else
-			put_be32(pkt + 12, who == 0 ? 0xc0000201 + s->id :
+			braid_put_be32(pkt + 12, who == 0 ? 0xc0000201 + s->id :
 					   who == 1 ? 0x0a000000 | in_u8(in) : 0xc0000203);
-		put_be32(pkt + 16, 0xc0000201 + other(s)->id);
+		braid_put_be32(pkt + 16, 0xc0000201 + other(s)->id);
 		if (ctl & 0x10)
 			in_bytes(in, pkt, 4);	/* version, IHL, TOS, total length as fuzzed */
 		in_bytes(in, pkt + 20, plen);
@@ -802,7 +802,7 @@ static void op_send(struct input *in)
 
 static void re_mac(struct host *to, uint8_t *msg, size_t len, unsigned int src, bool want_mac2)
 {
-	uint32_t type = get_le32(msg);
+	uint32_t type = braid_get_le32(msg);
 
 	if ((type == MESSAGE_HANDSHAKE_INITIATION && len == MESSAGE_INITIATION_LEN) ||
 	    (type == MESSAGE_HANDSHAKE_RESPONSE && len == MESSAGE_RESPONSE_LEN))

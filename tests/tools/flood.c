@@ -501,7 +501,7 @@ static void make_pool(struct pool_msg *pool, const struct options *o)
 
 		/* Random sender index, ephemeral, encrypted static and timestamp. */
 		os_random(m, MAC1_OFFSET);
-		put_le32(m, MESSAGE_HANDSHAKE_INITIATION);
+		braid_put_le32(m, MESSAGE_HANDSHAKE_INITIATION);
 		crypto_mac(m + MAC1_OFFSET, mac1_key, sizeof(mac1_key), m, MAC1_OFFSET);
 		if (o->bad_mac1)
 			m[MAC1_OFFSET] ^= 0x01;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * Batching on the daemon's data path (src/linux/batch.c, tun_batch.c):
+ * Batching on the daemon's data path (src/linux/sendq.c, udp.c, tun_reader.c,
+ * tun_writer.c):
  *  - which queued datagrams share one UDP_SEGMENT message, and what each
  *    sendmmsg message carries (name, iovecs, control messages);
  *  - the send queue's byte ring against a naive model, wrapping included;
@@ -8,7 +9,7 @@
  *  - the TUN reader (split, budget, a batch sent early to make room) and
  *    writer (kept by pointer or copied, one write per packet or super-packet)
  *    over a SOCK_SEQPACKET pair standing in for the TUN descriptor;
- *  - the handshake backlog (handshakes.c): which messages queue, FIFO order,
+ *  - the handshake backlog (backlog.c): which messages queue, FIFO order,
  *    the load mark and a full backlog;
  *  - batches sealed and opened on the crypto workers (dataplane.c) between
  *    real devices of the simulator: every packet arrives once, in order,
@@ -29,11 +30,13 @@
 
 #include <cmocka.h>
 
-#include "batch.h"
+#include "backlog.h"
 #include "dataplane.h"
-#include "handshakes.h"
+#include "sendq.h"
 #include "sim.h"
-#include "tun_batch.h"
+#include "tun_reader.h"
+#include "tun_writer.h"
+#include "udp.h"
 #include "workers.h"
 
 /* ---- Send queue: grouping ---- */
@@ -65,9 +68,9 @@ static struct braid_endpoint ep6(const char *addr, uint16_t port, const char *sr
 
 static int setup_queue(void **state)
 {
-	struct tx_queue *q = malloc(sizeof(*q));
+	struct sendq *q = malloc(sizeof(*q));
 
-	if (!q || txq_init(q))
+	if (!q || sendq_init(q))
 		return -1;
 	*state = q;
 	return 0;
@@ -75,17 +78,17 @@ static int setup_queue(void **state)
 
 static int teardown_queue(void **state)
 {
-	txq_free(*state);
+	sendq_free(*state);
 	free(*state);
 	return 0;
 }
 
 static uint8_t payload[65536];
 
-static void push(struct tx_queue *q, struct braid_peer *peer, const struct braid_endpoint *to,
+static void push(struct sendq *q, struct braid_peer *peer, const struct braid_endpoint *to,
 		 size_t len, uint8_t tos)
 {
-	assert_true(txq_push(q, peer, to, payload, len, tos));
+	assert_true(sendq_push(q, peer, to, payload, len, tos));
 }
 
 /* A datagram description for the grouping table: "to" index, length, TOS. */
@@ -148,15 +151,15 @@ static struct braid_endpoint case_endpoint(int i)
 
 static void test_grouping_table(void **state)
 {
-	struct tx_queue *q = *state;
-	struct tx_msgs *m = malloc(sizeof(*m));
+	struct sendq *q = *state;
+	struct sendq_msgs *m = malloc(sizeof(*m));
 
 	assert_non_null(m);
 	for (size_t c = 0; c < sizeof(group_cases) / sizeof(group_cases[0]); c++) {
 		const struct group_case *gc = &group_cases[c];
 		size_t n, k;
 
-		txq_pop(q, txq_len(q));
+		sendq_pop(q, sendq_len(q));
 		for (size_t r = 0; r < gc->repeat; r++) {
 			for (size_t i = 0; i < gc->n_dgs; i++) {
 				struct braid_endpoint to = case_endpoint(gc->dgs[i].to);
@@ -164,7 +167,7 @@ static void test_grouping_table(void **state)
 				push(q, NULL, &to, gc->dgs[i].len, gc->dgs[i].tos);
 			}
 		}
-		n = txq_build(q, gc->gso, m);
+		n = sendq_build(q, gc->gso, m);
 		for (k = 0; gc->expect[k]; k++) {
 			if (k >= n || m->count[k] != gc->expect[k])
 				fail_msg("case %zu (%s): message %zu has %u datagrams, want %zu",
@@ -172,7 +175,7 @@ static void test_grouping_table(void **state)
 					 gc->expect[k]);
 			assert_int_equal(m->msgs[k].msg_hdr.msg_iovlen, m->count[k]);
 			assert_int_equal(m->gso_size[k],
-					 m->count[k] > 1 ? txq_at(q, 0)->len : 0);
+					 m->count[k] > 1 ? sendq_at(q, 0)->len : 0);
 		}
 		if (n != k)
 			fail_msg("case %zu (%s): %zu messages, want %zu", c + 1, gc->what, n, k);
@@ -194,8 +197,8 @@ static const struct cmsghdr *find_cmsg(const struct msghdr *msg, int level, int 
 
 static void test_message_v4(void **state)
 {
-	struct tx_queue *q = *state;
-	struct tx_msgs *m = malloc(sizeof(*m));
+	struct sendq *q = *state;
+	struct sendq_msgs *m = malloc(sizeof(*m));
 	struct braid_endpoint to = ep4("198.51.100.2", 51820, "198.51.100.1");
 	const struct cmsghdr *c;
 	const struct msghdr *msg;
@@ -204,12 +207,12 @@ static void test_message_v4(void **state)
 	int tos;
 
 	assert_non_null(m);
-	txq_pop(q, txq_len(q));
+	sendq_pop(q, sendq_len(q));
 	for (int i = 0; i < 3; i++) {
 		memset(payload, 'a' + i, 1452);
 		push(q, NULL, &to, i < 2 ? 1452 : 700, 0x02);
 	}
-	assert_int_equal(txq_build(q, true, m), 1);
+	assert_int_equal(sendq_build(q, true, m), 1);
 	msg = &m->msgs[0].msg_hdr;
 
 	assert_int_equal(msg->msg_namelen, sizeof(struct sockaddr_in));
@@ -237,18 +240,18 @@ static void test_message_v4(void **state)
 
 static void test_message_v6_plain(void **state)
 {
-	struct tx_queue *q = *state;
-	struct tx_msgs *m = malloc(sizeof(*m));
+	struct sendq *q = *state;
+	struct sendq_msgs *m = malloc(sizeof(*m));
 	struct braid_endpoint ll = ep6("fe80::2", 51820, "fe80::1", 5);
 	struct braid_endpoint none = ep6("2001:db8::2", 51820, NULL, 0);
 	struct in6_pktinfo pi;
 	const struct cmsghdr *c;
 
 	assert_non_null(m);
-	txq_pop(q, txq_len(q));
+	sendq_pop(q, sendq_len(q));
 	push(q, NULL, &ll, 148, 0);
 	push(q, NULL, &none, 148, 0);
-	assert_int_equal(txq_build(q, true, m), 2);
+	assert_int_equal(sendq_build(q, true, m), 2);
 	/* A link-local source carries its interface; no TOS, no segmentation. */
 	c = find_cmsg(&m->msgs[0].msg_hdr, IPPROTO_IPV6, IPV6_PKTINFO);
 	assert_non_null(c);
@@ -266,77 +269,77 @@ static void test_message_v6_plain(void **state)
 
 static void test_build_limits(void **state)
 {
-	struct tx_queue *q = *state;
-	struct tx_msgs *m = malloc(sizeof(*m));
+	struct sendq *q = *state;
+	struct sendq_msgs *m = malloc(sizeof(*m));
 	struct braid_endpoint to = ep4("198.51.100.2", 1, NULL);
 	size_t n, total = 0;
 
 	assert_non_null(m);
-	txq_pop(q, txq_len(q));
+	sendq_pop(q, sendq_len(q));
 	/* 100 endpoints: one message each, 64 per sendmmsg. */
 	for (int i = 0; i < 100; i++) {
 		to.addr.in4.sin_port = htons(1000 + i);
 		push(q, NULL, &to, 96, 0);
 	}
-	assert_int_equal(txq_build(q, true, m), TX_MSGS);
+	assert_int_equal(sendq_build(q, true, m), SENDQ_MSGS);
 	/* 20 full runs of 64: the iovec array ends it at 1024 datagrams. */
-	txq_pop(q, txq_len(q));
+	sendq_pop(q, sendq_len(q));
 	for (int i = 0; i < 20 * 64; i++) {
 		to.addr.in4.sin_port = htons(2000 + i / 64);
 		push(q, NULL, &to, 96, 0);
 	}
-	n = txq_build(q, true, m);
+	n = sendq_build(q, true, m);
 	for (size_t i = 0; i < n; i++)
 		total += m->count[i];
-	assert_int_equal(n, TX_IOVS / 64);
-	assert_int_equal(total, TX_IOVS);
+	assert_int_equal(n, SENDQ_IOVS / 64);
+	assert_int_equal(total, SENDQ_IOVS);
 	free(m);
 }
 
 static void test_split_until(void **state)
 {
-	struct tx_queue *q = *state;
-	struct tx_msgs *m = malloc(sizeof(*m));
+	struct sendq *q = *state;
+	struct sendq_msgs *m = malloc(sizeof(*m));
 	struct braid_endpoint to = ep4("198.51.100.2", 51820, NULL);
 
 	assert_non_null(m);
-	txq_pop(q, txq_len(q));
+	sendq_pop(q, sendq_len(q));
 	for (int i = 0; i < 10; i++)
 		push(q, NULL, &to, 96, 0);
 	/* A refused UDP_SEGMENT run of 4 goes out one by one, then grouping resumes. */
 	q->split_until = q->head + 4;
-	assert_int_equal(txq_build(q, true, m), 5);
+	assert_int_equal(sendq_build(q, true, m), 5);
 	for (int i = 0; i < 4; i++)
 		assert_int_equal(m->count[i], 1);
 	assert_int_equal(m->count[4], 6);
-	txq_pop(q, 4);
-	assert_int_equal(txq_build(q, true, m), 1);
+	sendq_pop(q, 4);
+	assert_int_equal(sendq_build(q, true, m), 1);
 	free(m);
 }
 
 static void test_forget_source(void **state)
 {
-	struct tx_queue *q = *state;
+	struct sendq *q = *state;
 	struct braid_peer *p1 = (struct braid_peer *)0x1000, *p2 = (struct braid_peer *)0x2000;
 	struct braid_endpoint a = ep4("198.51.100.2", 51820, "198.51.100.1");
 	struct braid_endpoint b = ep4("198.51.100.3", 51820, "198.51.100.1");
 	struct braid_endpoint c = ep4("198.51.100.2", 51820, "198.51.100.9");
 
-	txq_pop(q, txq_len(q));
+	sendq_pop(q, sendq_len(q));
 	push(q, p1, &a, 96, 0);
 	push(q, p2, &b, 96, 0);		/* same source, another peer: its own failure */
 	push(q, p1, &c, 96, 0);		/* same peer, another source */
 	push(q, p1, &a, 96, 0);
-	txq_forget_source(q);
-	assert_int_equal(txq_at(q, 0)->to.src.in4.s_addr, 0);
-	assert_int_equal(txq_at(q, 1)->to.src.in4.s_addr, b.src.in4.s_addr);
-	assert_int_equal(txq_at(q, 2)->to.src.in4.s_addr, c.src.in4.s_addr);
-	assert_int_equal(txq_at(q, 3)->to.src.in4.s_addr, 0);
+	sendq_forget_source(q);
+	assert_int_equal(sendq_at(q, 0)->to.src.in4.s_addr, 0);
+	assert_int_equal(sendq_at(q, 1)->to.src.in4.s_addr, b.src.in4.s_addr);
+	assert_int_equal(sendq_at(q, 2)->to.src.in4.s_addr, c.src.in4.s_addr);
+	assert_int_equal(sendq_at(q, 3)->to.src.in4.s_addr, 0);
 	/* The destination stays. */
-	assert_int_equal(txq_at(q, 3)->to.addr.in4.sin_addr.s_addr, a.addr.in4.sin_addr.s_addr);
-	txq_forget_peers(q);
-	for (size_t i = 0; i < txq_len(q); i++)
-		assert_null(txq_at(q, i)->peer);
+	assert_int_equal(sendq_at(q, 3)->to.addr.in4.sin_addr.s_addr, a.addr.in4.sin_addr.s_addr);
+	sendq_forget_peers(q);
+	for (size_t i = 0; i < sendq_len(q); i++)
+		assert_null(sendq_at(q, i)->peer);
 }
 
 /* ---- Send queue: the byte ring against a model ---- */
@@ -360,14 +363,14 @@ static void fill_seq(uint8_t *p, size_t len, uint32_t seq)
 
 static void test_ring_model(void **state)
 {
-	struct tx_queue *q = *state;
+	struct sendq *q = *state;
 	struct braid_endpoint to = ep4("198.51.100.2", 51820, NULL);
 	uint32_t pushed = 0, popped = 0, wraps = 0, refused = 0;
 	static uint32_t lens[1 << 16];
 	uint8_t *want = malloc(65536);
 
 	assert_non_null(want);
-	txq_pop(q, txq_len(q));
+	sendq_pop(q, sendq_len(q));
 	q->dropped = 0;
 	for (int step = 0; step < 200000; step++) {
 		/* Phases of 2000 steps that mostly fill, then mostly drain. */
@@ -376,33 +379,33 @@ static void test_ring_model(void **state)
 		if (rnd() % 100 < push_pct) {
 			size_t len = rnd() % 4 ? rnd() % 4000 : rnd() % 65536;
 			size_t before = q->wr;
-			bool was_empty = !txq_len(q);
+			bool was_empty = !sendq_len(q);
 
 			fill_seq(payload, len, pushed);
-			if (!txq_push(q, NULL, &to, payload, len, 0)) {
+			if (!sendq_push(q, NULL, &to, payload, len, 0)) {
 				refused++;
 				/* An empty queue takes anything up to the arena's size. */
 				assert_false(was_empty);
 				continue;
 			}
-			if (txq_at(q, txq_len(q) - 1)->off < before)
+			if (sendq_at(q, sendq_len(q) - 1)->off < before)
 				wraps++;
 			lens[pushed++ & 0xffff] = len;
-		} else if (txq_len(q)) {
-			size_t k = 1 + rnd() % (txq_len(q) < 8 ? txq_len(q) : 8);
+		} else if (sendq_len(q)) {
+			size_t k = 1 + rnd() % (sendq_len(q) < 8 ? sendq_len(q) : 8);
 
 			for (size_t i = 0; i < k; i++, popped++) {
-				const struct tx_dgram *d = txq_at(q, i);
+				const struct sendq_dgram *d = sendq_at(q, i);
 
 				assert_int_equal(d->len, lens[popped & 0xffff]);
-				assert_true(d->off + d->len <= TXQ_ARENA_LEN);
+				assert_true(d->off + d->len <= SENDQ_ARENA_LEN);
 				fill_seq(want, d->len, popped);
 				assert_memory_equal(q->arena + d->off, want, d->len);
 			}
-			txq_pop(q, k);
+			sendq_pop(q, k);
 		}
-		assert_int_equal(txq_len(q), pushed - popped);
-		assert_true(txq_len(q) <= TXQ_SLOTS);
+		assert_int_equal(sendq_len(q), pushed - popped);
+		assert_true(sendq_len(q) <= SENDQ_SLOTS);
 	}
 	assert_int_equal(q->dropped, refused);
 	/* The run must have exercised both wrapping and a full queue. */
@@ -413,56 +416,56 @@ static void test_ring_model(void **state)
 
 static void test_ring_slots_full(void **state)
 {
-	struct tx_queue *q = *state;
+	struct sendq *q = *state;
 	struct braid_endpoint to = ep4("198.51.100.2", 51820, NULL);
 
-	txq_pop(q, txq_len(q));
+	sendq_pop(q, sendq_len(q));
 	q->dropped = 0;
-	for (int i = 0; i < TXQ_SLOTS; i++)
+	for (int i = 0; i < SENDQ_SLOTS; i++)
 		push(q, NULL, &to, 32, 0);
-	assert_false(txq_push(q, NULL, &to, payload, 32, 0));
+	assert_false(sendq_push(q, NULL, &to, payload, 32, 0));
 	assert_int_equal(q->dropped, 1);
-	txq_pop(q, 1);
+	sendq_pop(q, 1);
 	push(q, NULL, &to, 32, 0);
-	txq_pop(q, TXQ_SLOTS);
-	assert_int_equal(txq_len(q), 0);
+	sendq_pop(q, SENDQ_SLOTS);
+	assert_int_equal(sendq_len(q), 0);
 	assert_int_equal(q->wr, 0);
 }
 
 /* A reserved place is filled later (by a worker, in the daemon): the message points at it. */
 static void test_reserve(void **state)
 {
-	struct tx_queue *q = *state;
+	struct sendq *q = *state;
 	struct braid_endpoint to = ep4("198.51.100.2", 51820, NULL);
-	static struct tx_msgs m;
+	static struct sendq_msgs m;
 	uint8_t *a, *b, *c;
 	size_t n;
 
-	txq_pop(q, txq_len(q));
+	sendq_pop(q, sendq_len(q));
 	q->dropped = 0;
-	a = txq_reserve(q, NULL, &to, 1452, 0);
-	b = txq_reserve(q, NULL, &to, 1452, 0);
+	a = sendq_reserve(q, NULL, &to, 1452, 0);
+	b = sendq_reserve(q, NULL, &to, 1452, 0);
 	assert_non_null(a);
 	assert_non_null(b);
 	assert_true(b >= a + 1452 || a >= b + 1452);
 	memset(a, 0xaa, 1452);
 	memset(b, 0xbb, 1452);
-	assert_int_equal(txq_build(q, true, &m), 1);
+	assert_int_equal(sendq_build(q, true, &m), 1);
 	assert_int_equal(m.count[0], 2);
 	assert_ptr_equal(m.iov[0].iov_base, a);
 	assert_ptr_equal(m.iov[1].iov_base, b);
 	assert_int_equal(((uint8_t *)m.iov[1].iov_base)[1451], 0xbb);
 
 	/* No room: NULL, counted, and the queue as it was. */
-	assert_null(txq_reserve(q, NULL, &to, TXQ_ARENA_LEN, 0));
+	assert_null(sendq_reserve(q, NULL, &to, SENDQ_ARENA_LEN, 0));
 	assert_int_equal(q->dropped, 1);
-	assert_int_equal(txq_len(q), 2);
-	for (n = 2; (c = txq_reserve(q, NULL, &to, 65535, 0)); n++)
-		assert_true(c + 65535 <= q->arena + TXQ_ARENA_LEN);
+	assert_int_equal(sendq_len(q), 2);
+	for (n = 2; (c = sendq_reserve(q, NULL, &to, 65535, 0)); n++)
+		assert_true(c + 65535 <= q->arena + SENDQ_ARENA_LEN);
 	assert_int_equal(q->dropped, 2);
-	assert_int_equal(txq_len(q), n);
-	assert_true(n >= TXQ_ARENA_LEN / 65535 - 1);
-	txq_pop(q, txq_len(q));
+	assert_int_equal(sendq_len(q), n);
+	assert_true(n >= SENDQ_ARENA_LEN / 65535 - 1);
+	sendq_pop(q, sendq_len(q));
 }
 
 /* ---- UDP_GRO and the receive budget ---- */
@@ -548,25 +551,25 @@ static void test_handshake_kinds(void **state)
 
 	for (size_t c = 0; c < sizeof(kind_cases) / sizeof(kind_cases[0]); c++) {
 		memcpy(msg, kind_cases[c].head, 4);
-		if (hsq_is_handshake(msg, kind_cases[c].len) != kind_cases[c].is_handshake)
+		if (braid_message_is_handshake(msg, kind_cases[c].len) != kind_cases[c].is_handshake)
 			fail_msg("case %zu: wrong kind", c + 1);
 	}
 }
 
 static void hs_message(uint8_t *msg, size_t *len, struct braid_endpoint *from, uint32_t seq)
 {
-	*len = 4 + seq % (HSQ_MSG_MAX - 3);
-	memset(msg, 0, HSQ_MSG_MAX);
+	*len = 4 + seq % (BRAID_MESSAGE_HANDSHAKE_MAX_LEN - 3);
+	memset(msg, 0, BRAID_MESSAGE_HANDSHAKE_MAX_LEN);
 	msg[0] = 1 + seq % 3;
 	fill_seq(msg + 4, *len - 4, seq);
 	*from = ep4("203.0.113.7", (uint16_t)(1024 + seq), NULL);
 }
 
-static void pop_expect(struct hs_queue *q, uint32_t seq)
+static void pop_expect(struct backlog *q, uint32_t seq)
 {
 	struct braid_endpoint from;
-	struct hsq_entry *e = hsq_oldest(q);
-	uint8_t want[HSQ_MSG_MAX];
+	struct backlog_entry *e = backlog_oldest(q);
+	uint8_t want[BRAID_MESSAGE_HANDSHAKE_MAX_LEN];
 	size_t len;
 
 	hs_message(want, &len, &from, seq);
@@ -574,44 +577,44 @@ static void pop_expect(struct hs_queue *q, uint32_t seq)
 	assert_int_equal(e->len, len);
 	assert_memory_equal(e->msg, want, len);
 	assert_int_equal(e->from.addr.in4.sin_port, from.addr.in4.sin_port);
-	hsq_pop(q);
+	backlog_pop(q);
 }
 
 /* Oldest first across the ring's wrap; loaded from an eighth on; full drops the newest. */
 static void test_handshake_backlog(void **state)
 {
-	struct hs_queue q;
+	struct backlog q;
 	struct braid_endpoint from;
-	uint8_t msg[HSQ_MSG_MAX];
+	uint8_t msg[BRAID_MESSAGE_HANDSHAKE_MAX_LEN];
 	uint32_t pushed = 0, popped = 0;
 	size_t len;
 
-	assert_int_equal(hsq_init(&q), 0);
-	assert_null(hsq_oldest(&q));
-	hsq_pop(&q);
-	assert_int_equal(hsq_len(&q), 0);
-	while (hsq_len(&q) < HSQ_SLOTS) {
-		assert_int_equal(hsq_is_loaded(&q), hsq_len(&q) >= HSQ_LOADED);
+	assert_int_equal(backlog_init(&q), 0);
+	assert_null(backlog_oldest(&q));
+	backlog_pop(&q);
+	assert_int_equal(backlog_len(&q), 0);
+	while (backlog_len(&q) < BACKLOG_SLOTS) {
+		assert_int_equal(backlog_is_loaded(&q), backlog_len(&q) >= BACKLOG_LOADED);
 		hs_message(msg, &len, &from, pushed++);
-		assert_true(hsq_push(&q, &from, msg, len));
+		assert_true(backlog_push(&q, &from, msg, len));
 	}
-	assert_true(hsq_is_loaded(&q));
+	assert_true(backlog_is_loaded(&q));
 	hs_message(msg, &len, &from, 999999);
-	assert_false(hsq_push(&q, &from, msg, len));
+	assert_false(backlog_push(&q, &from, msg, len));
 	assert_int_equal(q.dropped, 1);
-	for (int i = 0; i < HSQ_SLOTS / 2 + 3; i++)
+	for (int i = 0; i < BACKLOG_SLOTS / 2 + 3; i++)
 		pop_expect(&q, popped++);
-	for (int i = 0; i < HSQ_SLOTS / 2; i++) {
+	for (int i = 0; i < BACKLOG_SLOTS / 2; i++) {
 		hs_message(msg, &len, &from, pushed++);
-		assert_true(hsq_push(&q, &from, msg, len));
+		assert_true(backlog_push(&q, &from, msg, len));
 	}
-	while (hsq_len(&q))
+	while (backlog_len(&q))
 		pop_expect(&q, popped++);
 	assert_int_equal(popped, pushed);
-	assert_false(hsq_is_loaded(&q));
-	assert_false(hsq_push(&q, &from, msg, HSQ_MSG_MAX + 1));
+	assert_false(backlog_is_loaded(&q));
+	assert_false(backlog_push(&q, &from, msg, BRAID_MESSAGE_HANDSHAKE_MAX_LEN + 1));
 	assert_int_equal(q.dropped, 2);
-	hsq_free(&q);
+	backlog_free(&q);
 }
 
 /* ---- Batches sealed and opened on the crypto workers ---- */
@@ -1065,11 +1068,11 @@ static void test_reader_room(void **state)
 	p->tun.has_vnet_hdr = true;
 	reset_seen(p);
 	/*
-	 * 100 segments (under TUN_OUT_BUDGET, so reading goes on), then one
-	 * that needs 950, more than TUN_OUT_MAX leaves: the first batch must
+	 * 100 segments (under TUN_READER_BUDGET, so reading goes on), then one
+	 * that needs 950, more than TUN_READER_MAX leaves: the first batch must
 	 * go out first.
 	 */
-	assert_true(100 < TUN_OUT_BUDGET && 100 + 950 > TUN_OUT_MAX);
+	assert_true(100 < TUN_READER_BUDGET && 100 + 950 > TUN_READER_MAX);
 	kernel_sends(p, &small, pkt, tcp4(pkt, 0, 10000));
 	kernel_sends(p, &tiny, pkt, tcp4(pkt, 10000, 950 * 64));
 	assert_int_equal(tun_reader_run(&p->r, &p->tun, collect, p), 2);

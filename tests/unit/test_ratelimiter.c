@@ -90,8 +90,8 @@ static void test_siphash_vectors(void **state)
 	(void)state;
 	for (int i = 0; i < 16; ++i)
 		in[i] = k[i] = (uint8_t)i;
-	key[0] = get_le64(k);
-	key[1] = get_le64(k + 8);
+	key[0] = braid_get_le64(k);
+	key[1] = braid_get_le64(k + 8);
 	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); ++i)
 		if (siphash24(key, in, v[i].len) != v[i].out)
 			fail_msg("siphash24 of %zu bytes: %016llx", v[i].len,

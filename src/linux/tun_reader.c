@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * TUN-side batches: reading and splitting, collecting and coalescing.
+ * Reading TUN in batches and splitting super-packets (see tun_reader.h).
  *
  * The reader keeps a read buffer only when its packet goes out as it is;
  * a super-packet is split into the segment arena and its buffer is read
@@ -13,14 +13,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tun_batch.h"
+#include "tun_reader.h"
 
 _Static_assert((int)TUN_VNET_HDR_LEN == (int)OFFLOAD_VNET_HDR_LEN, "one virtio_net_hdr size");
 
 int tun_reader_init(struct tun_reader *r)
 {
 	memset(r, 0, sizeof(*r));
-	r->arena = malloc(TUN_SEG_ARENA_LEN);
+	r->arena = malloc(TUN_READER_ARENA_LEN);
 	if (!r->arena)
 		return -ENOMEM;
 	for (int i = 0; i < TUN_BATCH; i++) {
@@ -39,7 +39,7 @@ void tun_reader_free(struct tun_reader *r)
 	memset(r, 0, sizeof(*r));
 }
 
-static void send_batch(struct tun_reader *r, tun_batch_fn *send, void *ctx)
+static void send_batch(struct tun_reader *r, tun_reader_fn *send, void *ctx)
 {
 	if (r->n)
 		send(ctx, r->pkts, r->lens, r->n);
@@ -59,7 +59,7 @@ static void keep(struct tun_reader *r, size_t len)
 /* Arena bytes per segment: 16-byte steps, so each segment starts aligned. */
 static size_t seg_cap(const struct virtio_net_hdr *vh)
 {
-	return ((size_t)vh->gso_size + TUN_SEG_HDR_MAX + 15) & ~(size_t)15;
+	return ((size_t)vh->gso_size + TUN_READER_SEG_HDR_MAX + 15) & ~(size_t)15;
 }
 
 /* Split into the arena's free part: offload_split()'s result. */
@@ -71,17 +71,17 @@ static int split(struct tun_reader *r, const struct virtio_net_hdr *vh, uint8_t 
 	if (vh->gso_type != VIRTIO_NET_HDR_GSO_NONE && vh->gso_size) {
 		/* Point only as many segment buffers as this packet can need. */
 		max_segs = len / vh->gso_size + 1;
-		if (max_segs > TUN_OUT_MAX - r->n)
-			max_segs = TUN_OUT_MAX - r->n;
-		if (max_segs > (TUN_SEG_ARENA_LEN - r->arena_used) / cap)
-			max_segs = (TUN_SEG_ARENA_LEN - r->arena_used) / cap;
+		if (max_segs > TUN_READER_MAX - r->n)
+			max_segs = TUN_READER_MAX - r->n;
+		if (max_segs > (TUN_READER_ARENA_LEN - r->arena_used) / cap)
+			max_segs = (TUN_READER_ARENA_LEN - r->arena_used) / cap;
 		for (size_t i = 0; i < max_segs; i++)
 			r->pkts[r->n + i] = r->arena + r->arena_used + i * cap;
 	}
 	return offload_split(vh, pkt, len, &r->pkts[r->n], cap, &r->lens[r->n], max_segs);
 }
 
-static void take_offloaded(struct tun_reader *r, size_t len, tun_batch_fn *send, void *ctx)
+static void take_offloaded(struct tun_reader *r, size_t len, tun_reader_fn *send, void *ctx)
 {
 	uint8_t *buf = r->bufs[r->next_buf], *pkt = tun_read_pkt(buf);
 	struct virtio_net_hdr vh;
@@ -106,7 +106,7 @@ static void take_offloaded(struct tun_reader *r, size_t len, tun_batch_fn *send,
 	}
 }
 
-int tun_reader_run(struct tun_reader *r, struct tun *tun, tun_batch_fn *send, void *ctx)
+int tun_reader_run(struct tun_reader *r, struct tun *tun, tun_reader_fn *send, void *ctx)
 {
 	size_t bytes = 0;
 	int reads = 0;
@@ -114,8 +114,8 @@ int tun_reader_run(struct tun_reader *r, struct tun *tun, tun_batch_fn *send, vo
 
 	r->n = r->next_buf = r->arena_used = 0;
 	for (int tries = 0; tries < 2 * TUN_BATCH && r->next_buf < TUN_BATCH &&
-	     r->n < TUN_OUT_BUDGET && bytes < TUN_OUT_BYTES &&
-	     TUN_SEG_ARENA_LEN - r->arena_used >= 2 * TUN_BUF_LEN; tries++) {
+	     r->n < TUN_READER_BUDGET && bytes < TUN_READER_BYTES &&
+	     TUN_READER_ARENA_LEN - r->arena_used >= 2 * TUN_BUF_LEN; tries++) {
 		len = tun_read(tun, r->bufs[r->next_buf]);
 		if (len == -EPROTO)
 			continue;
@@ -133,85 +133,4 @@ int tun_reader_run(struct tun_reader *r, struct tun *tun, tun_batch_fn *send, vo
 	}
 	send_batch(r, send, ctx);
 	return reads;
-}
-
-int tun_writer_init(struct tun_writer *w)
-{
-	memset(w, 0, sizeof(*w));
-	w->copy = malloc(TUN_COPY_LEN);
-	w->coalescer = calloc(1, sizeof(*w->coalescer));
-	if (!w->copy || !w->coalescer)
-		return -ENOMEM;
-	return 0;
-}
-
-void tun_writer_free(struct tun_writer *w)
-{
-	free(w->copy);
-	free(w->coalescer);
-	memset(w, 0, sizeof(*w));
-}
-
-static bool in_window(const struct tun_writer *w, const uint8_t *pkt, size_t len)
-{
-	return w->window && pkt >= w->window + TUN_VNET_HDR_LEN &&
-	       pkt <= w->window + w->window_len && len <= (size_t)(w->window + w->window_len - pkt);
-}
-
-/* -EBADFD (the device is gone) matters more than any other failure. */
-static int worse(int a, int b)
-{
-	return a == -EBADFD || !b ? a : b;
-}
-
-/* A copy in the copy buffer, with headroom; NULL when it is full. */
-static uint8_t *copy_in(struct tun_writer *w, const uint8_t *pkt, size_t len)
-{
-	size_t need = (16 + len + 15) & ~(size_t)15;
-	uint8_t *at;
-
-	if (need > TUN_COPY_LEN - w->copy_used)
-		return NULL;
-	at = w->copy + w->copy_used + 16;
-	memcpy(at, pkt, len);
-	w->copy_used += need;
-	return at;
-}
-
-int tun_writer_add(struct tun_writer *w, struct tun *tun, uint8_t *pkt, size_t len)
-{
-	int ret = 0;
-
-	if (!tun->has_vnet_hdr)
-		return tun_write(tun, pkt, len);
-	if (w->n == OFFLOAD_BATCH_MAX)
-		ret = tun_writer_flush(w, tun);
-	if (!in_window(w, pkt, len)) {
-		uint8_t *copy = copy_in(w, pkt, len);
-
-		if (!copy) {
-			ret = worse(ret, tun_writer_flush(w, tun));
-			copy = copy_in(w, pkt, len);
-		}
-		if (!copy)
-			return worse(ret, tun_write(tun, pkt, len));
-		pkt = copy;
-	}
-	w->pkts[w->n++] = (struct offload_pkt){ .data = pkt, .len = len };
-	return ret;
-}
-
-int tun_writer_flush(struct tun_writer *w, struct tun *tun)
-{
-	unsigned int flags = tun->offloads & TUN_F_USO4 ? OFFLOAD_COALESCE_UDP : 0;
-	int n, ret = 0;
-
-	if (!w->n)
-		return 0;
-	n = offload_coalesce(w->coalescer, w->pkts, w->n, flags, w->iov, w->writes);
-	for (int i = 0; i < n; i++)
-		ret = worse(ret, tun_writev(tun, w->writes[i].iov, w->writes[i].iovcnt));
-	w->n = 0;
-	w->copy_used = 0;
-	return ret;
 }

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * Send queues and UDP_GRO buffers.
+ * The UDP send queue (see sendq.h).
  *
  * A send queue is a ring of datagram descriptors over a ring of bytes. Each
  * datagram's bytes are contiguous: one that does not fit before the end of
@@ -19,21 +19,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "batch.h"
+#include "sendq.h"
 
-int txq_init(struct tx_queue *q)
+int sendq_init(struct sendq *q)
 {
 	memset(q, 0, sizeof(*q));
-	q->slot = calloc(TXQ_SLOTS, sizeof(*q->slot));
-	q->arena = malloc(TXQ_ARENA_LEN);
+	q->slot = calloc(SENDQ_SLOTS, sizeof(*q->slot));
+	q->arena = malloc(SENDQ_ARENA_LEN);
 	if (!q->slot || !q->arena) {
-		txq_free(q);
+		sendq_free(q);
 		return -ENOMEM;
 	}
 	return 0;
 }
 
-void txq_free(struct tx_queue *q)
+void sendq_free(struct sendq *q)
 {
 	free(q->slot);
 	free(q->arena);
@@ -45,17 +45,17 @@ void txq_free(struct tx_queue *q)
  * [rd, end of the old lap) and [0, wr); a wrapped allocation stays strictly
  * below rd, so wr never catches up with rd from behind.
  */
-static bool arena_alloc(struct tx_queue *q, size_t len, size_t *off)
+static bool arena_alloc(struct sendq *q, size_t len, size_t *off)
 {
 	size_t rd;
 
-	if (!txq_len(q))
+	if (!sendq_len(q))
 		q->wr = 0;
-	if (len > TXQ_ARENA_LEN)
+	if (len > SENDQ_ARENA_LEN)
 		return false;
-	rd = txq_len(q) ? txq_at(q, 0)->off : 0;
-	if (!txq_len(q) || q->wr >= rd) {
-		if (len <= TXQ_ARENA_LEN - q->wr)
+	rd = sendq_len(q) ? sendq_at(q, 0)->off : 0;
+	if (!sendq_len(q) || q->wr >= rd) {
+		if (len <= SENDQ_ARENA_LEN - q->wr)
 			*off = q->wr;
 		else if (len < rd)
 			*off = 0;
@@ -70,17 +70,17 @@ static bool arena_alloc(struct tx_queue *q, size_t len, size_t *off)
 	return true;
 }
 
-uint8_t *txq_reserve(struct tx_queue *q, struct braid_peer *peer,
-		     const struct braid_endpoint *to, size_t len, uint8_t tos)
+uint8_t *sendq_reserve(struct sendq *q, struct braid_peer *peer,
+		       const struct braid_endpoint *to, size_t len, uint8_t tos)
 {
-	struct tx_dgram *d;
+	struct sendq_dgram *d;
 	size_t off;
 
-	if (txq_len(q) == TXQ_SLOTS || !arena_alloc(q, len, &off)) {
+	if (sendq_len(q) == SENDQ_SLOTS || !arena_alloc(q, len, &off)) {
 		q->dropped++;
 		return NULL;
 	}
-	d = &q->slot[q->tail++ & (TXQ_SLOTS - 1)];
+	d = &q->slot[q->tail++ & (SENDQ_SLOTS - 1)];
 	d->to = *to;
 	d->peer = peer;
 	d->off = off;
@@ -89,37 +89,38 @@ uint8_t *txq_reserve(struct tx_queue *q, struct braid_peer *peer,
 	return q->arena + off;
 }
 
-bool txq_push(struct tx_queue *q, struct braid_peer *peer, const struct braid_endpoint *to,
-	      const uint8_t *buf, size_t len, uint8_t tos)
+bool sendq_push(struct sendq *q, struct braid_peer *peer, const struct braid_endpoint *to,
+		const uint8_t *buf, size_t len, uint8_t tos)
 {
-	uint8_t *at = txq_reserve(q, peer, to, len, tos);
+	uint8_t *at = sendq_reserve(q, peer, to, len, tos);
 
 	if (at)
 		memcpy(at, buf, len);
 	return at != NULL;
 }
 
-void txq_pop(struct tx_queue *q, size_t n)
+void sendq_pop(struct sendq *q, size_t n)
 {
-	if (n > txq_len(q))
-		n = txq_len(q);
+	if (n > sendq_len(q))
+		n = sendq_len(q);
 	q->head += n;
-	if (!txq_len(q))
+	if (!sendq_len(q))
 		q->wr = 0;
 }
 
-static bool same_source(const struct braid_endpoint *a, const struct braid_endpoint *b)
+bool sendq_same_source(const struct braid_endpoint *a, const struct braid_endpoint *b)
 {
-	if (a->src_ifindex != b->src_ifindex)
+	if (a->addr.sa.sa_family != b->addr.sa.sa_family || a->src_ifindex != b->src_ifindex)
 		return false;
 	if (a->addr.sa.sa_family == AF_INET)
 		return a->src.in4.s_addr == b->src.in4.s_addr;
 	return !memcmp(&a->src.in6, &b->src.in6, sizeof(a->src.in6));
 }
 
-bool tx_same_path(const struct braid_endpoint *a, const struct braid_endpoint *b)
+/* True when a and b would leave from the same source to the same destination. */
+static bool same_destination(const struct braid_endpoint *a, const struct braid_endpoint *b)
 {
-	if (a->addr.sa.sa_family != b->addr.sa.sa_family || !same_source(a, b))
+	if (!sendq_same_source(a, b))
 		return false;
 	if (a->addr.sa.sa_family == AF_INET)
 		return a->addr.in4.sin_port == b->addr.in4.sin_port &&
@@ -132,18 +133,23 @@ bool tx_same_path(const struct braid_endpoint *a, const struct braid_endpoint *b
 	return false;
 }
 
-size_t txq_group(const struct tx_queue *q, size_t i, size_t max_segs, size_t max_bytes)
+/*
+ * How many datagrams from the i-th form one message: consecutive, same
+ * destination, source and TOS, all as long as the first except that the last
+ * may be shorter, at most max_segs of them and max_bytes in all. At least 1.
+ */
+static size_t group_len(const struct sendq *q, size_t i, size_t max_segs, size_t max_bytes)
 {
-	const struct tx_dgram *first = txq_at(q, i), *d;
+	const struct sendq_dgram *first = sendq_at(q, i), *d;
 	size_t n = 1, bytes = first->len;
 
 	/* A segment size of 0 means "no segmentation" to the kernel. */
 	if (!first->len)
 		return 1;
-	while (i + n < txq_len(q) && n < max_segs) {
-		d = txq_at(q, i + n);
+	while (i + n < sendq_len(q) && n < max_segs) {
+		d = sendq_at(q, i + n);
 		if (!d->len || d->len > first->len || bytes + d->len > max_bytes ||
-		    d->tos != first->tos || !tx_same_path(&d->to, &first->to))
+		    d->tos != first->tos || !same_destination(&d->to, &first->to))
 			break;
 		bytes += d->len;
 		n++;
@@ -154,7 +160,7 @@ size_t txq_group(const struct tx_queue *q, size_t i, size_t max_segs, size_t max
 	return n;
 }
 
-bool tx_has_source(const struct braid_endpoint *to)
+bool sendq_has_source(const struct braid_endpoint *to)
 {
 	static const struct in6_addr zero;
 
@@ -194,7 +200,7 @@ static struct cmsghdr *put_source(struct msghdr *msg, const struct braid_endpoin
 	}
 }
 
-static void build_cmsg(struct msghdr *msg, union tx_cmsg *cm, const struct tx_dgram *d,
+static void build_cmsg(struct msghdr *msg, union sendq_cmsg *cm, const struct sendq_dgram *d,
 		       uint16_t gso_size)
 {
 	bool v4 = d->to.addr.sa.sa_family == AF_INET;
@@ -206,7 +212,7 @@ static void build_cmsg(struct msghdr *msg, union tx_cmsg *cm, const struct tx_dg
 	msg->msg_control = cm->buf;
 	/* CMSG_NXTHDR bounds itself by msg_controllen: the whole buffer while building. */
 	msg->msg_controllen = sizeof(cm->buf);
-	if (tx_has_source(&d->to))
+	if (sendq_has_source(&d->to))
 		c = put_source(msg, &d->to, &used);
 	if (d->tos)
 		c = put_cmsg(msg, c, v4 ? IPPROTO_IP : IPPROTO_IPV6, v4 ? IP_TOS : IPV6_TCLASS,
@@ -219,14 +225,14 @@ static void build_cmsg(struct msghdr *msg, union tx_cmsg *cm, const struct tx_dg
 }
 
 /* Message j of m: the k datagrams from the i-th, their iovecs from iov[n_iov]. */
-static void build_msg(const struct tx_queue *q, size_t i, size_t k, struct tx_msgs *m,
+static void build_msg(const struct sendq *q, size_t i, size_t k, struct sendq_msgs *m,
 		      size_t j, size_t n_iov)
 {
-	const struct tx_dgram *d = txq_at(q, i);
+	const struct sendq_dgram *d = sendq_at(q, i);
 	struct msghdr *msg = &m->msgs[j].msg_hdr;
 
 	for (size_t s = 0; s < k; s++) {
-		const struct tx_dgram *seg = txq_at(q, i + s);
+		const struct sendq_dgram *seg = sendq_at(q, i + s);
 
 		m->iov[n_iov + s] = (struct iovec){ .iov_base = q->arena + seg->off,
 						    .iov_len = seg->len };
@@ -244,17 +250,17 @@ static void build_msg(const struct tx_queue *q, size_t i, size_t k, struct tx_ms
 	build_cmsg(msg, &m->cmsg[j], d, m->gso_size[j]);
 }
 
-size_t txq_build(const struct tx_queue *q, bool gso, struct tx_msgs *m)
+size_t sendq_build(const struct sendq *q, bool gso, struct sendq_msgs *m)
 {
 	size_t i = 0, j = 0, n_iov = 0, k, max_segs;
 
-	while (i < txq_len(q) && j < TX_MSGS && n_iov < TX_IOVS) {
+	while (i < sendq_len(q) && j < SENDQ_MSGS && n_iov < SENDQ_IOVS) {
 		k = 1;
 		if (gso && q->head + i >= q->split_until) {
-			max_segs = TX_IOVS - n_iov;
-			if (max_segs > UDP_GSO_MAX_SEGS)
-				max_segs = UDP_GSO_MAX_SEGS;
-			k = txq_group(q, i, max_segs, UDP_GSO_MAX_BYTES);
+			max_segs = SENDQ_IOVS - n_iov;
+			if (max_segs > SENDQ_GSO_MAX_SEGS)
+				max_segs = SENDQ_GSO_MAX_SEGS;
+			k = group_len(q, i, max_segs, SENDQ_GSO_MAX_BYTES);
 		}
 		build_msg(q, i, k, m, j++, n_iov);
 		i += k;
@@ -263,15 +269,14 @@ size_t txq_build(const struct tx_queue *q, bool gso, struct tx_msgs *m)
 	return j;
 }
 
-void txq_forget_source(struct tx_queue *q)
+void sendq_forget_source(struct sendq *q)
 {
-	struct tx_dgram *first = txq_at(q, 0), *d;
+	struct sendq_dgram *first = sendq_at(q, 0), *d;
 	struct braid_endpoint stale = first->to;
 
-	for (size_t i = 1; first->peer && i < txq_len(q); i++) {
-		d = txq_at(q, i);
-		if (d->peer == first->peer && d->to.addr.sa.sa_family == stale.addr.sa.sa_family &&
-		    same_source(&d->to, &stale)) {
+	for (size_t i = 1; first->peer && i < sendq_len(q); i++) {
+		d = sendq_at(q, i);
+		if (d->peer == first->peer && sendq_same_source(&d->to, &stale)) {
 			memset(&d->to.src, 0, sizeof(d->to.src));
 			d->to.src_ifindex = 0;
 		}
@@ -280,26 +285,8 @@ void txq_forget_source(struct tx_queue *q)
 	first->to.src_ifindex = 0;
 }
 
-void txq_forget_peers(struct tx_queue *q)
+void sendq_forget_peers(struct sendq *q)
 {
-	for (size_t i = 0; i < txq_len(q); i++)
-		txq_at(q, i)->peer = NULL;
-}
-
-size_t udp_gro_next(size_t len, size_t gso, size_t off)
-{
-	if (off >= len)
-		return 0;
-	if (!gso || gso > len - off)
-		return len - off;
-	return gso;
-}
-
-unsigned int udp_recv_vlen(size_t budget, size_t per_msg, unsigned int max)
-{
-	size_t vlen = per_msg ? budget / per_msg : max;
-
-	if (vlen < 1)
-		return 1;
-	return vlen > max ? max : (unsigned int)vlen;
+	for (size_t i = 0; i < sendq_len(q); i++)
+		sendq_at(q, i)->peer = NULL;
 }

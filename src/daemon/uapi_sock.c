@@ -42,11 +42,9 @@ struct uapi_client {
 	bool closing;			/* read nothing more; close once the reply is out */
 };
 
-#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
-
 static uint64_t idle_deadline(void)
 {
-	return watch_now() + (uint64_t)UAPI_IDLE_TIMEOUT_MS * 1000000ULL;
+	return watch_now() + UAPI_IDLE_TIMEOUT_MS * NSEC_PER_MSEC;
 }
 
 static void client_free(struct uapi_client *c)
