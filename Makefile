@@ -87,18 +87,21 @@ LINUX := \
 	udp.c \
 	backlog.c \
 	netlink.c \
+	uplinks.c \
 	ops.c \
 	loop.c
 
 # The braid program.
 DAEMON := \
 	log.c \
+	multipath.c \
 	uapi.c \
 	uapi_sock.c \
 	privilege.c \
 	seccomp.c \
 	sandbox.c \
 	daemon.c \
+	cli.c \
 	main.c
 
 core-objs = $(addprefix $(BUILD)/core/,$(addsuffix .o,$(basename $1)))
@@ -146,7 +149,9 @@ UNIT_DEPS_test_workers := $(call linux-objs,workers watch)
 UNIT_LAYER_test_sandbox := daemon
 UNIT_DEPS_test_sandbox := $(call daemon-objs,privilege seccomp)
 UNIT_LAYER_test_uapi := daemon
-UNIT_DEPS_test_uapi := $(call daemon-objs,uapi log) $(LIB)
+UNIT_DEPS_test_uapi := $(call daemon-objs,uapi log multipath) $(call linux-objs,uplinks) $(LIB)
+UNIT_LAYER_test_multipath := daemon
+UNIT_DEPS_test_multipath := $(UNIT_DEPS_test_uapi)
 # Anything else is a test of the core.
 unit-layer = $(or $(UNIT_LAYER_$1),core)
 unit-deps = $(or $(UNIT_DEPS_$1),$(LIB))

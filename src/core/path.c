@@ -658,8 +658,8 @@ static void fill_control(const struct multipath *mp, uint64_t now, struct messag
 	m->kind = kind;
 	m->flags = flags;
 	m->mode = (uint8_t)mp->mode;
-	put_le32(m->seq, seq);
-	put_le64(m->sent_us, now / 1000);
+	braid_put_le32(m->seq, seq);
+	braid_put_le64(m->sent_us, now / 1000);
 }
 
 static void send_probe(struct braid_peer *peer, uint64_t now, unsigned int slot, bool hello)
@@ -720,7 +720,7 @@ static void reply_to(struct braid_peer *peer, uint64_t now, unsigned int slot,
 	if (!reply_allowed(mp, now))
 		return;
 	fill_control(mp, now, &m, CONTROL_REPLY, probe->flags & CONTROL_FLAG_HELLO,
-		     get_le32(probe->seq));
+		     braid_get_le32(probe->seq));
 	memcpy(m.echo_us, probe->sent_us, sizeof(m.echo_us));
 	send_control(peer, now, slot, &m);
 }
@@ -728,7 +728,7 @@ static void reply_to(struct braid_peer *peer, uint64_t now, unsigned int slot,
 static void got_reply(struct braid_peer *peer, uint64_t now, struct path *p,
 		      const struct message_control *m)
 {
-	uint64_t sent = get_le64(m->echo_us) * 1000, hold = (uint64_t)get_le32(m->hold_us) * 1000;
+	uint64_t sent = braid_get_le64(m->echo_us) * 1000, hold = (uint64_t)braid_get_le32(m->hold_us) * 1000;
 
 	/* Our own clock came back: a reply to a probe from the future is no sample. */
 	if (sent <= now && now - sent >= hold)

@@ -23,6 +23,7 @@
 #define SEC 1000000000ULL
 #define MSEC 1000000ULL
 #define STREAM_MAX 40000	/* packets per direction a test may send */
+#define STREAM_PKT_LEN 64	/* their inner size: not that of a control message */
 
 struct stream {
 	uint32_t next;			/* sequence number of the next packet */
@@ -39,7 +40,7 @@ struct mp {
 	uint64_t from_b_at_server;	/* datagrams the server got from uplink B */
 };
 
-/* braid's control messages are the only 64-byte data messages these tests send. */
+/* braid's control messages are the only 80-byte data messages these tests send. */
 static bool count(struct sim *sim, struct sim_host *from, struct sim_host *to,
 		  struct sim_datagram *d)
 {
@@ -47,7 +48,7 @@ static bool count(struct sim *sim, struct sim_host *from, struct sim_host *to,
 	uint32_t src = d->from.addr.in4.sin_addr.s_addr;
 	int i = src == m->addr_a ? 0 : src == m->addr_b ? 1 : 2;
 
-	if (d->data[0] == MESSAGE_DATA && d->len == 64)
+	if (d->data[0] == MESSAGE_DATA && d->len == message_data_len(sizeof(struct message_control)))
 		m->control_from[i]++;
 	if (to == m->b && i == 1)
 		m->from_b_at_server++;
@@ -96,9 +97,10 @@ static void mp_free(struct mp *m)
 static void send_numbered(struct mp *m, struct sim_host *from, struct sim_host *to,
 			  struct stream *s)
 {
-	uint8_t buf[64], *pkts[1] = { buf };
+	uint8_t buf[STREAM_PKT_LEN], *pkts[1] = { buf };
 	size_t len = sim_ipv4_packet(buf, sim_tunnel_addr(sim_host_number(&m->sim, from)),
-				     sim_tunnel_addr(sim_host_number(&m->sim, to)), 20, 0);
+				     sim_tunnel_addr(sim_host_number(&m->sim, to)),
+				     STREAM_PKT_LEN - 28, 0);
 
 	assert_true(s->next < STREAM_MAX);
 	memcpy(buf + 28, &s->next, sizeof(s->next));
@@ -111,7 +113,7 @@ static void collect(struct mp *m, struct sim_host *h, struct stream *s)
 	uint32_t seq;
 
 	for (size_t i = 0; i < h->n_delivered; i++) {
-		if (h->delivered[i].len != 48)
+		if (h->delivered[i].len != STREAM_PKT_LEN)
 			continue;
 		memcpy(&seq, h->delivered[i].data + 28, sizeof(seq));
 		if (seq < STREAM_MAX && !s->arrived[seq])
