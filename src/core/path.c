@@ -587,6 +587,13 @@ void path_received(struct braid_peer *peer, uint64_t now, const struct braid_end
 	heard_on(peer, &mp->path[slot], now, len);
 	if (rx == PATH_RX_NEW) {
 		mp->path[slot].wins++;
+		/* A follower's traffic goes back where the last new packet came from. */
+		if (is_follower(mp) && mp->last_rx != slot) {
+			if (mp->last_rx >= 0 && mp->path[mp->last_rx].state == BRAID_PATH_ACTIVE)
+				mp->path[mp->last_rx].state = BRAID_PATH_STANDBY;
+			if (is_live(&mp->path[slot]))
+				mp->path[slot].state = BRAID_PATH_ACTIVE;
+		}
 		mp->last_rx = slot;
 	}
 	reschedule(peer, now);
@@ -1029,10 +1036,17 @@ static int configure(const struct braid_peer *peer, const struct braid_path_conf
 	return 0;
 }
 
+/*
+ * The same configured path: same remote and same local side. A path on an
+ * interface stays itself when the interface's address changes (then it takes
+ * the new one); one on a local address is that address.
+ */
 static bool same_path(const struct path *a, const struct path *b)
 {
-	return same_remote(&a->endpoint, &b->endpoint) && same_source(&a->endpoint, &b->endpoint) &&
-	       a->endpoint.src_ifindex == b->endpoint.src_ifindex;
+	if (!same_remote(&a->endpoint, &b->endpoint) ||
+	    a->endpoint.src_ifindex != b->endpoint.src_ifindex || strcmp(a->name, b->name))
+		return false;
+	return a->pins_interface || same_source(&a->endpoint, &b->endpoint);
 }
 
 int braid_peer_set_paths(struct braid_peer *peer, uint64_t now,
@@ -1067,7 +1081,7 @@ int braid_peer_set_paths(struct braid_peer *peer, uint64_t now,
 			struct path keep = mp->path[j];
 
 			keep.prio = fresh[i].prio;
-			memcpy(keep.name, fresh[i].name, sizeof(keep.name));
+			keep.endpoint.src = fresh[i].endpoint.src;
 			fresh[i] = keep;
 			set_usable(peer, now, &fresh[i], is_usable);
 			active = mp->active == (int)j ? (int)i : active;

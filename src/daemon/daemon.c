@@ -28,6 +28,7 @@
 #include "daemon.h"
 #include "iolog.h"
 #include "loop.h"
+#include "multipath.h"
 #include "sandbox.h"
 #include "uapi.h"
 #include "uapi_sock.h"
@@ -37,6 +38,7 @@ struct service {
 	const char *ifname;
 	struct uapi uapi;
 	struct uapi_server server;
+	struct mp_config mp;		/* the braid_path specs the UAPI set */
 };
 
 /* Static: the loop holds large arrays and lives as long as the process. */
@@ -80,7 +82,10 @@ static int service_open(void *ctx, int epfd, struct braid_device *dev)
 	struct service *s = ctx;
 	int ret;
 
-	s->uapi = (struct uapi){ .dev = dev, .host = &host_ops, .host_ctx = &loop };
+	s->mp.uplinks = &loop.uplinks;
+	s->mp.route_fd = loop.uplinks_fd;
+	s->mp.tun_ifindex = loop.tun.ifindex;
+	s->uapi = (struct uapi){ .dev = dev, .host = &host_ops, .host_ctx = &loop, .mp = &s->mp };
 	s->server.changed = after_operation;
 	s->server.ctx = &loop;
 	ret = uapi_sock_listen(&s->server, epfd, s->ifname, &s->uapi);
@@ -105,11 +110,21 @@ static void service_expire(void *ctx, uint64_t now)
 	uapi_sock_expire(&s->server, now);
 }
 
+/* Uplinks came or went, addresses or routes changed: every multipath peer's paths again. */
+static void service_host_changed(void *ctx, uint64_t now)
+{
+	struct service *s = ctx;
+
+	s->mp.fwmark = loop_fwmark(&loop);
+	mp_config_apply_all(&s->mp, s->uapi.dev, now);
+}
+
 static void service_close(void *ctx)
 {
 	struct service *s = ctx;
 
 	uapi_sock_close(&s->server);
+	mp_config_free(&s->mp);
 }
 
 static const struct loop_service service_ops = {
@@ -117,6 +132,7 @@ static const struct loop_service service_ops = {
 	.open = service_open,
 	.next_deadline = service_next_deadline,
 	.expire = service_expire,
+	.host_changed = service_host_changed,
 	.close = service_close,
 };
 

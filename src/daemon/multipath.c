@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
 #include "multipath.h"
 #include "uapi.h"
 
@@ -201,17 +202,25 @@ static void local_side(struct mp_config *c, const struct uplink *l,
 	int family = remote->addr.sa.sa_family;
 	const struct uplink_addr *a = l ? uplink_global_addr(l, family) : NULL;
 
+	int route;
+
 	p->is_usable = false;
 	if (!l)
 		return;
 	p->endpoint.src_ifindex = l->ifindex;
-	if (!a || !l->is_up)
+	p->endpoint.addr = remote->addr;
+	if (!a)
 		return;
 	memcpy(family == AF_INET ? (void *)&p->endpoint.src.in4 : (void *)&p->endpoint.src.in6,
 	       a->addr, family == AF_INET ? 4 : 16);
+	if (!l->is_up)
+		return;
 	/* Without a request socket (tests), a carrier and an address are enough. */
-	p->is_usable = c->route_fd < 0 ||
-		       uplinks_route_via(c->route_fd, l->ifindex, &p->endpoint, c->fwmark) == 1;
+	route = c->route_fd < 0 ? 1 : uplinks_route_via(c->route_fd, l->ifindex, &p->endpoint,
+							 c->fwmark);
+	if (route < 0)
+		log_verbose("multipath: cannot check the route by %s: %s", l->name, strerror(-route));
+	p->is_usable = route == 1;
 }
 
 static void add_path(struct expansion *e, const char *name, uint8_t prio,
@@ -238,9 +247,9 @@ static void expand_named(struct mp_config *c, const struct mp_spec *spec,
 	if (spec->family) {
 		if (spec->family != remote->addr.sa.sa_family)
 			return;
-		l = uplinks_by_addr(&c->uplinks, spec->family, spec->local);
+		l = uplinks_by_addr(c->uplinks, spec->family, spec->local);
 	} else {
-		l = uplinks_by_name(&c->uplinks, spec->name);
+		l = uplinks_by_name(c->uplinks, spec->name);
 	}
 	local_side(c, l, remote, &local);
 	/* A local address is the source, whatever else its interface holds. */
@@ -258,8 +267,8 @@ static void expand_auto(struct mp_config *c, const struct mp_spec *spec,
 	const struct uplink *l;
 	struct braid_path_config local;
 
-	for (unsigned int i = 0; i < c->uplinks.n; i++) {
-		l = &c->uplinks.link[i];
+	for (unsigned int i = 0; i < c->uplinks->n; i++) {
+		l = &c->uplinks->link[i];
 		if (l->ifindex == c->tun_ifindex || !strcmp(l->name, "lo") ||
 		    is_excluded(spec, l->name))
 			continue;

@@ -49,9 +49,9 @@ struct mp_peer {
 struct mp_config {
 	struct mp_peer *peers;
 	size_t n, cap;
-	struct uplinks uplinks;
+	const struct uplinks *uplinks;	/* the host's, kept by the event loop */
 	int route_fd;			/* a rtnetlink request socket; -1: no route checks */
-	uint32_t fwmark;
+	uint32_t fwmark;		/* the one the UDP sockets carry: route checks use it */
 	int tun_ifindex;		/* never an uplink */
 };
 

@@ -614,10 +614,13 @@ static int apply_multipath(struct uapi *u, struct braid_peer *peer, uint64_t now
 
 	if (!mc) {
 		/* A new endpoint is the remote of the peer's paths: expand them again. */
-		if (pc->has_endpoint && u->mp)
+		if (pc->has_endpoint && u->mp) {
+			u->mp->fwmark = u->host->get_fwmark(u->host_ctx);
 			return mp_config_apply(u->mp, peer, now);
+		}
 		return 0;
 	}
+	u->mp->fwmark = u->host->get_fwmark(u->host_ctx);
 	mpp = mp_config_get(u->mp, pc->public_key);
 	if (!mpp)
 		return -ENOMEM;
@@ -824,7 +827,7 @@ static const char *path_name(const struct uapi *u, const struct braid_path_info 
 
 	if (*info->name)
 		return info->name;
-	l = u->mp ? uplinks_by_index(&u->mp->uplinks, info->endpoint.src_ifindex) : NULL;
+	l = u->mp ? uplinks_by_index(u->mp->uplinks, info->endpoint.src_ifindex) : NULL;
 	return l && *l->name ? l->name : "learned";
 }
 

@@ -10,6 +10,7 @@
  * does next.
  */
 #include <assert.h>
+#include <string.h>
 
 #include "dataplane.h"
 
@@ -32,6 +33,33 @@ static void seal_jobs(void *ctx, unsigned int slot, size_t begin, size_t end)
 		if (s->out[i])
 			job->sealed_len = braid_keypair_seal(job->kp, slot, job->nonce, s->out[i],
 							     s->pkts[i], s->lens[i], s->mtu);
+	}
+}
+
+/*
+ * Places for the copies multipath asks for (job->also), after the batch's
+ * own, one path at a time in batch order: each path's datagrams stay in
+ * runs that UDP_SEGMENT can send whole.
+ */
+static void reserve_copies(struct dp_send *s, dataplane_reserve_fn *reserve, void *ctx)
+{
+	const struct braid_endpoint *to;
+	struct braid_peer *peer;
+	uint8_t *out;
+
+	s->n_copies = 0;
+	for (unsigned int slot = 0; slot < BRAID_MAX_PATHS; slot++) {
+		for (size_t i = 0; i < s->n; i++) {
+			struct braid_send_job *job = &s->jobs[i];
+
+			if (!s->out[i] || !(job->also & (1u << slot)) || s->n_copies == DP_COPIES_MAX)
+				continue;
+			peer = braid_keypair_peer(job->kp);
+			to = braid_peer_path_endpoint(peer, slot);
+			out = reserve(ctx, peer, to, braid_message_len(s->lens[i], s->mtu), job->tos);
+			if (out)
+				s->copies[s->n_copies++] = (struct dp_copy){ out, (uint32_t)i };
+		}
 	}
 }
 
@@ -59,8 +87,12 @@ size_t dataplane_send(struct dp_send *s, struct braid_device *dev, struct worker
 				    braid_message_len(lens[i], mtu), job->tos);
 		sealed += s->out[i] != NULL;
 	}
+	reserve_copies(s, reserve, ctx);
 	if (sealed)
 		run(w, seal_jobs, s, n);
+	for (i = 0; i < s->n_copies; i++)
+		memcpy(s->copies[i].out, s->out[s->copies[i].job],
+		       s->jobs[s->copies[i].job].sealed_len);
 	return sealed;
 }
 

@@ -39,15 +39,26 @@ enum {
 	 * and back costs more than it saves; deep queues bring full batches.
 	 */
 	DP_PARALLEL_MIN = 4 * DP_CHUNK,
+	/* Copies of a batch's messages on further paths, at most (each path but one). */
+	DP_COPIES_MAX = DP_SEND_MAX * (BRAID_MAX_PATHS - 1),
 };
 
 /* Where a sealed message of len bytes goes, or NULL to drop it (and count that). */
 typedef uint8_t *dataplane_reserve_fn(void *ctx, struct braid_peer *peer,
 				      const struct braid_endpoint *to, size_t len, uint8_t tos);
 
+/* A further copy of a sealed message, for another path (multipath): where, from which job. */
+struct dp_copy {
+	uint8_t *out;
+	uint32_t job;
+};
+
 struct dp_send {
 	struct braid_send_job jobs[DP_SEND_MAX];
 	uint8_t *out[DP_SEND_MAX];	/* NULL: nothing to seal for this job */
+	/* Copies are sealed once and copied after: a redundant path costs a memcpy. */
+	struct dp_copy copies[DP_COPIES_MAX];
+	size_t n_copies;
 	uint8_t *const *pkts;
 	const size_t *lens;
 	size_t n;

@@ -359,15 +359,24 @@ static void on_netlink(struct watch *w, uint32_t events)
 	struct link_news news;
 	unsigned int mtu;
 
-	if (netlink_read(w->fd, l->tun.ifindex, &news) < 0)
+	if (netlink_read(w->fd, l->tun.ifindex, &news, &l->uplinks) < 0)
 		return;
 	if (news.lost && !tun_get_mtu(&l->tun, &mtu))
 		set_mtu(l, mtu);
+	/* Missed notifications: read the uplinks whole again. */
+	if (news.lost && l->uplinks_fd >= 0 && uplinks_dump(l->uplinks_fd, &l->uplinks) < 0)
+		iolog_verbose("cannot read the host's uplinks again");
 	if (news.mtu_changed)
 		set_mtu(l, news.mtu);
 	/* The route to a peer may now leave by another interface than its sticky source's. */
 	if (news.routing_changed || news.lost)
 		braid_device_clear_endpoint_sources(l->dev);
+	/* Multipath uplinks may have gone or come: at once, in this turn. */
+	if ((news.routing_changed || news.lost || news.uplinks_changed) && l->service &&
+	    l->service->host_changed) {
+		l->service->host_changed(l->service->ctx, watch_now());
+		loop_after_device_call(l);
+	}
 	/* A link moved to another namespace also vanishes from this one; it still works. */
 	if ((news.deleted || news.lost) && tun_is_deleted(&l->tun)) {
 		iolog_verbose("interface %s was deleted (RTM_DELLINK)", l->tun.name);
@@ -507,6 +516,21 @@ static int open_signals(struct loop *l)
 	return watch_add(l->epfd, &l->signal_w, EPOLLIN);
 }
 
+/*
+ * After subscribing to the notifications, so nothing falls between: the
+ * uplinks as they are now. Without them multipath paths have no route check.
+ */
+static void open_uplinks(struct loop *l)
+{
+	int ret;
+
+	l->uplinks_fd = uplinks_socket();
+	ret = l->uplinks_fd < 0 ? l->uplinks_fd : uplinks_dump(l->uplinks_fd, &l->uplinks);
+	if (ret)
+		iolog_error("cannot read the host's uplinks (%s); multipath paths are not checked",
+			    strerror(-ret));
+}
+
 static int open_watches(struct loop *l)
 {
 	int fd, ret;
@@ -523,6 +547,8 @@ static int open_watches(struct loop *l)
 		return fd;
 	l->netlink_w = (struct watch){ .fd = fd, .handle = on_netlink };
 	ret = watch_add(l->epfd, &l->netlink_w, EPOLLIN);
+	if (!ret)
+		open_uplinks(l);
 	if (!ret)
 		ret = open_signals(l);
 	if (!ret)
@@ -590,7 +616,7 @@ int loop_init(struct loop *l, const struct loop_config *config)
 	l->epfd = -1;
 	l->tun.fd = -1;
 	l->udp.sock[UDP_V4].fd = l->udp.sock[UDP_V6].fd = -1;
-	l->timer_w.fd = l->signal_w.fd = l->netlink_w.fd = -1;
+	l->timer_w.fd = l->signal_w.fd = l->netlink_w.fd = l->uplinks_fd = -1;
 	l->armed = BRAID_NEVER;
 	l->service = config->service;
 	l->use_offloads = config->use_offloads;
@@ -679,6 +705,7 @@ void loop_free(struct loop *l)
 	close_fd(l->timer_w.fd);
 	close_fd(l->signal_w.fd);
 	close_fd(l->netlink_w.fd);
+	close_fd(l->uplinks_fd);
 	close_fd(l->epfd);
 	free_buffers(l);
 	explicit_bzero(l->random_pool, sizeof(l->random_pool));

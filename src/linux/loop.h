@@ -23,6 +23,7 @@
 #include "tun_reader.h"
 #include "tun_writer.h"
 #include "udp.h"
+#include "uplinks.h"
 #include "watch.h"
 #include "workers.h"
 
@@ -52,6 +53,8 @@ struct loop_service {
 	uint64_t (*next_deadline)(void *ctx);
 	/* Once per turn of the loop, after its events. */
 	void (*expire)(void *ctx, uint64_t now);
+	/* The host's uplinks (loop.uplinks), addresses or routes changed. */
+	void (*host_changed)(void *ctx, uint64_t now);
 	/*
 	 * From loop_free(), before the device goes, whether open() was called
 	 * or not (so ctx must be ready to close before it opens).
@@ -77,6 +80,8 @@ struct loop {
 	struct udp udp;
 	const struct loop_service *service;
 	struct watch tun_w, udp_w[UDP_FAMILIES], timer_w, signal_w, netlink_w;
+	struct uplinks uplinks;		/* the host's interfaces and addresses, for multipath */
+	int uplinks_fd;			/* rtnetlink requests: dumps, route checks; -1: none */
 	uint64_t armed;			/* deadline the timerfd is set for; BRAID_NEVER when idle */
 	unsigned int mtu;
 	bool running;

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * rtnetlink notifications: links (our MTU, our deletion), and addresses
- * and routes, whose changes invalidate sticky source addresses.
+ * and routes, whose changes invalidate sticky source addresses and change
+ * which uplinks multipath may use (uplinks.h keeps the table).
  *
  * Only messages from the kernel (port id 0) are believed: any process can
  * send to a netlink socket, and a forged RTM_DELLINK must not stop us.
@@ -90,7 +91,7 @@ static void read_messages(const char *buf, size_t len, int ifindex, struct link_
 	}
 }
 
-int netlink_read(int fd, int ifindex, struct link_news *news)
+int netlink_read(int fd, int ifindex, struct link_news *news, struct uplinks *uplinks)
 {
 	union {
 		char buf[32768];
@@ -117,7 +118,9 @@ int netlink_read(int fd, int ifindex, struct link_news *news)
 			}
 			return -errno;
 		}
-		if (from.nl_pid == 0 && !(msg.msg_flags & MSG_TRUNC))
+		if (from.nl_pid == 0 && !(msg.msg_flags & MSG_TRUNC)) {
 			read_messages(u.buf, n, ifindex, news);
+			news->uplinks_changed |= uplinks_update(uplinks, u.buf, n);
+		}
 	}
 }

@@ -10,18 +10,21 @@
 
 #include <stdbool.h>
 
+#include "uplinks.h"
+
 struct link_news {
 	bool mtu_changed;
 	unsigned int mtu;
 	bool deleted;		/* an RTM_DELLINK for the index: deleted, or moved to another netns */
 	bool routing_changed;	/* routes, addresses or another link changed */
 	bool lost;		/* the socket overran: state must be read again by other means */
+	bool uplinks_changed;	/* the uplink table changed (links, carriers, addresses) */
 };
 
 /* A non-blocking rtnetlink socket subscribed to link, address and route changes, or -errno. */
 int netlink_open(void);
 
-/* Drain the socket and report what happened to ifindex. 0 or -errno. */
-int netlink_read(int fd, int ifindex, struct link_news *news);
+/* Drain the socket, report what happened to ifindex, and keep uplinks up to date. 0 or -errno. */
+int netlink_read(int fd, int ifindex, struct link_news *news, struct uplinks *uplinks);
 
 #endif

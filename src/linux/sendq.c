@@ -110,7 +110,8 @@ void sendq_pop(struct sendq *q, size_t n)
 
 bool sendq_same_source(const struct braid_endpoint *a, const struct braid_endpoint *b)
 {
-	if (a->addr.sa.sa_family != b->addr.sa.sa_family || a->src_ifindex != b->src_ifindex)
+	if (a->addr.sa.sa_family != b->addr.sa.sa_family || a->src_ifindex != b->src_ifindex ||
+	    a->pin_interface != b->pin_interface)
 		return false;
 	if (a->addr.sa.sa_family == AF_INET)
 		return a->src.in4.s_addr == b->src.in4.s_addr;
@@ -164,6 +165,8 @@ bool sendq_has_source(const struct braid_endpoint *to)
 {
 	static const struct in6_addr zero;
 
+	if (to->pin_interface)
+		return true;
 	if (to->addr.sa.sa_family == AF_INET)
 		return to->src.in4.s_addr != 0;
 	return memcmp(&to->src.in6, &zero, sizeof(zero)) != 0;
@@ -186,15 +189,20 @@ static struct cmsghdr *put_source(struct msghdr *msg, const struct braid_endpoin
 				  size_t *used)
 {
 	if (to->addr.sa.sa_family == AF_INET) {
-		/* ipi_spec_dst is the source; the interface is left to routing (and fwmark). */
+		/*
+		 * ipi_spec_dst is the source; the interface is left to routing
+		 * (and fwmark), unless the path is a multipath uplink.
+		 */
 		struct in_pktinfo pi = { .ipi_spec_dst = to->src.in4 };
 
+		if (to->pin_interface)
+			pi.ipi_ifindex = to->src_ifindex;
 		return put_cmsg(msg, NULL, IPPROTO_IP, IP_PKTINFO, &pi, sizeof(pi), used);
 	} else {
 		struct in6_pktinfo pi = { .ipi6_addr = to->src.in6 };
 
 		/* A link-local source means nothing without its interface. */
-		if (IN6_IS_ADDR_LINKLOCAL(&pi.ipi6_addr))
+		if (to->pin_interface || IN6_IS_ADDR_LINKLOCAL(&pi.ipi6_addr))
 			pi.ipi6_ifindex = to->src_ifindex;
 		return put_cmsg(msg, NULL, IPPROTO_IPV6, IPV6_PKTINFO, &pi, sizeof(pi), used);
 	}

@@ -255,6 +255,19 @@ static void send_failed(struct sendq *q, int err, udp_source_refused_fn *refused
 	struct sendq_dgram *d = sendq_at(q, 0);
 
 	/*
+	 * A multipath uplink that cannot send (its link or address is gone):
+	 * the core hears of it and takes the path down; the datagram is not
+	 * sent by another route, where it would leave by another uplink.
+	 */
+	if (d->to.pin_interface && (err == EINVAL || err == ENETUNREACH || err == EADDRNOTAVAIL ||
+				    err == ENETDOWN || err == ENODEV)) {
+		if (d->peer)
+			refused(ctx, d->peer, &d->to);
+		q->dropped++;
+		sendq_pop(q, 1);
+		return;
+	}
+	/*
 	 * The sticky source is no longer ours (address removed): let routing
 	 * pick. IPv4 routing answers ENETUNREACH for a source that is not
 	 * local, IPv6 answers EINVAL.

@@ -260,7 +260,11 @@ static int read_replies(int fd, uint32_t seq, struct uplinks *u, struct nlmsghdr
 	int idle = 0;
 
 	for (;;) {
-		n = recv(fd, b.buf, sizeof(b.buf), MSG_DONTWAIT);
+		struct iovec iov = { .iov_base = b.buf, .iov_len = sizeof(b.buf) };
+		struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+
+		/* recvmsg, not recv: the daemon's system-call filter allows only the former. */
+		n = recvmsg(fd, &msg, MSG_DONTWAIT);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;

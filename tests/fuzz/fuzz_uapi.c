@@ -118,6 +118,7 @@ struct instance {
 	struct fake_host host;
 	struct uapi u;
 	struct mp_config mp;
+	struct uplinks uplinks;		/* none */
 };
 
 static void instance_init(struct instance *in, bool fail)
@@ -131,6 +132,7 @@ static void instance_init(struct instance *in, bool fail)
 	in->u.host_ctx = &in->host;
 	/* Multipath specs expand against no uplinks: paths exist, down; no route checks. */
 	in->mp.route_fd = -1;
+	in->mp.uplinks = &in->uplinks;
 	in->u.mp = &in->mp;
 }
 

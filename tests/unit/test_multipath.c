@@ -254,6 +254,7 @@ static const struct uapi_host_ops host = {
 
 struct fixture {
 	struct braid_device *dev;
+	struct uplinks uplinks;
 	struct mp_config mp;
 	struct uapi uapi;
 	uint64_t now;
@@ -269,7 +270,8 @@ static int setup(void **state)
 	f->dev = braid_device_new(NULL, &ops, NULL);
 	assert_non_null(f->dev);
 	f->mp.route_fd = -1;
-	two_uplinks(&f->mp.uplinks);
+	two_uplinks(&f->uplinks);
+	f->mp.uplinks = &f->uplinks;
 	f->uapi = (struct uapi){ .dev = f->dev, .host = &host, .mp = &f->mp };
 	f->now = 1000000000ULL;
 	*state = f;
@@ -331,7 +333,7 @@ static void test_uapi_paths(void **state)
 	/* It appears: the path comes up with its address. */
 	add_link(&b, RTM_NEWLINK, 9, "wlan9", true);
 	add_addr(&b, RTM_NEWADDR, 9, "198.51.100.200", RT_SCOPE_UNIVERSE, 0);
-	assert_true(uplinks_update(&f->mp.uplinks, b.buf, b.len));
+	assert_true(uplinks_update(&f->uplinks, b.buf, b.len));
 	mp_config_apply_all(&f->mp, f->dev, f->now);
 	get = run(f, "get=1\n\n");
 	assert_non_null(strstr(get, "braid_path=wlan9,local=198.51.100.200,"));
