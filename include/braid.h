@@ -301,7 +301,15 @@ void braid_peer_initiate_handshake(struct braid_peer *peer, uint64_t now);
  *  - redundant: every message on every live path (sealed once); a braid
  *    receiver keeps the first copy (the replay window drops the others).
  *  - aggregate: braid at both ends; until the far end is known to be braid it
- *    behaves as failover.
+ *    behaves as failover. Each packet goes by the path where it would arrive
+ *    first (its queue over its measured rate, plus its one-way delay), in
+ *    runs long enough for segmentation offload; the receiver puts them back
+ *    in counter order, waiting for a gap at most a bound derived from the
+ *    paths' delay difference and jitter. Rates come from the far end's
+ *    reports: down when a path's delay grows (its queue fills), up otherwise.
+ *  - aggregate-flow: the same paths and rates, but each inner flow (its
+ *    addresses, protocol and ports) keeps to one path, chosen in proportion
+ *    to the rates: no reordering, and no single flow faster than one path.
  * Between two braid ends, encrypted probes (transport messages that are not
  * IP packets, which a stock WireGuard peer drops) measure each path and a
  * HELLO on the active path tells each side the other is braid; the side
@@ -321,6 +329,7 @@ enum braid_multipath {
 	BRAID_MULTIPATH_FAILOVER,
 	BRAID_MULTIPATH_REDUNDANT,
 	BRAID_MULTIPATH_AGGREGATE,
+	BRAID_MULTIPATH_AGGREGATE_FLOW,
 };
 
 /* What the far end is: not yet known, braid (it answered a HELLO), or not (it did not). */
@@ -344,6 +353,7 @@ struct braid_path_config {
 	char name[BRAID_PATH_NAME_LEN];	/* shown by braid_peer_get_paths() */
 	uint8_t prio;			/* lower is preferred */
 	bool is_usable;			/* its link is up and has a route */
+	uint64_t rate_cap_bps;		/* aggregation sends no faster than this; 0: no limit */
 };
 
 struct braid_path_info {
@@ -357,12 +367,26 @@ struct braid_path_info {
 	uint64_t tx_bytes, rx_bytes, tx_packets, rx_packets;
 	uint64_t wins;			/* received copies that arrived first (redundant) */
 	uint64_t last_rx_ns;		/* monotonic; BRAID_NEVER: nothing yet */
+	uint64_t rate_bps;		/* aggregation: what it delivers, as measured; 0: unknown */
+	int64_t owd_us;			/* its one-way delay beyond the fastest path's; -1: unknown */
+};
+
+/* The receive reorder buffer of a peer whose far end aggregates. */
+struct braid_reorder_stats {
+	uint64_t held;			/* packets that waited for an earlier one */
+	uint64_t released;		/* of those, delivered in order */
+	uint64_t gave_up;		/* missing packets no longer waited for */
+	uint64_t late;			/* packets delivered after their gap was given up */
+	uint64_t hold_p99_us;		/* 99% of the holds were shorter (0: none) */
+	uint64_t bound_us;		/* how long a gap may wait now */
 };
 
 /* 0, or -EINVAL for an unknown mode. Paths are kept; switching off forgets the learned ones. */
 int braid_peer_set_multipath(struct braid_peer *peer, uint64_t now, enum braid_multipath mode);
 enum braid_multipath braid_peer_get_multipath(const struct braid_peer *peer);
 enum braid_peer_kind braid_peer_get_kind(const struct braid_peer *peer);
+/* False when the peer does not reorder (its far end does not aggregate per packet). */
+bool braid_peer_get_reorder_stats(const struct braid_peer *peer, struct braid_reorder_stats *st);
 
 /*
  * Replace the configured paths with these n (at most BRAID_MAX_PATHS, 0

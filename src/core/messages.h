@@ -167,11 +167,24 @@ _Static_assert(BRAID_MAX_MESSAGE_LEN == message_data_len(65535 + MESSAGE_PADDING
 #define PATH_LEARNED_LIVE_NS (3000 * NSEC_PER_MSEC)	/* a learned path silent this long is down */
 #define PATH_STOCK_PROBE_NS (5000 * NSEC_PER_MSEC)	/* handshake probes of a stock peer's path */
 
+/* Aggregation (path.h): the scheduler's and the rate estimate's constants. */
+#define PATH_REPORT_INTERVAL_NS (100 * NSEC_PER_MSEC)	/* probes while data flows */
+#define PATH_DATA_RECENT_NS (1000 * NSEC_PER_MSEC)	/* data this recent: "flows" */
+#define PATH_OWD_WINDOW_NS (5000 * NSEC_PER_MSEC)	/* the minimum delay is over two of these */
+#define PATH_QUEUE_DELAY_MIN_NS (5 * NSEC_PER_MSEC)	/* more is congestion, or a quarter of base */
+#define PATH_QUEUE_MAX_NS (100 * NSEC_PER_MSEC)	/* a path this far behind takes nothing new */
+#define PATH_REORDER_MIN_NS (5 * NSEC_PER_MSEC)
+#define PATH_REORDER_MAX_NS (200 * NSEC_PER_MSEC)
+#define PATH_REORDER_SLACK_NS (2 * NSEC_PER_MSEC)
+#define PATH_RATE_INITIAL_BPS (8000000ULL)
+#define PATH_RATE_MIN_BPS (64000ULL)
+
 enum path_limits {
+	PATH_BURST_BYTES = 16384,	/* a path keeps the data this long: GSO batches survive */
 	PATH_SUSPECT_PROBES = 3,
 	PATH_HELLOS = 3,		/* HELLOs per session before the peer counts as stock */
-	PATH_PROBE_REPLIES_PER_SECOND = 64,
-	PATH_PROBE_REPLY_BURST = 16,
+	PATH_PROBE_REPLIES_PER_SECOND = 128,	/* 8 paths probed every 100 ms, and then some */
+	PATH_PROBE_REPLY_BURST = 32,
 };
 
 /*
@@ -196,10 +209,17 @@ struct message_control {
 	uint8_t sent_us[8];		/* the sender's clock */
 	uint8_t echo_us[8];		/* reply: the probe's sent_us */
 	uint8_t hold_us[4];		/* reply: how long the probe waited for it */
-	uint8_t reserved[4];
+	/*
+	 * Reply: the probe's arrival on the replier's clock less its sent_us,
+	 * modulo 2^32: the clocks' offset is unknown, but the same on every
+	 * path, so differences between paths and over time are one-way delays.
+	 */
+	uint8_t owd_us[4];
+	uint8_t rx_bytes[8];		/* reply: bytes the replier received by this path */
+	uint8_t reserved[8];
 };
 
-_Static_assert(sizeof(struct message_control) == 32, "a control message is two padding units");
+_Static_assert(sizeof(struct message_control) == 48, "a control message is three padding units");
 
 /* Differentiated services code point for handshakes: AF41, as the kernel sends. */
 enum { HANDSHAKE_DSCP = 0x88 };

@@ -14,6 +14,7 @@
 #include "device.h"
 #include "path.h"
 #include "peer.h"
+#include "reorder.h"
 #include "transport.h"
 
 struct path {
@@ -39,7 +40,35 @@ struct path {
 	uint64_t probes_sent, probes_answered;
 	uint32_t loss_ppm;
 	uint64_t tx_bytes, rx_bytes, tx_packets, rx_packets, wins;
+	/*
+	 * Aggregation. Sending: what the path delivers, from the far end's
+	 * reports, and when what the scheduler gave it will have left. One-way
+	 * delays are in microseconds against the peer's reference (owd_ref),
+	 * since the two clocks' offset is unknown but common to every path.
+	 */
+	uint64_t rate;			/* bits per second; 0: not measured yet */
+	uint64_t cap;			/* the user's limit; 0: none */
+	uint64_t busy_until;
+	int64_t owd, owd_min[2];	/* the last report's delay, the minima of two windows */
+	bool has_owd;
+	uint64_t report_rx_bytes, report_us;	/* the far end's counter and clock at its last report */
+	bool has_report;
+	/*
+	 * Receiving: the far end's probes by this path, their smoothed delay, its
+	 * variation, and the extremes over the last one or two windows.
+	 */
+	int64_t rx_owd, rx_owdvar, rx_owd_lo[2], rx_owd_hi[2];
+	bool has_rx_owd;
 };
+
+/* aggregate-flow: which path a flow took, kept while it is active so it never moves. */
+struct flow_slot {
+	uint32_t hash;
+	uint8_t slot;
+	uint64_t last;
+};
+
+enum { FLOW_SLOTS = 1024, FLOW_IDLE_NS = 30 * NSEC_PER_SEC };
 
 struct multipath {
 	enum braid_multipath mode;	/* ours */
@@ -54,6 +83,18 @@ struct multipath {
 	uint32_t probe_seq;
 	uint64_t reply_tokens, reply_last;	/* rate of probe replies */
 	uint64_t next_deadline;
+	/* Aggregation: the delay reference, the path of the burst under way, the receive order. */
+	uint32_t owd_ref, rx_owd_ref;
+	bool has_owd_ref, has_rx_owd_ref;
+	uint64_t owd_window_start, rx_owd_window_start;
+	int burst;			/* -1: none */
+	size_t burst_left;
+	struct flow_slot *flows;	/* aggregate-flow: FLOW_SLOTS, by flow hash; NULL: none */
+	uint64_t reorder_since;		/* when the reorder buffer started */
+	uint64_t reorder_extra[2];	/* what late packets showed the bound lacked, two windows */
+	uint64_t reorder_window_start;
+	uint64_t last_data_tx;		/* BRAID_NEVER: none yet */
+	struct reorder reorder;		/* in use while the far end aggregates per packet */
 	struct path path[BRAID_MAX_PATHS];
 };
 
@@ -123,6 +164,10 @@ void path_init(struct peer_paths *paths)
 
 void path_free(struct peer_paths *paths)
 {
+	if (paths->mp) {
+		reorder_free(&paths->mp->reorder);
+		free(paths->mp->flows);
+	}
 	free(paths->mp);
 	paths->mp = NULL;
 }
@@ -136,8 +181,8 @@ static struct multipath *mp_get(struct braid_peer *peer)
 	mp = calloc(1, sizeof(*mp));
 	if (!mp)
 		return NULL;
-	mp->active = mp->last_rx = -1;
-	mp->next_hello = mp->next_stock_probe = BRAID_NEVER;
+	mp->active = mp->last_rx = mp->burst = -1;
+	mp->next_hello = mp->next_stock_probe = mp->last_data_tx = BRAID_NEVER;
 	mp->reply_tokens = NSEC_PER_SEC;
 	mp->next_deadline = BRAID_NEVER;
 	peer->paths.mp = mp;
@@ -152,9 +197,24 @@ static enum braid_multipath effective_mode(const struct multipath *mp)
 	if (mode == BRAID_MULTIPATH_OFF && mp->kind == BRAID_PEER_BRAID)
 		mode = mp->far_mode;
 	/* Aggregation needs braid at both ends; until then it is failover. */
-	if (mode == BRAID_MULTIPATH_AGGREGATE)
+	if ((mode == BRAID_MULTIPATH_AGGREGATE || mode == BRAID_MULTIPATH_AGGREGATE_FLOW) &&
+	    mp->kind != BRAID_PEER_BRAID)
 		mode = BRAID_MULTIPATH_FAILOVER;
 	return mode;
+}
+
+static bool is_aggregating(const struct multipath *mp)
+{
+	enum braid_multipath mode = effective_mode(mp);
+
+	return mode == BRAID_MULTIPATH_AGGREGATE || mode == BRAID_MULTIPATH_AGGREGATE_FLOW;
+}
+
+/* The far end spreads one flow over several paths: its packets must be put back in order. */
+static bool reorders(const struct multipath *mp)
+{
+	return mp && mp->kind == BRAID_PEER_BRAID && mp->far_mode == BRAID_MULTIPATH_AGGREGATE &&
+	       mp->reorder.arena;
 }
 
 static bool is_multipath(const struct braid_peer *peer)
@@ -238,6 +298,9 @@ static int find_path(const struct multipath *mp, const struct braid_endpoint *fr
 
 static void remove_slot(struct multipath *mp, unsigned int slot)
 {
+	/* Slots move: flows choose again. */
+	if (mp->flows)
+		memset(mp->flows, 0, FLOW_SLOTS * sizeof(*mp->flows));
 	memmove(&mp->path[slot], &mp->path[slot + 1], (mp->n - slot - 1) * sizeof(mp->path[0]));
 	mp->n--;
 	if (slot < mp->n_configured)
@@ -399,8 +462,172 @@ static bool choose_follow(const struct multipath *mp, struct path_choice *c)
 	return false;
 }
 
-bool path_choose(struct braid_peer *peer, uint64_t now, enum path_msg msg,
-		 struct path_choice *choice)
+/* ---- Aggregation: the scheduler ---- */
+
+static uint64_t rate_of(const struct path *p)
+{
+	uint64_t r = p->rate ? p->rate : PATH_RATE_INITIAL_BPS;
+
+	return p->cap && r > p->cap ? p->cap : r;
+}
+
+/* How long bytes take to leave by p at its rate. */
+static uint64_t serialize_ns(const struct path *p, size_t bytes)
+{
+	return (uint64_t)bytes * 8 * NSEC_PER_SEC / rate_of(p);
+}
+
+static bool may_aggregate(const struct path *p, uint64_t now)
+{
+	return p->is_usable && (p->state == BRAID_PATH_ACTIVE || p->state == BRAID_PATH_STANDBY) &&
+	       now >= p->holddown_until;
+}
+
+/* The smallest one-way delay among the paths that may carry traffic (0 when none is known). */
+static int64_t fastest_owd(const struct multipath *mp, uint64_t now)
+{
+	int64_t min = INT64_MAX;
+
+	for (unsigned int i = 0; i < mp->n; i++)
+		if (mp->path[i].has_owd && may_aggregate(&mp->path[i], now) &&
+		    mp->path[i].owd < min)
+			min = mp->path[i].owd;
+	return min == INT64_MAX ? 0 : min;
+}
+
+/*
+ * Earliest arrival: a burst of PATH_BURST_BYTES goes by the path where it
+ * would arrive first, its queue (busy_until) over its rate plus how much
+ * slower than the fastest path it is; a path PATH_QUEUE_MAX_NS behind is
+ * passed over while another is not. -1 when no path may carry traffic.
+ */
+static int earliest_path(const struct multipath *mp, uint64_t now)
+{
+	int64_t base = fastest_owd(mp, now);
+	uint64_t best_t = UINT64_MAX, t;
+	int best = -1, pass;
+
+	for (pass = 0; pass < 2 && best < 0; pass++) {
+		for (unsigned int i = 0; i < mp->n; i++) {
+			const struct path *p = &mp->path[i];
+
+			if (!may_aggregate(p, now) ||
+			    (!pass && p->busy_until > now + PATH_QUEUE_MAX_NS))
+				continue;
+			t = (p->busy_until > now ? p->busy_until : now) +
+			    serialize_ns(p, PATH_BURST_BYTES) +
+			    (p->has_owd && p->owd > base ? (uint64_t)(p->owd - base) * 1000 : 0);
+			if (t < best_t) {
+				best_t = t;
+				best = (int)i;
+			}
+		}
+	}
+	return best;
+}
+
+/* An inner flow's hash: addresses, protocol and ports (when it has them). */
+static uint32_t flow_hash(const uint8_t *pkt, size_t len)
+{
+	size_t off = 0, n = 0, l4 = 0;
+	uint32_t h = 2166136261u;	/* FNV-1a */
+
+	if (len >= BRAID_IPV4_HEADER_LEN && pkt[0] >> 4 == 4) {
+		off = BRAID_IPV4_SRC_OFF;
+		n = 8;
+		l4 = (size_t)(pkt[0] & 15) * 4;
+		h = (h ^ pkt[BRAID_IPV4_PROTOCOL_OFF]) * 16777619u;
+	} else if (len >= BRAID_IPV6_HEADER_LEN && pkt[0] >> 4 == 6) {
+		off = BRAID_IPV6_SRC_OFF;
+		n = 32;
+		l4 = BRAID_IPV6_HEADER_LEN;
+		h = (h ^ pkt[BRAID_IPV6_NEXT_HEADER_OFF]) * 16777619u;
+	}
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ pkt[off + i]) * 16777619u;
+	for (size_t i = 0; l4 && i < 4 && l4 + i < len; i++)
+		h = (h ^ pkt[l4 + i]) * 16777619u;
+	return h;
+}
+
+/* A new flow's path: its hash picks one, each in proportion to its rate. */
+static int pick_by_rate(const struct multipath *mp, uint64_t now, uint32_t hash)
+{
+	uint64_t total = 0, pick, r;
+
+	for (unsigned int i = 0; i < mp->n; i++)
+		if (may_aggregate(&mp->path[i], now))
+			total += rate_of(&mp->path[i]) / 1000;
+	if (!total)
+		return -1;
+	pick = hash % total;
+	for (unsigned int i = 0; i < mp->n; i++) {
+		if (!may_aggregate(&mp->path[i], now))
+			continue;
+		r = rate_of(&mp->path[i]) / 1000;
+		if (pick < r)
+			return (int)i;
+		pick -= r;
+	}
+	return -1;
+}
+
+/*
+ * aggregate-flow: a flow keeps the path it was given while it is active
+ * (rates move, flows must not: a moved flow is reordered), and gets another
+ * only when its path can no longer carry traffic.
+ */
+static int flow_path(struct multipath *mp, uint64_t now, const uint8_t *pkt, size_t len)
+{
+	uint32_t hash = pkt ? flow_hash(pkt, len) : 0;
+	struct flow_slot *f;
+
+	if (!mp->flows && !(mp->flows = calloc(FLOW_SLOTS, sizeof(*mp->flows))))
+		return pick_by_rate(mp, now, hash);
+	f = &mp->flows[hash % FLOW_SLOTS];
+	if (f->last && f->hash == hash && now - f->last < FLOW_IDLE_NS && f->slot < mp->n &&
+	    may_aggregate(&mp->path[f->slot], now)) {
+		f->last = now;
+		return f->slot;
+	}
+	f->hash = hash;
+	f->last = now;
+	f->slot = (uint8_t)pick_by_rate(mp, now, hash);
+	return f->slot == UINT8_MAX ? -1 : f->slot;
+}
+
+static bool choose_aggregate(struct braid_peer *peer, uint64_t now, const uint8_t *pkt,
+			     size_t len, struct path_choice *c)
+{
+	struct multipath *mp = peer->paths.mp;
+	struct path *p;
+	int slot;
+
+	if (effective_mode(mp) == BRAID_MULTIPATH_AGGREGATE_FLOW) {
+		slot = flow_path(mp, now, pkt, len);
+	} else {
+		/* Keep a burst on its path, so segmentation offload sends it whole. */
+		if (mp->burst < 0 || mp->burst_left < len ||
+		    !may_aggregate(&mp->path[mp->burst], now)) {
+			mp->burst = earliest_path(mp, now);
+			mp->burst_left = PATH_BURST_BYTES;
+		}
+		slot = mp->burst;
+		if (slot >= 0)
+			mp->burst_left -= len < mp->burst_left ? len : mp->burst_left;
+	}
+	if (slot < 0)
+		return false;
+	p = &mp->path[slot];
+	if (p->state == BRAID_PATH_STANDBY)
+		set_state(peer, p, BRAID_PATH_ACTIVE, "aggregation uses it");
+	p->busy_until = (p->busy_until > now ? p->busy_until : now) + serialize_ns(p, len);
+	add_slot(c, slot);
+	return true;
+}
+
+bool path_choose(struct braid_peer *peer, uint64_t now, enum path_msg msg, const uint8_t *pkt,
+		 size_t len, struct path_choice *choice)
 {
 	struct multipath *mp = peer->paths.mp;
 
@@ -409,17 +636,25 @@ bool path_choose(struct braid_peer *peer, uint64_t now, enum path_msg msg,
 	if (is_multipath(peer)) {
 		enum braid_multipath mode = effective_mode(mp);
 
+		if (msg == PATH_MSG_DATA && is_aggregating(mp) &&
+		    choose_aggregate(peer, now, pkt, len, choice))
+			return true;
 		if (msg == PATH_MSG_RESPONSE && choose_follow(mp, choice))
 			return true;
 		if (mode == BRAID_MULTIPATH_REDUNDANT && choose_all(mp, choice))
 			return true;
 		if (is_follower(mp) && choose_follow(mp, choice))
 			return true;
-		if (!is_follower(mp) && mode == BRAID_MULTIPATH_FAILOVER &&
+		if (!is_follower(mp) && mode != BRAID_MULTIPATH_REDUNDANT &&
 		    choose_failover(peer, now, choice))
 			return true;
 	}
 	return peer->paths.has_endpoint;
+}
+
+bool path_can_send(const struct braid_peer *peer)
+{
+	return peer->paths.has_endpoint || (peer->paths.mp && peer->paths.mp->n);
 }
 
 const struct braid_endpoint *path_endpoint(const struct braid_peer *peer, unsigned int slot)
@@ -455,6 +690,8 @@ void path_sent(struct braid_peer *peer, uint64_t now, const struct path_choice *
 
 	if (!mp || choice->first == PATH_MAIN)
 		return;
+	if (is_data)
+		mp->last_data_tx = now;
 	for (unsigned int i = 0; i < mp->n; i++) {
 		if (i != choice->first && !(choice->also & (1u << i)))
 			continue;
@@ -497,7 +734,7 @@ unsigned int path_send(struct braid_peer *peer, uint64_t now, enum path_msg msg,
 {
 	struct path_choice c;
 
-	if (!path_choose(peer, now, msg, &c))
+	if (!path_choose(peer, now, msg, NULL, len, &c))
 		return 0;
 	return path_send_choice(peer, now, &c, buf, len, tos,
 				msg == PATH_MSG_DATA && len > MESSAGE_MINIMUM_LEN);
@@ -711,7 +948,7 @@ static void hello(struct braid_peer *peer, uint64_t now)
 		mp->kind = BRAID_PEER_STOCK;
 		return;
 	}
-	if (!path_choose(peer, now, PATH_MSG_DATA, &c))
+	if (!path_choose(peer, now, PATH_MSG_DATA, NULL, 0, &c))
 		return;
 	send_probe(peer, now, c.first, true);
 	mp->hellos++;
@@ -729,7 +966,222 @@ static void reply_to(struct braid_peer *peer, uint64_t now, unsigned int slot,
 	fill_control(mp, now, &m, CONTROL_REPLY, probe->flags & CONTROL_FLAG_HELLO,
 		     braid_get_le32(probe->seq));
 	memcpy(m.echo_us, probe->sent_us, sizeof(m.echo_us));
+	/* For the prober's rate estimate: the probe's delay, and what came by this path. */
+	braid_put_le32(m.owd_us, (uint32_t)(now / 1000 - braid_get_le64(probe->sent_us)));
+	if (slot != PATH_MAIN)
+		braid_put_le64(m.rx_bytes, mp->path[slot].rx_bytes);
 	send_control(peer, now, slot, &m);
+}
+
+/* ---- Aggregation: rates and delays from the far end's reports ---- */
+
+/* A one-way delay against the reference: clocks differ by an unknown, common offset. */
+static int64_t owd_sample(uint32_t *ref, bool *has_ref, uint32_t raw)
+{
+	if (!*has_ref) {
+		*ref = raw;
+		*has_ref = true;
+	}
+	return (int32_t)(raw - *ref);
+}
+
+/* The lowest delay over the last one or two windows: the path with empty queues. */
+static int64_t owd_floor(const struct path *p)
+{
+	return p->owd_min[0] < p->owd_min[1] ? p->owd_min[0] : p->owd_min[1];
+}
+
+static void note_owd(struct multipath *mp, struct path *p, uint64_t now, int64_t owd)
+{
+	if (now - mp->owd_window_start >= PATH_OWD_WINDOW_NS) {
+		for (unsigned int i = 0; i < mp->n; i++) {
+			mp->path[i].owd_min[1] = mp->path[i].owd_min[0];
+			mp->path[i].owd_min[0] = INT64_MAX;
+		}
+		mp->owd_window_start = now;
+	}
+	if (!p->has_owd)
+		p->owd_min[0] = p->owd_min[1] = INT64_MAX;
+	p->owd = owd;
+	p->has_owd = true;
+	if (owd < p->owd_min[0])
+		p->owd_min[0] = owd;
+}
+
+/*
+ * The rate a path delivers, from two reports: the bytes the far end received
+ * by it over the far end's clock. Its delay over its floor is its queue: past
+ * max(PATH_QUEUE_DELAY_MIN_NS, a quarter of the one-way base), the path is
+ * full and takes 7/8 of what it delivered; else it may take 10% more than
+ * the most it was seen to carry, when it was carrying about its share.
+ */
+static void update_rate(struct path *p, uint64_t delivered_bps)
+{
+	uint64_t queue_ns = (uint64_t)(p->owd - owd_floor(p)) * 1000;
+	uint64_t limit = p->srtt / 8 > PATH_QUEUE_DELAY_MIN_NS ? p->srtt / 8 :
+							       PATH_QUEUE_DELAY_MIN_NS;
+	uint64_t rate = rate_of(p);
+
+	if (queue_ns > limit)
+		rate = delivered_bps * 7 / 8;
+	else if (delivered_bps * 2 >= rate)
+		rate = (rate > delivered_bps ? rate : delivered_bps) * 11 / 10;
+	if (rate < PATH_RATE_MIN_BPS)
+		rate = PATH_RATE_MIN_BPS;
+	p->rate = p->cap && rate > p->cap ? p->cap : rate;
+}
+
+static void got_report(struct multipath *mp, struct path *p, uint64_t now,
+		       const struct message_control *m)
+{
+	uint64_t rx = braid_get_le64(m->rx_bytes), at = braid_get_le64(m->sent_us), span;
+
+	note_owd(mp, p, now, owd_sample(&mp->owd_ref, &mp->has_owd_ref, braid_get_le32(m->owd_us)));
+	if (p->has_report && at > p->report_us && rx >= p->report_rx_bytes) {
+		span = at - p->report_us;
+		/* Too short a span measures the probes' own spacing, not the path. */
+		if (span * 1000 < PATH_REPORT_INTERVAL_NS / 2)
+			return;
+		if (now - mp->last_data_tx < PATH_DATA_RECENT_NS)
+			update_rate(p, (rx - p->report_rx_bytes) * 8 * 1000000 / span);
+	}
+	p->report_rx_bytes = rx;
+	p->report_us = at;
+	p->has_report = true;
+}
+
+/* A probe of the far end's came by p: its delay, for the reorder bound. */
+static void got_probe(struct multipath *mp, struct path *p, uint64_t now,
+		      const struct message_control *m)
+{
+	int64_t owd = owd_sample(&mp->rx_owd_ref, &mp->has_rx_owd_ref,
+				 (uint32_t)(now / 1000 - braid_get_le64(m->sent_us)));
+	int64_t err;
+
+	if (now - mp->rx_owd_window_start >= PATH_OWD_WINDOW_NS) {
+		for (unsigned int i = 0; i < mp->n; i++) {
+			mp->path[i].rx_owd_lo[1] = mp->path[i].rx_owd_lo[0];
+			mp->path[i].rx_owd_hi[1] = mp->path[i].rx_owd_hi[0];
+			mp->path[i].rx_owd_lo[0] = INT64_MAX;
+			mp->path[i].rx_owd_hi[0] = INT64_MIN;
+		}
+		mp->rx_owd_window_start = now;
+	}
+	if (!p->has_rx_owd) {
+		p->rx_owd = owd;
+		p->rx_owdvar = 0;
+		p->rx_owd_lo[0] = p->rx_owd_lo[1] = p->rx_owd_hi[0] = p->rx_owd_hi[1] = owd;
+		p->has_rx_owd = true;
+		return;
+	}
+	err = owd > p->rx_owd ? owd - p->rx_owd : p->rx_owd - owd;
+	p->rx_owdvar = (3 * p->rx_owdvar + err) / 4;
+	p->rx_owd = (7 * p->rx_owd + owd) / 8;
+	p->rx_owd_lo[0] = owd < p->rx_owd_lo[0] ? owd : p->rx_owd_lo[0];
+	p->rx_owd_hi[0] = owd > p->rx_owd_hi[0] ? owd : p->rx_owd_hi[0];
+}
+
+/*
+ * How long a gap in the order may wait: from the lowest delay any path had
+ * lately to the highest (queues included, as the probes met them), twice
+ * their variation on top, and a little; one path alone, the minimum; paths
+ * not yet measured, the maximum.
+ */
+static uint64_t reorder_bound(const struct multipath *mp, uint64_t now_ns)
+{
+	int64_t lo = INT64_MAX, hi = INT64_MIN, var = 0;
+	unsigned int live = 0, measured = 0;
+	uint64_t b;
+
+	for (unsigned int i = 0; i < mp->n; i++) {
+		const struct path *p = &mp->path[i];
+
+		if (!is_live(p))
+			continue;
+		live++;
+		if (!p->has_rx_owd)
+			continue;
+		measured++;
+		for (unsigned int w = 0; w < 2; w++) {
+			lo = p->rx_owd_lo[w] < lo ? p->rx_owd_lo[w] : lo;
+			hi = p->rx_owd_hi[w] > hi && p->rx_owd_hi[w] != INT64_MIN ?
+			     p->rx_owd_hi[w] : hi;
+		}
+		var = p->rx_owdvar > var ? p->rx_owdvar : var;
+	}
+	/*
+	 * A path alone has nothing to reorder, unless it is alone only because
+	 * the others are not known yet: the far end has just begun to aggregate.
+	 */
+	if (live <= 1)
+		return now_ns - mp->reorder_since < PATH_DATA_RECENT_NS ? PATH_REORDER_MAX_NS :
+									 PATH_REORDER_MIN_NS;
+	if (measured < live)
+		return PATH_REORDER_MAX_NS;
+	b = (uint64_t)(hi - lo + 2 * var) * 1000 + PATH_REORDER_SLACK_NS;
+	/* What the probes did not see, the late packets did: a queue that filled between them. */
+	b += mp->reorder_extra[0] > mp->reorder_extra[1] ? mp->reorder_extra[0] :
+							   mp->reorder_extra[1];
+	if (b < PATH_REORDER_MIN_NS)
+		return PATH_REORDER_MIN_NS;
+	return b > PATH_REORDER_MAX_NS ? PATH_REORDER_MAX_NS : b;
+}
+
+static void deliver_in_order(void *ctx, uint8_t *pkt, size_t len)
+{
+	struct braid_peer *peer = ctx;
+	struct braid_device *dev = peer->dev;
+
+	dev->ops->deliver(dev->ctx, peer, pkt, len);
+}
+
+/* Late packets say the bound was short: remember by how much, for a window or two. */
+static void learn_from_late(struct multipath *mp, uint64_t now)
+{
+	uint64_t late_by = reorder_take_late_by(&mp->reorder);
+
+	if (now - mp->reorder_window_start >= PATH_OWD_WINDOW_NS) {
+		mp->reorder_extra[1] = mp->reorder_extra[0];
+		mp->reorder_extra[0] = 0;
+		mp->reorder_window_start = now;
+	}
+	if (late_by > mp->reorder_extra[0])
+		mp->reorder_extra[0] = late_by > PATH_REORDER_MAX_NS ? PATH_REORDER_MAX_NS : late_by;
+}
+
+void path_deliver(struct braid_peer *peer, uint64_t now, uint64_t keypair_id, uint64_t counter,
+		  uint8_t *pkt, size_t len)
+{
+	struct multipath *mp = peer->paths.mp;
+
+	if (!reorders(mp)) {
+		if (len)
+			deliver_in_order(peer, pkt, len);
+		return;
+	}
+	reorder_add(&mp->reorder, now, keypair_id, counter, pkt, len, deliver_in_order, peer);
+	if (mp->reorder.late_by)
+		learn_from_late(mp, now);
+	if (mp->reorder.count)
+		device_note_deadline(peer->dev, reorder_deadline(&mp->reorder, reorder_bound(mp, now)));
+}
+
+/* The far end aggregates per packet: keep a reorder buffer while it does. */
+static void follow_far_mode(struct braid_peer *peer, uint64_t now, enum braid_multipath mode)
+{
+	struct multipath *mp = peer->paths.mp;
+
+	if (mode == BRAID_MULTIPATH_AGGREGATE && !mp->reorder.arena) {
+		mp->reorder_since = now;
+		if (reorder_init(&mp->reorder))
+			device_log(peer->dev, BRAID_LOG_ERROR,
+				   "peer %llu: no memory for a reorder buffer; packets go unordered",
+				   (unsigned long long)peer->internal_id);
+	} else if (mode != BRAID_MULTIPATH_AGGREGATE && mp->reorder.arena) {
+		reorder_flush(&mp->reorder, now, deliver_in_order, peer);
+		reorder_free(&mp->reorder);
+	}
+	mp->far_mode = mode;
 }
 
 static void got_reply(struct braid_peer *peer, uint64_t now, struct path *p,
@@ -740,6 +1192,7 @@ static void got_reply(struct braid_peer *peer, uint64_t now, struct path *p,
 	/* Our own clock came back: a reply to a probe from the future is no sample. */
 	if (sent <= now && now - sent >= hold)
 		rtt_sample(p, now - sent - hold);
+	got_report(peer->paths.mp, p, now, m);
 	p->probes_answered++;
 	if (p->probes_sent) {
 		uint64_t lost = p->probes_sent > p->probes_answered ?
@@ -758,7 +1211,7 @@ bool path_control_received(struct braid_peer *peer, uint64_t now,
 
 	if (len < sizeof(*m) || m->type != CONTROL_TYPE_V1 ||
 	    (m->kind != CONTROL_PROBE && m->kind != CONTROL_REPLY) ||
-	    m->mode > BRAID_MULTIPATH_AGGREGATE)
+	    m->mode > BRAID_MULTIPATH_AGGREGATE_FLOW)
 		return false;
 	mp = mp_get(peer);
 	if (!mp)
@@ -768,7 +1221,8 @@ bool path_control_received(struct braid_peer *peer, uint64_t now,
 			   (unsigned long long)peer->internal_id,
 			   m->mode == BRAID_MULTIPATH_OFF ? "no multipath" : "multipath");
 	mp->kind = BRAID_PEER_BRAID;
-	mp->far_mode = m->mode;
+	if (mp->far_mode != m->mode || (m->mode == BRAID_MULTIPATH_AGGREGATE && !mp->reorder.arena))
+		follow_far_mode(peer, now, m->mode);
 	mp->hellos = 0;
 	mp->next_hello = BRAID_NEVER;
 	/* Its arrival was counted before it was known to be braid's: learn its path now. */
@@ -777,10 +1231,13 @@ bool path_control_received(struct braid_peer *peer, uint64_t now,
 		path_received(peer, now, from, 0, PATH_RX_CONTROL);
 		slot = find_path(mp, from);
 	}
-	if (m->kind == CONTROL_PROBE)
+	if (m->kind == CONTROL_PROBE) {
+		if (slot >= 0)
+			got_probe(mp, &mp->path[slot], now, m);
 		reply_to(peer, now, slot >= 0 ? (unsigned int)slot : PATH_MAIN, m);
-	else if (slot >= 0)
+	} else if (slot >= 0) {
 		got_reply(peer, now, &mp->path[slot], m);
+	}
 	reschedule(peer, now);
 	return true;
 }
@@ -821,13 +1278,20 @@ static void check_path(struct braid_peer *peer, uint64_t now, struct path *p)
 	}
 }
 
-/* When p wants its next probe (braid peers only; the follower only answers). */
+/*
+ * When p wants its next probe. Only a braid peer is probed, and only by the
+ * end that configured the path, but for aggregation, where both ends need
+ * their rates. Every PATH_PROBE_INTERVAL_NS idle; PATH_REPORT_INTERVAL_NS
+ * while aggregated data flows (the probes' replies are the rate reports).
+ */
 static void plan_probe(const struct multipath *mp, struct path *p, uint64_t now)
 {
 	uint64_t interval = PATH_PROBE_INTERVAL_NS, next, early;
+	bool aggregating = is_aggregating(mp);
 
-	if (mp->kind != BRAID_PEER_BRAID || is_follower(mp) || !p->is_configured ||
-	    !p->is_usable) {
+	if (mp->kind != BRAID_PEER_BRAID || !p->is_usable ||
+	    (p->is_configured ? is_follower(mp) && !aggregating :
+				!aggregating || !is_live(p))) {
 		p->next_probe = BRAID_NEVER;
 		return;
 	}
@@ -835,6 +1299,9 @@ static void plan_probe(const struct multipath *mp, struct path *p, uint64_t now)
 		interval = PATH_SUSPECT_PROBE_NS;
 	else if (p->state == BRAID_PATH_PROBING)
 		interval = PATH_UP_DELAY_NS / 8;
+	else if (aggregating && mp->last_data_tx != BRAID_NEVER &&
+		 now - mp->last_data_tx < PATH_DATA_RECENT_NS)
+		interval = PATH_REPORT_INTERVAL_NS;
 	next = p->last_probe == BRAID_NEVER ? now : p->last_probe + interval;
 	/* Traffic unanswered for half the suspect time: ask now rather than wait to suspect. */
 	if (p->unanswered_since != BRAID_NEVER &&
@@ -918,6 +1385,10 @@ static void reschedule(struct braid_peer *peer, uint64_t now)
 	if (mp->kind != BRAID_PEER_BRAID && mp->next_stock_probe > now &&
 	    mp->next_stock_probe < next)
 		next = mp->next_stock_probe;
+	if (mp->reorder.count) {
+		d = reorder_deadline(&mp->reorder, reorder_bound(mp, now));
+		next = d < next ? d : next;
+	}
 	mp->next_deadline = next;
 	device_note_deadline(peer->dev, next);
 }
@@ -930,6 +1401,8 @@ uint64_t path_tick(struct braid_peer *peer, uint64_t now)
 		return BRAID_NEVER;
 	forget_idle_learned(peer, now);
 	if (!is_multipath(peer)) {
+		if (mp->reorder.count)
+			reorder_flush(&mp->reorder, now, deliver_in_order, peer);
 		mp->next_deadline = BRAID_NEVER;
 		return BRAID_NEVER;
 	}
@@ -945,6 +1418,8 @@ uint64_t path_tick(struct braid_peer *peer, uint64_t now)
 		if (mp->path[i].next_probe <= now)
 			send_probe(peer, now, i, false);
 	}
+	if (mp->reorder.count)
+		reorder_tick(&mp->reorder, now, reorder_bound(mp, now), deliver_in_order, peer);
 	reschedule(peer, now);
 	return mp->next_deadline;
 }
@@ -960,7 +1435,7 @@ int braid_peer_set_multipath(struct braid_peer *peer, uint64_t now, enum braid_m
 {
 	struct multipath *mp;
 
-	if ((unsigned int)mode > BRAID_MULTIPATH_AGGREGATE)
+	if ((unsigned int)mode > BRAID_MULTIPATH_AGGREGATE_FLOW)
 		return -EINVAL;
 	if (mode == BRAID_MULTIPATH_OFF && !peer->paths.mp)
 		return 0;
@@ -1028,6 +1503,7 @@ static int configure(const struct braid_peer *peer, const struct braid_path_conf
 	memcpy(p->name, cfg->name, sizeof(p->name));
 	p->name[sizeof(p->name) - 1] = '\0';
 	p->prio = cfg->prio;
+	p->cap = cfg->rate_cap_bps;
 	p->is_configured = true;
 	p->is_usable = cfg->is_usable;
 	p->pins_interface = cfg->endpoint.src_ifindex != 0;
@@ -1081,6 +1557,7 @@ int braid_peer_set_paths(struct braid_peer *peer, uint64_t now,
 			struct path keep = mp->path[j];
 
 			keep.prio = fresh[i].prio;
+			keep.cap = fresh[i].cap;
 			keep.endpoint.src = fresh[i].endpoint.src;
 			fresh[i] = keep;
 			set_usable(peer, now, &fresh[i], is_usable);
@@ -1128,6 +1605,8 @@ static void fill_info(const struct path *p, struct braid_path_info *info)
 	info->rx_packets = p->rx_packets;
 	info->wins = p->wins;
 	info->last_rx_ns = p->last_rx;
+	info->rate_bps = p->rate;
+	info->owd_us = -1;
 }
 
 size_t braid_peer_get_paths(const struct braid_peer *peer, struct braid_path_info *paths,
@@ -1135,11 +1614,44 @@ size_t braid_peer_get_paths(const struct braid_peer *peer, struct braid_path_inf
 {
 	const struct multipath *mp = peer->paths.mp;
 
+	int64_t base;
+
 	if (!mp)
 		return 0;
-	for (unsigned int i = 0; i < mp->n && i < max; i++)
+	base = fastest_owd(mp, 0);
+	for (unsigned int i = 0; i < mp->n && i < max; i++) {
 		fill_info(&mp->path[i], &paths[i]);
+		if (mp->path[i].has_owd)
+			paths[i].owd_us = mp->path[i].owd > base ? mp->path[i].owd - base : 0;
+	}
 	return mp->n;
+}
+
+bool braid_peer_get_reorder_stats(const struct braid_peer *peer, struct braid_reorder_stats *st)
+{
+	const struct multipath *mp = peer->paths.mp;
+	uint64_t total = 0, seen = 0;
+	unsigned int b;
+
+	memset(st, 0, sizeof(*st));
+	if (!reorders(mp))
+		return false;
+	st->held = mp->reorder.stats.held;
+	st->released = mp->reorder.stats.released;
+	st->gave_up = mp->reorder.stats.gave_up;
+	st->late = mp->reorder.stats.late;
+	st->bound_us = reorder_bound(mp, mp->last_data_tx == BRAID_NEVER ? 0 : mp->last_data_tx) / 1000;
+	for (b = 0; b < REORDER_HOLD_BUCKETS; b++)
+		total += mp->reorder.stats.holds[b];
+	/* The upper edge of the bucket that holds the 99th percentile. */
+	for (b = 0; total && b < REORDER_HOLD_BUCKETS; b++) {
+		seen += mp->reorder.stats.holds[b];
+		if (seen * 100 >= total * 99) {
+			st->hold_p99_us = (uint64_t)(b + 1) * REORDER_HOLD_BUCKET_US;
+			break;
+		}
+	}
+	return true;
 }
 
 static void link_changed(struct braid_peer *peer, uint64_t now, int ifindex, bool is_usable)

@@ -81,9 +81,15 @@ struct braid_peer;
 void path_init(struct peer_paths *paths);
 void path_free(struct peer_paths *paths);
 
-/* Where the next message of this kind goes; false when the peer has nowhere to send. */
-bool path_choose(struct braid_peer *peer, uint64_t now, enum path_msg msg,
-		 struct path_choice *choice);
+/*
+ * Where the next message of this kind goes; false when the peer has nowhere
+ * to send. Data: pkt is the inner packet (aggregate-flow hashes its flow; may
+ * be NULL otherwise), len what it takes on the wire.
+ */
+bool path_choose(struct braid_peer *peer, uint64_t now, enum path_msg msg, const uint8_t *pkt,
+		 size_t len, struct path_choice *choice);
+/* The peer has somewhere to send: an endpoint, or a path. */
+bool path_can_send(const struct braid_peer *peer);
 /* The endpoint of a slot of a choice (PATH_MAIN included). */
 const struct braid_endpoint *path_endpoint(const struct braid_peer *peer, unsigned int slot);
 
@@ -115,6 +121,14 @@ enum path_rx {
 /* An authenticated packet of len bytes arrived from `from`. */
 void path_received(struct braid_peer *peer, uint64_t now, const struct braid_endpoint *from,
 		   size_t len, enum path_rx rx);
+
+/*
+ * Hand an inner packet to the caller, counter of keypair_id: at once, or, when
+ * the far end aggregates per packet, in counter order (reorder.h). len 0: the
+ * counter carried nothing to deliver, but fills its place in the order.
+ */
+void path_deliver(struct braid_peer *peer, uint64_t now, uint64_t keypair_id, uint64_t counter,
+		  uint8_t *pkt, size_t len);
 
 /* A handshake completed; rtt_ns is its round trip when we initiated it (else 0). */
 void path_session_started(struct braid_peer *peer, uint64_t now, uint64_t rtt_ns);

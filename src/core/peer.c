@@ -104,7 +104,7 @@ void braid_peer_set_persistent_keepalive(struct braid_peer *peer, uint64_t now, 
 	if (!seconds)
 		peer->timer_persistent_keepalive = BRAID_NEVER;
 	/* Turning it on opens the NAT mapping at once rather than after a full interval. */
-	if (send_now && path_choose(peer, now, PATH_MSG_DATA, &(struct path_choice){ 0 }))
+	if (send_now && path_can_send(peer))
 		peer_send_keepalive(peer, now);
 }
 

@@ -49,14 +49,9 @@ void reorder_free(struct reorder *r)
 
 static void note_hold(struct reorder *r, uint64_t waited_ns)
 {
-	uint64_t us = waited_ns / 1000;
-	unsigned int b = 0;
+	uint64_t b = waited_ns / 1000 / REORDER_HOLD_BUCKET_US;
 
-	while (us >= 2 && b < REORDER_HOLD_BUCKETS - 1) {
-		us >>= 1;
-		b++;
-	}
-	r->stats.hold_us[b]++;
+	r->stats.holds[b < REORDER_HOLD_BUCKETS ? b : REORDER_HOLD_BUCKETS - 1]++;
 }
 
 /* The next counter's slot: deliver what it holds, or count it given up; then move on. */
@@ -73,8 +68,25 @@ static void advance(struct reorder *r, uint64_t now, reorder_deliver_fn *fn, voi
 		r->count--;
 	} else {
 		r->stats.gave_up++;
+		r->gave_up_at = now;
 	}
 	r->next++;
+}
+
+uint64_t reorder_take_late_by(struct reorder *r)
+{
+	uint64_t late_by = r->late_by;
+
+	r->late_by = 0;
+	return late_by;
+}
+
+/* A packet whose gap was given up on: how long after that it came. */
+static void note_late(struct reorder *r, uint64_t now)
+{
+	r->stats.late++;
+	if (now > r->gave_up_at && now - r->gave_up_at > r->late_by)
+		r->late_by = now - r->gave_up_at;
 }
 
 /* Release the run of filled slots at next. */
@@ -107,6 +119,12 @@ void reorder_add(struct reorder *r, uint64_t now, uint64_t keypair_id, uint64_t 
 		deliver_now((uint8_t *)pkt, len, fn, ctx);
 		return;
 	}
+	/* A buffer put in place mid-session starts with the first counter it sees. */
+	if (!r->is_started) {
+		r->is_started = true;
+		r->keypair_id = keypair_id;
+		r->next = r->high = c;
+	}
 	if (keypair_id != r->keypair_id) {
 		if (keypair_id < r->keypair_id) {
 			r->stats.late++;
@@ -119,7 +137,7 @@ void reorder_add(struct reorder *r, uint64_t now, uint64_t keypair_id, uint64_t 
 		r->next = r->high = 0;
 	}
 	if (c < r->next) {
-		r->stats.late++;
+		note_late(r, now);
 		deliver_now((uint8_t *)pkt, len, fn, ctx);
 		return;
 	}

@@ -29,7 +29,8 @@
 enum {
 	REORDER_SLOTS = 2048,		/* counters held ahead of the next one, a power of two */
 	REORDER_SLOT_LEN = 2048,	/* bytes per slot, the packet and its length */
-	REORDER_HOLD_BUCKETS = 24,	/* hold times, by powers of two of microseconds */
+	REORDER_HOLD_BUCKET_US = 2000,	/* hold times by steps of 2 ms, */
+	REORDER_HOLD_BUCKETS = 128,	/* the last one for all from 254 ms on */
 };
 
 struct reorder_stats {
@@ -37,7 +38,7 @@ struct reorder_stats {
 	uint64_t held;			/* packets that waited for a gap */
 	uint64_t gave_up;		/* gaps skipped after their bound */
 	uint64_t late;			/* packets that came after their gap was skipped */
-	uint64_t hold_us[REORDER_HOLD_BUCKETS];	/* bucket i: held [2^i, 2^(i+1)) us; 0: < 2 */
+	uint64_t holds[REORDER_HOLD_BUCKETS];	/* bucket i: held [2i, 2i + 2) ms */
 };
 
 typedef void reorder_deliver_fn(void *ctx, uint8_t *pkt, size_t len);
@@ -49,6 +50,9 @@ struct reorder {
 	uint64_t next;			/* the next counter to release */
 	uint64_t high;			/* one past the highest counter held */
 	unsigned int count;		/* slots filled */
+	bool is_started;		/* next is known: the first counter has come */
+	uint64_t gave_up_at;		/* when a gap was last given up on */
+	uint64_t late_by;		/* the most a late packet came after that, since last read */
 	struct reorder_stats stats;
 };
 
@@ -70,6 +74,13 @@ uint64_t reorder_tick(struct reorder *r, uint64_t now, uint64_t bound,
 
 /* When a gap would be given up on with this bound (BRAID_NEVER: nothing waits). */
 uint64_t reorder_deadline(const struct reorder *r, uint64_t bound);
+
+/*
+ * How much longer than its bound a gap would have had to wait, at most, for
+ * the late packets since the last call: the caller's bound was too short by
+ * this much. Reading it starts over.
+ */
+uint64_t reorder_take_late_by(struct reorder *r);
 
 /* Deliver everything held, in counter order, gaps skipped. */
 void reorder_flush(struct reorder *r, uint64_t now, reorder_deliver_fn *fn, void *ctx);

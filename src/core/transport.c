@@ -176,7 +176,7 @@ static enum braid_drop send_prepare_one(struct braid_device *dev, uint64_t now,
 	peer = transport_route(dev, pkt, len);
 	if (!peer)
 		return BRAID_DROP_NO_ROUTE;
-	if (!path_choose(peer, now, PATH_MSG_DATA, choice))
+	if (!path_choose(peer, now, PATH_MSG_DATA, pkt, braid_message_len(len, dev->mtu), choice))
 		return BRAID_DROP_NO_ENDPOINT;
 	*peerp = peer;
 	/* Nothing may overtake packets already waiting for a session. */
@@ -320,15 +320,54 @@ static size_t inner_ip_len(const uint8_t *pkt, size_t len)
 	return ip_len <= len ? ip_len : 0;
 }
 
+/*
+ * What an authentic, fresh message's payload is to deliver: BRAID_OK and its
+ * real length in *ip_len, or why not (a keepalive and a control message are
+ * BRAID_OK with nothing to deliver).
+ */
+static enum braid_drop inner_checked(struct braid_device *dev, uint64_t now,
+				     struct braid_peer *peer, const struct braid_endpoint *from,
+				     uint8_t *inner, size_t inner_len, bool is_control,
+				     size_t *ip_len)
+{
+	const uint8_t *src;
+	int family;
+
+	*ip_len = 0;
+	if (!inner_len)
+		return BRAID_OK;
+	/* braid's control messages are keepalives with news, not data. */
+	if (is_control) {
+		if (path_control_received(peer, now, from, inner, inner_len))
+			return BRAID_OK;
+		device_log_drop(dev, now, "peer %llu: malformed control message",
+				(unsigned long long)peer->internal_id);
+		return BRAID_DROP_INNER_MALFORMED;
+	}
+	timers_data_received(peer, now);
+	*ip_len = inner_ip_len(inner, inner_len);
+	src = *ip_len ? ip_address(inner, *ip_len, false, &family) : NULL;
+	if (!src) {
+		device_log_drop(dev, now, "peer %llu: packet is neither IPv4 nor IPv6",
+				(unsigned long long)peer->internal_id);
+		return BRAID_DROP_INNER_MALFORMED;
+	}
+	if (allowedips_lookup(&dev->allowedips, family, src) != peer) {
+		device_log_drop(dev, now, "peer %llu: packet has unallowed source address",
+				(unsigned long long)peer->internal_id);
+		return BRAID_DROP_INNER_SOURCE;
+	}
+	return BRAID_OK;
+}
+
 enum braid_drop transport_data_done(struct braid_device *dev, uint64_t now,
 				    struct braid_keypair *kp, const struct braid_endpoint *from,
 				    uint64_t nonce, uint8_t *inner, size_t inner_len)
 {
-	struct braid_peer *peer = kp->peer, *routed;
-	const uint8_t *src;
+	struct braid_peer *peer = kp->peer;
+	enum braid_drop why;
 	bool is_control;
 	size_t ip_len;
-	int family;
 
 	if (!peer || peer->is_dead)
 		return device_drop(dev, BRAID_DROP_UNKNOWN_INDEX);
@@ -356,37 +395,13 @@ enum braid_drop transport_data_done(struct braid_device *dev, uint64_t now,
 	timers_any_authenticated_packet_received(peer);
 	timers_any_authenticated_packet_traversal(peer, now);
 
-	if (!inner_len) {
-		peer->rx_bytes += message_data_len(0);
-		return BRAID_OK;
-	}
-	/* braid's control messages are keepalives with news, not data. */
-	if (is_control) {
+	why = inner_checked(dev, now, peer, from, inner, inner_len, is_control, &ip_len);
+	/* As the kernel counts: not a packet dropped by the checks. */
+	if (why == BRAID_OK)
 		peer->rx_bytes += message_data_len(inner_len);
-		if (path_control_received(peer, now, from, inner, inner_len))
-			return BRAID_OK;
-		device_log_drop(dev, now, "peer %llu: malformed control message",
-				(unsigned long long)peer->internal_id);
-		return device_drop(dev, BRAID_DROP_INNER_MALFORMED);
-	}
-	timers_data_received(peer, now);
-
-	ip_len = inner_ip_len(inner, inner_len);
-	src = ip_len ? ip_address(inner, ip_len, false, &family) : NULL;
-	if (!src) {
-		device_log_drop(dev, now, "peer %llu: packet is neither IPv4 nor IPv6",
-				(unsigned long long)peer->internal_id);
-		return device_drop(dev, BRAID_DROP_INNER_MALFORMED);
-	}
-	routed = allowedips_lookup(&dev->allowedips, family, src);
-	if (routed != peer) {
-		device_log_drop(dev, now, "peer %llu: packet has unallowed source address",
-				(unsigned long long)peer->internal_id);
-		return device_drop(dev, BRAID_DROP_INNER_SOURCE);
-	}
-	dev->ops->deliver(dev->ctx, peer, inner, ip_len);
-	peer->rx_bytes += message_data_len(inner_len);
-	return BRAID_OK;
+	/* Whatever it held, its counter takes its place in the order (path_deliver()). */
+	path_deliver(peer, now, kp->internal_id, nonce, inner, why == BRAID_OK ? ip_len : 0);
+	return why == BRAID_OK ? BRAID_OK : device_drop(dev, why);
 }
 
 size_t braid_device_receive_prepare(struct braid_device *dev, uint64_t now,

@@ -114,12 +114,13 @@ static int reply_errno(const char *reply)
 
 static void usage_set(FILE *f)
 {
-	fprintf(f, "Usage: braid set INTERFACE peer PUBLIC-KEY [multipath off|failover|redundant|aggregate]\n"
+	fprintf(f, "Usage: braid set INTERFACE peer PUBLIC-KEY [multipath MODE]\n"
 		   "                 [replace-paths] [path SPEC]... [extra-endpoint IP:PORT]...\n"
 		   "                 [peer PUBLIC-KEY ...]\n"
+		   "MODE: off, failover, redundant, aggregate or aggregate-flow.\n"
 		   "SPEC: an interface name or a local address, or auto, with options after commas:\n"
 		   "      prio=0..255 (lower is preferred), endpoint=IP:PORT (this path's remote),\n"
-		   "      exclude=IF1+IF2 (auto only).\n"
+		   "      rate=MBIT (aggregation sends no faster), exclude=IF1+IF2 (auto only).\n"
 		   "Example (a wg-quick PostUp): braid set %%i peer KEY multipath failover \\\n"
 		   "      path wlan0 path wwan0,prio=1\n");
 }
@@ -308,8 +309,8 @@ static void print_peer_tail(struct peer_view *p)
 static void print_path(const char *value)
 {
 	char copy[512], *field, *save = NULL, *name;
-	const char *local = "", *remote = "", *state = "", *rtt = "0", *last = "-1";
-	uint64_t rx = 0, tx = 0;
+	const char *local = "", *remote = "", *state = "", *rtt = "0", *last = "-1", *owd = "-1";
+	uint64_t rx = 0, tx = 0, rate = 0;
 
 	snprintf(copy, sizeof(copy), "%s", value);
 	name = strtok_r(copy, ",", &save);
@@ -333,6 +334,10 @@ static void print_path(const char *value)
 			tx = strtoull(v, NULL, 10);
 		else if (!strncmp(field, "last_rx_ms=", 11))
 			last = v;
+		else if (!strncmp(field, "rate_bps=", 9))
+			rate = strtoull(v, NULL, 10);
+		else if (!strncmp(field, "owd_us=", 7))
+			owd = v;
 	}
 	printf("  path %s: %s -> %s  %s", name ? name : "?", local, remote, state);
 	if (strtoull(rtt, NULL, 10))
@@ -343,6 +348,10 @@ static void print_path(const char *value)
 	print_bytes(tx);
 	if (atoll(last) >= 0)
 		printf(", last rx %.1f s ago", atoll(last) / 1000.0);
+	if (rate)
+		printf(", rate %.1f Mbit/s", rate / 1e6);
+	if (atoll(owd) > 0)
+		printf(", +%.1f ms one way", atoll(owd) / 1000.0);
 	printf("\n");
 }
 
@@ -409,6 +418,8 @@ static int show_reply(const char *ifname, char *reply)
 			printf(" (far end is braid: %s)\n", v);
 		} else if (in_peer && (v = value_of(line, "braid_path"))) {
 			print_path(v);
+		} else if (in_peer && (v = value_of(line, "braid_reorder"))) {
+			printf("  reorder: %s\n", v);
 		}
 	}
 	if (in_peer)

@@ -41,6 +41,24 @@ static bool parse_prio(const char *s, size_t len, uint8_t *prio)
 	return true;
 }
 
+/* "rate=N": megabits per second, 1 to 100000. */
+static bool parse_rate(const char *s, size_t len, uint64_t *bps)
+{
+	uint64_t n = 0;
+
+	if (!len || len > 6)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		n = n * 10 + (uint64_t)(s[i] - '0');
+	}
+	if (!n || n > 100000)
+		return false;
+	*bps = n * 1000000;
+	return true;
+}
+
 /* "a+b+c": interface names to leave out of auto. */
 static bool parse_exclude(struct mp_spec *spec, const char *s, size_t len)
 {
@@ -112,6 +130,9 @@ bool mp_spec_parse(struct mp_spec *spec, const char *value, size_t len)
 			if (!uapi_parse_endpoint(&spec->endpoint, eq + 1, comma - eq - 1))
 				return false;
 			spec->has_endpoint = true;
+		} else if (eq - s == 4 && !memcmp(s, "rate", 4)) {
+			if (!parse_rate(eq + 1, comma - eq - 1, &spec->rate_cap_bps))
+				return false;
 		} else if (eq - s == 7 && !memcmp(s, "exclude", 7) && spec->is_auto) {
 			if (!parse_exclude(spec, eq + 1, comma - eq - 1))
 				return false;
@@ -223,7 +244,7 @@ static void local_side(struct mp_config *c, const struct uplink *l,
 	p->is_usable = route == 1;
 }
 
-static void add_path(struct expansion *e, const char *name, uint8_t prio,
+static void add_path(struct expansion *e, const char *name, const struct mp_spec *spec,
 		     const struct braid_endpoint *remote, const struct braid_path_config *local)
 {
 	struct braid_path_config *p;
@@ -234,7 +255,8 @@ static void add_path(struct expansion *e, const char *name, uint8_t prio,
 	*p = *local;
 	p->endpoint.addr = remote->addr;
 	snprintf(p->name, sizeof(p->name), "%s", name);
-	p->prio = prio;
+	p->prio = spec ? spec->prio : 0;
+	p->rate_cap_bps = spec ? spec->rate_cap_bps : 0;
 }
 
 static void expand_named(struct mp_config *c, const struct mp_spec *spec,
@@ -258,7 +280,7 @@ static void expand_named(struct mp_config *c, const struct mp_spec *spec,
 	else if (spec->family == AF_INET6)
 		memcpy(&local.endpoint.src.in6, spec->local, 16);
 	mp_spec_format(spec, name, sizeof(name));
-	add_path(e, name, spec->prio, remote, &local);
+	add_path(e, name, spec, remote, &local);
 }
 
 static void expand_auto(struct mp_config *c, const struct mp_spec *spec,
@@ -276,7 +298,7 @@ static void expand_auto(struct mp_config *c, const struct mp_spec *spec,
 		local_side(c, l, remote, &local);
 		/* auto takes what works now; it is expanded again when that changes. */
 		if (local.is_usable)
-			add_path(e, l->name, spec->prio, remote, &local);
+			add_path(e, l->name, spec, remote, &local);
 	}
 }
 
@@ -329,7 +351,7 @@ int mp_config_apply(struct mp_config *c, struct braid_peer *peer, uint64_t now)
 							      &mp->extra[r - (peer_ep != NULL)];
 			struct braid_path_config local = { .is_usable = true };
 
-			add_path(&e, "", 0, remote, &local);
+			add_path(&e, "", NULL, remote, &local);
 		}
 	}
 	return braid_peer_set_paths(peer, now, e.path, e.n);

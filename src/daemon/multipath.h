@@ -34,6 +34,7 @@ struct mp_spec {
 	char exclude[MP_EXCLUDE_MAX][IF_NAMESIZE];	/* auto only */
 	unsigned int n_exclude;
 	uint8_t prio;
+	uint64_t rate_cap_bps;		/* rate=N (Mbit/s): aggregation's limit; 0: none */
 	bool has_endpoint;
 	struct braid_endpoint endpoint;
 };
@@ -55,7 +56,10 @@ struct mp_config {
 	int tun_ifindex;		/* never an uplink */
 };
 
-/* Parse "wlan0[,prio=N][,endpoint=IP:PORT]", "198.51.100.2[,...]" or "auto[,exclude=a+b]". */
+/*
+ * Parse "wlan0[,prio=N][,endpoint=IP:PORT][,rate=MBIT]", "198.51.100.2[,...]"
+ * or "auto[,exclude=a+b][,prio=N][,rate=MBIT]".
+ */
 bool mp_spec_parse(struct mp_spec *spec, const char *value, size_t len);
 /* The spec as get shows it back. */
 void mp_spec_format(const struct mp_spec *spec, char *buf, size_t len);

@@ -422,6 +422,7 @@ static const char *const mode_names[] = {
 	[BRAID_MULTIPATH_FAILOVER] = "failover",
 	[BRAID_MULTIPATH_REDUNDANT] = "redundant",
 	[BRAID_MULTIPATH_AGGREGATE] = "aggregate",
+	[BRAID_MULTIPATH_AGGREGATE_FLOW] = "aggregate-flow",
 };
 
 /* braid's own peer keys (multipath); a client that sends them knows they are ours. */
@@ -844,10 +845,13 @@ static void put_path(const struct uapi *u, uint64_t now, struct uapi_buf *out,
 		  (const void *)&ep->src.in4 : (const void *)&ep->src.in6, local, sizeof(local));
 	/* One line, so that wg, which ignores it, sees one unknown key. */
 	buf_printf(out, "braid_path=%s,local=%s,remote=%s,state=%s,rtt_us=%llu,tx_bytes=%llu,"
-		   "rx_bytes=%llu,last_rx_ms=%lld\n", path_name(u, info), local, remote,
-		   path_state_names[info->state], (unsigned long long)(info->srtt_ns / 1000),
-		   (unsigned long long)info->tx_bytes, (unsigned long long)info->rx_bytes,
-		   last_rx == UINT64_MAX ? -1LL : (long long)last_rx);
+		   "rx_bytes=%llu,last_rx_ms=%lld,rate_bps=%llu,owd_us=%lld,wins=%llu\n",
+		   path_name(u, info), local, remote, path_state_names[info->state],
+		   (unsigned long long)(info->srtt_ns / 1000), (unsigned long long)info->tx_bytes,
+		   (unsigned long long)info->rx_bytes,
+		   last_rx == UINT64_MAX ? -1LL : (long long)last_rx,
+		   (unsigned long long)info->rate_bps, (long long)info->owd_us,
+		   (unsigned long long)info->wins);
 }
 
 /*
@@ -859,6 +863,7 @@ static void put_multipath(const struct uapi *u, uint64_t now, struct uapi_buf *o
 			  const struct braid_peer *peer)
 {
 	struct braid_path_info info[BRAID_MAX_PATHS];
+	struct braid_reorder_stats rs;
 	enum braid_multipath mode = braid_peer_get_multipath(peer);
 	enum braid_peer_kind kind = braid_peer_get_kind(peer);
 	size_t n = braid_peer_get_paths(peer, info, BRAID_MAX_PATHS);
@@ -869,6 +874,12 @@ static void put_multipath(const struct uapi *u, uint64_t now, struct uapi_buf *o
 	buf_printf(out, "braid_peer_multipath=%s\n", kind_names[kind]);
 	for (size_t i = 0; i < n && i < BRAID_MAX_PATHS; i++)
 		put_path(u, now, out, &info[i]);
+	if (braid_peer_get_reorder_stats(peer, &rs))
+		buf_printf(out, "braid_reorder=held=%llu,released=%llu,gave_up=%llu,late=%llu,"
+			   "hold_p99_us=%llu,bound_us=%llu\n", (unsigned long long)rs.held,
+			   (unsigned long long)rs.released, (unsigned long long)rs.gave_up,
+			   (unsigned long long)rs.late, (unsigned long long)rs.hold_p99_us,
+			   (unsigned long long)rs.bound_us);
 }
 
 static void put_peer(const struct uapi *u, uint64_t now, struct uapi_buf *out,

@@ -944,7 +944,7 @@ static void op_control(struct input *in)
 		break;
 	case 8:
 		/* Any mode, an invalid one too. */
-		braid_peer_set_multipath(h->peer, w->now, (enum braid_multipath)(ctl >> 4) % 5);
+		braid_peer_set_multipath(h->peer, w->now, (enum braid_multipath)(ctl >> 4) % 6);
 		break;
 	case 9: {
 		/* Up to three uplinks, to the peer's endpoint or to one of the sources. */

@@ -67,12 +67,18 @@ struct sim_host {
 typedef bool sim_filter_fn(struct sim *sim, struct sim_host *from, struct sim_host *to,
 			   struct sim_datagram *d);
 
-/* What happens to every datagram from or to one underlay address. */
+/*
+ * What happens to every datagram from or to one underlay address: loss,
+ * delay, and a link rate each way, with a queue (tail drop past queue_max).
+ */
 struct sim_impair {
 	uint32_t addr;			/* network order; 0: unused */
 	bool blackhole;
 	unsigned int loss_permille;
 	uint64_t delay;			/* each way */
+	uint64_t rate_bps;		/* each way; 0: unlimited */
+	uint64_t queue_max;		/* ns of queue at rate_bps before datagrams drop; 0: 50 ms */
+	uint64_t free_at[2];		/* the link is busy until: [0] from addr, [1] to addr */
 	uint64_t dropped;
 };
 
@@ -329,6 +335,20 @@ static inline struct sim_impair *sim_impair(struct sim *sim, uint32_t addr)
 	return free_slot;
 }
 
+/* A link of rate_bps: when d would finish crossing it, or false when its queue is full. */
+static inline bool sim_serialize(struct sim *sim, struct sim_impair *im, unsigned int dir,
+				 const struct sim_datagram *d, uint64_t *delay)
+{
+	uint64_t start = im->free_at[dir] > sim->now ? im->free_at[dir] : sim->now;
+	uint64_t limit = im->queue_max ? im->queue_max : 50000000ULL;
+
+	if (start - sim->now > limit)
+		return false;
+	im->free_at[dir] = start + (uint64_t)d->len * 8 * 1000000000ULL / im->rate_bps;
+	*delay += im->free_at[dir] - sim->now;
+	return true;
+}
+
 /* What the impairments of both ends do to d: false when it is lost; else *delay. */
 static inline bool sim_impaired(struct sim *sim, const struct sim_datagram *d, uint64_t *delay)
 {
@@ -343,7 +363,8 @@ static inline bool sim_impaired(struct sim *sim, const struct sim_datagram *d, u
 			if (!im->addr || im->addr != ends[e])
 				continue;
 			if (im->blackhole ||
-			    (im->loss_permille && splitmix64(&sim->rng) % 1000 < im->loss_permille)) {
+			    (im->loss_permille && splitmix64(&sim->rng) % 1000 < im->loss_permille) ||
+			    (im->rate_bps && !sim_serialize(sim, im, e, d, delay))) {
 				im->dropped++;
 				return false;
 			}

@@ -52,6 +52,10 @@ static const struct {
 	/* 17 */ { "a/b", false, NULL, 0, false },
 	/* 18 */ { "auto,exclude=", false, NULL, 0, false },
 	/* 19 */ { "wlan0,prio=1,prio", false, NULL, 0, false },
+	/* 20 */ { "wwan0,prio=1,rate=20", true, "wwan0", 1, false },
+	/* 21 */ { "wwan0,rate=0", false, NULL, 0, false },
+	/* 22 */ { "wwan0,rate=1000000", false, NULL, 0, false },
+	/* 23 */ { "auto,rate=50", true, "auto", 0, false },
 };
 
 static void test_specs(void **state)
@@ -73,6 +77,8 @@ static void test_specs(void **state)
 		assert_int_equal(spec.prio, specs[i].prio);
 		assert_int_equal(spec.has_endpoint, specs[i].has_endpoint);
 	}
+	assert_true(mp_spec_parse(&spec, "wwan0,rate=20", 13));
+	assert_int_equal(spec.rate_cap_bps, 20000000);
 	assert_true(mp_spec_parse(&spec, "auto,exclude=docker0+virbr0", 27));
 	assert_int_equal(spec.n_exclude, 2);
 	assert_string_equal(spec.exclude[1], "virbr0");
