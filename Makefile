@@ -69,6 +69,8 @@ CORE := \
 	staged.c \
 	reorder.c \
 	path.c \
+	probe.c \
+	aggregate.c \
 	peer.c \
 	device.c
 

@@ -12,93 +12,9 @@
 #include <string.h>
 
 #include "device.h"
-#include "path.h"
-#include "peer.h"
-#include "reorder.h"
+#include "path_table.h"
 #include "transport.h"
 
-struct path {
-	struct braid_endpoint endpoint;	/* addr: the peer; src, src_ifindex: our side */
-	char name[BRAID_PATH_NAME_LEN];
-	uint8_t prio;
-	enum braid_path_state state;
-	bool is_configured;		/* else learned */
-	bool is_usable;			/* its link, as the caller says; learned: always */
-	bool pins_interface;		/* configured with an interface: leave by it */
-	uint64_t srtt, rttvar;		/* 0: no sample yet */
-	uint64_t last_rx, last_tx;
-	uint64_t unanswered_since;	/* first send since the last arrival; BRAID_NEVER: none */
-	unsigned int unanswered;	/* probes (braid) or sends (stock) since then */
-	uint64_t rx_gap;		/* smoothed time between arrivals */
-	uint64_t healthy_since;		/* probing: answering since */
-	uint64_t holddown_until;	/* failover avoids it until then */
-	uint64_t holddown;		/* the next hold-down, doubled per flap */
-	uint64_t last_failback;
-	uint64_t next_probe;		/* BRAID_NEVER: none planned */
-	uint64_t last_probe;
-	uint64_t silence_exempt_until;	/* stock peer: answered a handshake probe */
-	uint64_t probes_sent, probes_answered;
-	uint32_t loss_ppm;
-	uint64_t tx_bytes, rx_bytes, tx_packets, rx_packets, wins;
-	/*
-	 * Aggregation. Sending: what the path delivers, from the far end's
-	 * reports, and when what the scheduler gave it will have left. One-way
-	 * delays are in microseconds against the peer's reference (owd_ref),
-	 * since the two clocks' offset is unknown but common to every path.
-	 */
-	uint64_t rate;			/* bits per second; 0: not measured yet */
-	uint64_t cap;			/* the user's limit; 0: none */
-	uint64_t busy_until;
-	int64_t owd, owd_min[2];	/* the last report's delay, the minima of two windows */
-	bool has_owd;
-	uint64_t report_rx_bytes, report_us;	/* the far end's counter and clock at its last report */
-	bool has_report;
-	/*
-	 * Receiving: the far end's probes by this path, their smoothed delay, its
-	 * variation, and the extremes over the last one or two windows.
-	 */
-	int64_t rx_owd, rx_owdvar, rx_owd_lo[2], rx_owd_hi[2];
-	bool has_rx_owd;
-};
-
-/* aggregate-flow: which path a flow took, kept while it is active so it never moves. */
-struct flow_slot {
-	uint32_t hash;
-	uint8_t slot;
-	uint64_t last;
-};
-
-enum { FLOW_SLOTS = 1024, FLOW_IDLE_NS = 30 * NSEC_PER_SEC };
-
-struct multipath {
-	enum braid_multipath mode;	/* ours */
-	enum braid_multipath far_mode;	/* the peer's, from its control messages */
-	enum braid_peer_kind kind;
-	unsigned int n, n_configured;	/* configured slots first, then learned */
-	int active;			/* failover: the slot carrying traffic; -1: none */
-	int last_rx;			/* the slot of the last first arrival; -1: none */
-	unsigned int hellos;		/* HELLOs sent this session without an answer */
-	uint64_t next_hello;		/* BRAID_NEVER: none planned */
-	uint64_t next_stock_probe;
-	uint32_t probe_seq;
-	uint64_t reply_tokens, reply_last;	/* rate of probe replies */
-	uint64_t next_deadline;
-	/* Aggregation: the delay reference, the path of the burst under way, the receive order. */
-	uint32_t owd_ref, rx_owd_ref;
-	bool has_owd_ref, has_rx_owd_ref;
-	uint64_t owd_window_start, rx_owd_window_start;
-	int burst;			/* -1: none */
-	size_t burst_left;
-	struct flow_slot *flows;	/* aggregate-flow: FLOW_SLOTS, by flow hash; NULL: none */
-	uint64_t reorder_since;		/* when the reorder buffer started */
-	uint64_t reorder_extra[2];	/* what late packets showed the bound lacked, two windows */
-	uint64_t reorder_window_start;
-	uint64_t last_data_tx;		/* BRAID_NEVER: none yet */
-	struct reorder reorder;		/* in use while the far end aggregates per packet */
-	struct path path[BRAID_MAX_PATHS];
-};
-
-static void reschedule(struct braid_peer *peer, uint64_t now);
 
 static const char *const state_names[] = {
 	[BRAID_PATH_DOWN] = "down", [BRAID_PATH_PROBING] = "probing",
@@ -172,7 +88,7 @@ void path_free(struct peer_paths *paths)
 	paths->mp = NULL;
 }
 
-static struct multipath *mp_get(struct braid_peer *peer)
+struct multipath *path_mp_get(struct braid_peer *peer)
 {
 	struct multipath *mp = peer->paths.mp;
 
@@ -189,71 +105,12 @@ static struct multipath *mp_get(struct braid_peer *peer)
 	return mp;
 }
 
-/* The mode in force: ours, else the far end's once it showed it is braid. */
-static enum braid_multipath effective_mode(const struct multipath *mp)
-{
-	enum braid_multipath mode = mp->mode;
-
-	if (mode == BRAID_MULTIPATH_OFF && mp->kind == BRAID_PEER_BRAID)
-		mode = mp->far_mode;
-	/* Aggregation needs braid at both ends; until then it is failover. */
-	if ((mode == BRAID_MULTIPATH_AGGREGATE || mode == BRAID_MULTIPATH_AGGREGATE_FLOW) &&
-	    mp->kind != BRAID_PEER_BRAID)
-		mode = BRAID_MULTIPATH_FAILOVER;
-	return mode;
-}
-
-static bool is_aggregating(const struct multipath *mp)
-{
-	enum braid_multipath mode = effective_mode(mp);
-
-	return mode == BRAID_MULTIPATH_AGGREGATE || mode == BRAID_MULTIPATH_AGGREGATE_FLOW;
-}
-
-/* The far end spreads one flow over several paths: its packets must be put back in order. */
-static bool reorders(const struct multipath *mp)
-{
-	return mp && mp->kind == BRAID_PEER_BRAID && mp->far_mode == BRAID_MULTIPATH_AGGREGATE &&
-	       mp->reorder.arena;
-}
-
-static bool is_multipath(const struct braid_peer *peer)
-{
-	const struct multipath *mp = peer->paths.mp;
-
-	return mp && effective_mode(mp) != BRAID_MULTIPATH_OFF;
-}
-
-/* We follow: no mode of our own, the far end's is in force. */
-static bool is_follower(const struct multipath *mp)
-{
-	return mp->mode == BRAID_MULTIPATH_OFF;
-}
-
-static bool is_live(const struct path *p)
-{
-	return p->state == BRAID_PATH_ACTIVE || p->state == BRAID_PATH_STANDBY ||
-	       p->state == BRAID_PATH_SUSPECT;
-}
-
-static uint64_t suspect_ns(const struct path *p)
-{
-	uint64_t t;
-
-	if (!p->srtt)
-		return PATH_SUSPECT_MAX_NS;
-	t = p->srtt + 4 * p->rttvar + PATH_SUSPECT_SLACK_NS;
-	if (t < PATH_SUSPECT_MIN_NS)
-		return PATH_SUSPECT_MIN_NS;
-	return t > PATH_SUSPECT_MAX_NS ? PATH_SUSPECT_MAX_NS : t;
-}
-
 static uint64_t down_ns(const struct path *p)
 {
 	return p->srtt * 3 > PATH_DOWN_MIN_NS ? p->srtt * 3 : PATH_DOWN_MIN_NS;
 }
 
-static void set_state(struct braid_peer *peer, struct path *p, enum braid_path_state state,
+void path_set_state(struct braid_peer *peer, struct path *p, enum braid_path_state state,
 		      const char *why)
 {
 	char label[ENDPOINT_STR_LEN];
@@ -279,7 +136,7 @@ static void path_reset(struct path *p)
 }
 
 /* The slot whose path `from` arrived by, or -1. */
-static int find_path(const struct multipath *mp, const struct braid_endpoint *from)
+int path_find(const struct multipath *mp, const struct braid_endpoint *from)
 {
 	const struct path *p;
 
@@ -386,11 +243,11 @@ static void select_active(struct braid_peer *peer, uint64_t now, bool announce)
 	if (best < 0 || best == old)
 		return;
 	if (cur && cur->state == BRAID_PATH_ACTIVE)
-		set_state(peer, cur, BRAID_PATH_STANDBY, "a preferred path is back");
+		path_set_state(peer, cur, BRAID_PATH_STANDBY, "a preferred path is back");
 	mp->active = best;
 	if (old >= 0 && is_live(&mp->path[old]))
 		mp->path[best].last_failback = now;
-	set_state(peer, &mp->path[best], BRAID_PATH_ACTIVE, "now carries the traffic");
+	path_set_state(peer, &mp->path[best], BRAID_PATH_ACTIVE, "now carries the traffic");
 	device_log(peer->dev, BRAID_LOG_VERBOSE, "peer %llu: traffic moves to path %s",
 		   (unsigned long long)peer->internal_id, path_label(&mp->path[best], label));
 	/* Traffic moved (not merely found its first path): tell the far end. */
@@ -403,7 +260,7 @@ static void path_down(struct braid_peer *peer, uint64_t now, struct path *p, con
 {
 	if (p->state == BRAID_PATH_DOWN)
 		return;
-	set_state(peer, p, BRAID_PATH_DOWN, why);
+	path_set_state(peer, p, BRAID_PATH_DOWN, why);
 	if (p->last_failback != BRAID_NEVER && now - p->last_failback < PATH_FLAP_WINDOW_NS) {
 		p->holddown_until = now + p->holddown;
 		p->holddown = p->holddown * 2 > PATH_HOLDDOWN_MAX_NS ? PATH_HOLDDOWN_MAX_NS :
@@ -415,14 +272,6 @@ static void path_down(struct braid_peer *peer, uint64_t now, struct path *p, con
 }
 
 /* ---- Choosing where a message goes ---- */
-
-static void add_slot(struct path_choice *c, int slot)
-{
-	if (c->first == PATH_MAIN)
-		c->first = (uint8_t)slot;
-	else if (c->first != slot)
-		c->also |= (uint8_t)(1u << slot);
-}
 
 /* Every live path, or, when none is, every usable one: someone may get through. */
 static bool choose_all(const struct multipath *mp, struct path_choice *c)
@@ -462,170 +311,6 @@ static bool choose_follow(const struct multipath *mp, struct path_choice *c)
 	return false;
 }
 
-/* ---- Aggregation: the scheduler ---- */
-
-static uint64_t rate_of(const struct path *p)
-{
-	uint64_t r = p->rate ? p->rate : PATH_RATE_INITIAL_BPS;
-
-	return p->cap && r > p->cap ? p->cap : r;
-}
-
-/* How long bytes take to leave by p at its rate. */
-static uint64_t serialize_ns(const struct path *p, size_t bytes)
-{
-	return (uint64_t)bytes * 8 * NSEC_PER_SEC / rate_of(p);
-}
-
-static bool may_aggregate(const struct path *p, uint64_t now)
-{
-	return p->is_usable && (p->state == BRAID_PATH_ACTIVE || p->state == BRAID_PATH_STANDBY) &&
-	       now >= p->holddown_until;
-}
-
-/* The smallest one-way delay among the paths that may carry traffic (0 when none is known). */
-static int64_t fastest_owd(const struct multipath *mp, uint64_t now)
-{
-	int64_t min = INT64_MAX;
-
-	for (unsigned int i = 0; i < mp->n; i++)
-		if (mp->path[i].has_owd && may_aggregate(&mp->path[i], now) &&
-		    mp->path[i].owd < min)
-			min = mp->path[i].owd;
-	return min == INT64_MAX ? 0 : min;
-}
-
-/*
- * Earliest arrival: a burst of PATH_BURST_BYTES goes by the path where it
- * would arrive first, its queue (busy_until) over its rate plus how much
- * slower than the fastest path it is; a path PATH_QUEUE_MAX_NS behind is
- * passed over while another is not. -1 when no path may carry traffic.
- */
-static int earliest_path(const struct multipath *mp, uint64_t now)
-{
-	int64_t base = fastest_owd(mp, now);
-	uint64_t best_t = UINT64_MAX, t;
-	int best = -1, pass;
-
-	for (pass = 0; pass < 2 && best < 0; pass++) {
-		for (unsigned int i = 0; i < mp->n; i++) {
-			const struct path *p = &mp->path[i];
-
-			if (!may_aggregate(p, now) ||
-			    (!pass && p->busy_until > now + PATH_QUEUE_MAX_NS))
-				continue;
-			t = (p->busy_until > now ? p->busy_until : now) +
-			    serialize_ns(p, PATH_BURST_BYTES) +
-			    (p->has_owd && p->owd > base ? (uint64_t)(p->owd - base) * 1000 : 0);
-			if (t < best_t) {
-				best_t = t;
-				best = (int)i;
-			}
-		}
-	}
-	return best;
-}
-
-/* An inner flow's hash: addresses, protocol and ports (when it has them). */
-static uint32_t flow_hash(const uint8_t *pkt, size_t len)
-{
-	size_t off = 0, n = 0, l4 = 0;
-	uint32_t h = 2166136261u;	/* FNV-1a */
-
-	if (len >= BRAID_IPV4_HEADER_LEN && pkt[0] >> 4 == 4) {
-		off = BRAID_IPV4_SRC_OFF;
-		n = 8;
-		l4 = (size_t)(pkt[0] & 15) * 4;
-		h = (h ^ pkt[BRAID_IPV4_PROTOCOL_OFF]) * 16777619u;
-	} else if (len >= BRAID_IPV6_HEADER_LEN && pkt[0] >> 4 == 6) {
-		off = BRAID_IPV6_SRC_OFF;
-		n = 32;
-		l4 = BRAID_IPV6_HEADER_LEN;
-		h = (h ^ pkt[BRAID_IPV6_NEXT_HEADER_OFF]) * 16777619u;
-	}
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ pkt[off + i]) * 16777619u;
-	for (size_t i = 0; l4 && i < 4 && l4 + i < len; i++)
-		h = (h ^ pkt[l4 + i]) * 16777619u;
-	return h;
-}
-
-/* A new flow's path: its hash picks one, each in proportion to its rate. */
-static int pick_by_rate(const struct multipath *mp, uint64_t now, uint32_t hash)
-{
-	uint64_t total = 0, pick, r;
-
-	for (unsigned int i = 0; i < mp->n; i++)
-		if (may_aggregate(&mp->path[i], now))
-			total += rate_of(&mp->path[i]) / 1000;
-	if (!total)
-		return -1;
-	pick = hash % total;
-	for (unsigned int i = 0; i < mp->n; i++) {
-		if (!may_aggregate(&mp->path[i], now))
-			continue;
-		r = rate_of(&mp->path[i]) / 1000;
-		if (pick < r)
-			return (int)i;
-		pick -= r;
-	}
-	return -1;
-}
-
-/*
- * aggregate-flow: a flow keeps the path it was given while it is active
- * (rates move, flows must not: a moved flow is reordered), and gets another
- * only when its path can no longer carry traffic.
- */
-static int flow_path(struct multipath *mp, uint64_t now, const uint8_t *pkt, size_t len)
-{
-	uint32_t hash = pkt ? flow_hash(pkt, len) : 0;
-	struct flow_slot *f;
-
-	if (!mp->flows && !(mp->flows = calloc(FLOW_SLOTS, sizeof(*mp->flows))))
-		return pick_by_rate(mp, now, hash);
-	f = &mp->flows[hash % FLOW_SLOTS];
-	if (f->last && f->hash == hash && now - f->last < FLOW_IDLE_NS && f->slot < mp->n &&
-	    may_aggregate(&mp->path[f->slot], now)) {
-		f->last = now;
-		return f->slot;
-	}
-	f->hash = hash;
-	f->last = now;
-	f->slot = (uint8_t)pick_by_rate(mp, now, hash);
-	return f->slot == UINT8_MAX ? -1 : f->slot;
-}
-
-static bool choose_aggregate(struct braid_peer *peer, uint64_t now, const uint8_t *pkt,
-			     size_t len, struct path_choice *c)
-{
-	struct multipath *mp = peer->paths.mp;
-	struct path *p;
-	int slot;
-
-	if (effective_mode(mp) == BRAID_MULTIPATH_AGGREGATE_FLOW) {
-		slot = flow_path(mp, now, pkt, len);
-	} else {
-		/* Keep a burst on its path, so segmentation offload sends it whole. */
-		if (mp->burst < 0 || mp->burst_left < len ||
-		    !may_aggregate(&mp->path[mp->burst], now)) {
-			mp->burst = earliest_path(mp, now);
-			mp->burst_left = PATH_BURST_BYTES;
-		}
-		slot = mp->burst;
-		if (slot >= 0)
-			mp->burst_left -= len < mp->burst_left ? len : mp->burst_left;
-	}
-	if (slot < 0)
-		return false;
-	p = &mp->path[slot];
-	if (p->state == BRAID_PATH_STANDBY)
-		set_state(peer, p, BRAID_PATH_ACTIVE, "aggregation uses it");
-	p->busy_until = (p->busy_until > now ? p->busy_until : now) + serialize_ns(p, len);
-	add_slot(c, slot);
-	return true;
-}
-
 bool path_choose(struct braid_peer *peer, uint64_t now, enum path_msg msg, const uint8_t *pkt,
 		 size_t len, struct path_choice *choice)
 {
@@ -637,7 +322,7 @@ bool path_choose(struct braid_peer *peer, uint64_t now, enum path_msg msg, const
 		enum braid_multipath mode = effective_mode(mp);
 
 		if (msg == PATH_MSG_DATA && is_aggregating(mp) &&
-		    choose_aggregate(peer, now, pkt, len, choice))
+		    aggregate_choose(peer, now, pkt, len, choice))
 			return true;
 		if (msg == PATH_MSG_RESPONSE && choose_follow(mp, choice))
 			return true;
@@ -701,10 +386,10 @@ void path_sent(struct braid_peer *peer, uint64_t now, const struct path_choice *
 			mp->path[i].unanswered++;
 	}
 	if (started)
-		reschedule(peer, now);
+		path_reschedule(peer, now);
 }
 
-static void send_one(struct braid_peer *peer, unsigned int slot, const void *buf, size_t len,
+void path_send_slot(struct braid_peer *peer, unsigned int slot, const void *buf, size_t len,
 		     uint8_t tos)
 {
 	struct braid_device *dev = peer->dev;
@@ -718,10 +403,10 @@ unsigned int path_send_choice(struct braid_peer *peer, uint64_t now,
 {
 	unsigned int copies = 1;
 
-	send_one(peer, c->first, buf, len, tos);
+	path_send_slot(peer, c->first, buf, len, tos);
 	for (unsigned int i = 0; i < BRAID_MAX_PATHS; i++) {
 		if (c->also & (1u << i)) {
-			send_one(peer, i, buf, len, tos);
+			path_send_slot(peer, i, buf, len, tos);
 			copies++;
 		}
 	}
@@ -748,7 +433,7 @@ unsigned int path_send_on(struct braid_peer *peer, uint64_t now, unsigned int sl
 	if (slot == PATH_MAIN ? !peer->paths.has_endpoint :
 	    !peer->paths.mp || slot >= peer->paths.mp->n)
 		return 0;
-	send_one(peer, slot, buf, len, tos);
+	path_send_slot(peer, slot, buf, len, tos);
 	path_sent(peer, now, &c, len, false);
 	return 1;
 }
@@ -759,23 +444,6 @@ bool path_is_multipath(const struct braid_peer *peer)
 }
 
 /* ---- Arrivals ---- */
-
-static void rtt_sample(struct path *p, uint64_t rtt)
-{
-	uint64_t err;
-
-	/* The probes' clock counts microseconds: below that, a sample says "under 1 us". */
-	if (rtt < 1000)
-		rtt = 1000;
-	if (!p->srtt) {
-		p->srtt = rtt;
-		p->rttvar = rtt / 2;
-		return;
-	}
-	err = p->srtt > rtt ? p->srtt - rtt : rtt - p->srtt;
-	p->rttvar = (3 * p->rttvar + err) / 4;
-	p->srtt = (7 * p->srtt + rtt) / 8;
-}
 
 /* An authenticated packet came by p: it is alive. */
 static void heard_on(struct braid_peer *peer, struct path *p, uint64_t now, size_t len)
@@ -794,10 +462,10 @@ static void heard_on(struct braid_peer *peer, struct path *p, uint64_t now, size
 	p->unanswered_since = BRAID_NEVER;
 	p->unanswered = 0;
 	if (p->state == BRAID_PATH_SUSPECT) {
-		set_state(peer, p, BRAID_PATH_ACTIVE, "heard again");
+		path_set_state(peer, p, BRAID_PATH_ACTIVE, "heard again");
 	} else if (p->state == BRAID_PATH_DOWN && p->is_usable) {
 		p->healthy_since = now;
-		set_state(peer, p, BRAID_PATH_PROBING, "heard again");
+		path_set_state(peer, p, BRAID_PATH_PROBING, "heard again");
 	}
 }
 
@@ -816,7 +484,7 @@ void path_received(struct braid_peer *peer, uint64_t now, const struct braid_end
 	}
 	if (!is_multipath(peer))
 		return;
-	slot = find_path(mp, from);
+	slot = path_find(mp, from);
 	if (slot < 0 && rx != PATH_RX_COPY)
 		slot = learn(peer, now, from);
 	if (slot < 0)
@@ -833,7 +501,7 @@ void path_received(struct braid_peer *peer, uint64_t now, const struct braid_end
 		}
 		mp->last_rx = slot;
 	}
-	reschedule(peer, now);
+	path_reschedule(peer, now);
 }
 
 void path_session_started(struct braid_peer *peer, uint64_t now, uint64_t rtt_ns)
@@ -843,7 +511,7 @@ void path_session_started(struct braid_peer *peer, uint64_t now, uint64_t rtt_ns
 	if (!mp)
 		return;
 	if (rtt_ns && mp->last_rx >= 0 && !mp->path[mp->last_rx].srtt)
-		rtt_sample(&mp->path[mp->last_rx], rtt_ns);
+		probe_rtt_sample(&mp->path[mp->last_rx], rtt_ns);
 	/*
 	 * Ask again each session whether the far end is braid (a stock peer drops
 	 * a HELLO); once it has not answered PATH_HELLOS of them, one a session.
@@ -853,393 +521,6 @@ void path_session_started(struct braid_peer *peer, uint64_t now, uint64_t rtt_ns
 		mp->next_hello = now;
 		device_note_deadline(peer->dev, now);
 	}
-}
-
-/* ---- Control messages: probes, replies, HELLO ---- */
-
-static bool reply_allowed(struct multipath *mp, uint64_t now)
-{
-	const uint64_t cost = NSEC_PER_SEC / PATH_PROBE_REPLIES_PER_SECOND;
-	const uint64_t cap = cost * PATH_PROBE_REPLY_BURST;
-
-	mp->reply_tokens += now - mp->reply_last;
-	if (mp->reply_tokens > cap)
-		mp->reply_tokens = cap;
-	mp->reply_last = now;
-	if (mp->reply_tokens < cost)
-		return false;
-	mp->reply_tokens -= cost;
-	return true;
-}
-
-/* Seal a control message with the current session and send it by one path only. */
-static bool send_control(struct braid_peer *peer, uint64_t now, unsigned int slot,
-			 const struct message_control *msg)
-{
-	struct braid_device *dev = peer->dev;
-	struct braid_keypair *kp;
-	struct path_choice c = { .first = (uint8_t)slot };
-	uint64_t nonce;
-	size_t len;
-
-	kp = transport_send_begin(peer, now, 1, &nonce);
-	if (!kp)
-		return false;
-	len = braid_keypair_seal(kp, 0, nonce, dev->scratch, (const uint8_t *)msg, sizeof(*msg),
-				 dev->mtu);
-	braid_keypair_put(kp);
-	send_one(peer, slot, dev->scratch, len, 0);
-	path_sent(peer, now, &c, len, false);
-	transport_data_sent(peer, now, 0, len);
-	return true;
-}
-
-static void fill_control(const struct multipath *mp, uint64_t now, struct message_control *m,
-			 uint8_t kind, uint8_t flags, uint32_t seq)
-{
-	memset(m, 0, sizeof(*m));
-	m->type = CONTROL_TYPE_V1;
-	m->kind = kind;
-	m->flags = flags;
-	m->mode = (uint8_t)mp->mode;
-	braid_put_le32(m->seq, seq);
-	braid_put_le64(m->sent_us, now / 1000);
-}
-
-static void send_probe(struct braid_peer *peer, uint64_t now, unsigned int slot, bool hello)
-{
-	struct multipath *mp = peer->paths.mp;
-	struct message_control m;
-	struct path *p;
-
-	fill_control(mp, now, &m, CONTROL_PROBE, hello ? CONTROL_FLAG_HELLO : 0, ++mp->probe_seq);
-	if (slot == PATH_MAIN) {
-		send_control(peer, now, slot, &m);
-		return;
-	}
-	p = &mp->path[slot];
-	/* Without a session nothing goes; the attempt still waits its interval. */
-	p->last_probe = now;
-	if (!send_control(peer, now, slot, &m))
-		return;
-	p->probes_sent++;
-	p->unanswered++;
-}
-
-/*
- * Is the far end braid? A HELLO on the path the traffic takes (where a stock
- * peer would move its endpoint anyway), again PATH_HELLO_RETRY_NS later, at
- * most PATH_HELLOS times a session; unanswered, the peer is stock until the
- * next session asks again.
- */
-static void hello(struct braid_peer *peer, uint64_t now)
-{
-	struct multipath *mp = peer->paths.mp;
-	struct path_choice c;
-
-	mp->next_hello = BRAID_NEVER;
-	if (mp->kind == BRAID_PEER_BRAID || is_follower(mp))
-		return;
-	if (mp->hellos >= PATH_HELLOS) {
-		if (mp->kind != BRAID_PEER_STOCK)
-			device_log(peer->dev, BRAID_LOG_VERBOSE,
-				   "peer %llu: no answer to %u HELLOs: a stock WireGuard peer",
-				   (unsigned long long)peer->internal_id, mp->hellos);
-		mp->kind = BRAID_PEER_STOCK;
-		return;
-	}
-	if (!path_choose(peer, now, PATH_MSG_DATA, NULL, 0, &c))
-		return;
-	send_probe(peer, now, c.first, true);
-	mp->hellos++;
-	mp->next_hello = now + PATH_HELLO_RETRY_NS;
-}
-
-static void reply_to(struct braid_peer *peer, uint64_t now, unsigned int slot,
-		     const struct message_control *probe)
-{
-	struct multipath *mp = peer->paths.mp;
-	struct message_control m;
-
-	if (!reply_allowed(mp, now))
-		return;
-	fill_control(mp, now, &m, CONTROL_REPLY, probe->flags & CONTROL_FLAG_HELLO,
-		     braid_get_le32(probe->seq));
-	memcpy(m.echo_us, probe->sent_us, sizeof(m.echo_us));
-	/* For the prober's rate estimate: the probe's delay, and what came by this path. */
-	braid_put_le32(m.owd_us, (uint32_t)(now / 1000 - braid_get_le64(probe->sent_us)));
-	if (slot != PATH_MAIN)
-		braid_put_le64(m.rx_bytes, mp->path[slot].rx_bytes);
-	send_control(peer, now, slot, &m);
-}
-
-/* ---- Aggregation: rates and delays from the far end's reports ---- */
-
-/* A one-way delay against the reference: clocks differ by an unknown, common offset. */
-static int64_t owd_sample(uint32_t *ref, bool *has_ref, uint32_t raw)
-{
-	if (!*has_ref) {
-		*ref = raw;
-		*has_ref = true;
-	}
-	return (int32_t)(raw - *ref);
-}
-
-/* The lowest delay over the last one or two windows: the path with empty queues. */
-static int64_t owd_floor(const struct path *p)
-{
-	return p->owd_min[0] < p->owd_min[1] ? p->owd_min[0] : p->owd_min[1];
-}
-
-static void note_owd(struct multipath *mp, struct path *p, uint64_t now, int64_t owd)
-{
-	if (now - mp->owd_window_start >= PATH_OWD_WINDOW_NS) {
-		for (unsigned int i = 0; i < mp->n; i++) {
-			mp->path[i].owd_min[1] = mp->path[i].owd_min[0];
-			mp->path[i].owd_min[0] = INT64_MAX;
-		}
-		mp->owd_window_start = now;
-	}
-	if (!p->has_owd)
-		p->owd_min[0] = p->owd_min[1] = INT64_MAX;
-	p->owd = owd;
-	p->has_owd = true;
-	if (owd < p->owd_min[0])
-		p->owd_min[0] = owd;
-}
-
-/*
- * The rate a path delivers, from two reports: the bytes the far end received
- * by it over the far end's clock. Its delay over its floor is its queue: past
- * max(PATH_QUEUE_DELAY_MIN_NS, a quarter of the one-way base), the path is
- * full and takes 7/8 of what it delivered; else it may take 10% more than
- * the most it was seen to carry, when it was carrying about its share.
- */
-static void update_rate(struct path *p, uint64_t delivered_bps)
-{
-	uint64_t queue_ns = (uint64_t)(p->owd - owd_floor(p)) * 1000;
-	uint64_t limit = p->srtt / 8 > PATH_QUEUE_DELAY_MIN_NS ? p->srtt / 8 :
-							       PATH_QUEUE_DELAY_MIN_NS;
-	uint64_t rate = rate_of(p);
-
-	if (queue_ns > limit)
-		rate = delivered_bps * 7 / 8;
-	else if (delivered_bps * 2 >= rate)
-		rate = (rate > delivered_bps ? rate : delivered_bps) * 11 / 10;
-	if (rate < PATH_RATE_MIN_BPS)
-		rate = PATH_RATE_MIN_BPS;
-	p->rate = p->cap && rate > p->cap ? p->cap : rate;
-}
-
-static void got_report(struct multipath *mp, struct path *p, uint64_t now,
-		       const struct message_control *m)
-{
-	uint64_t rx = braid_get_le64(m->rx_bytes), at = braid_get_le64(m->sent_us), span;
-
-	note_owd(mp, p, now, owd_sample(&mp->owd_ref, &mp->has_owd_ref, braid_get_le32(m->owd_us)));
-	if (p->has_report && at > p->report_us && rx >= p->report_rx_bytes) {
-		span = at - p->report_us;
-		/* Too short a span measures the probes' own spacing, not the path. */
-		if (span * 1000 < PATH_REPORT_INTERVAL_NS / 2)
-			return;
-		if (now - mp->last_data_tx < PATH_DATA_RECENT_NS)
-			update_rate(p, (rx - p->report_rx_bytes) * 8 * 1000000 / span);
-	}
-	p->report_rx_bytes = rx;
-	p->report_us = at;
-	p->has_report = true;
-}
-
-/* A probe of the far end's came by p: its delay, for the reorder bound. */
-static void got_probe(struct multipath *mp, struct path *p, uint64_t now,
-		      const struct message_control *m)
-{
-	int64_t owd = owd_sample(&mp->rx_owd_ref, &mp->has_rx_owd_ref,
-				 (uint32_t)(now / 1000 - braid_get_le64(m->sent_us)));
-	int64_t err;
-
-	if (now - mp->rx_owd_window_start >= PATH_OWD_WINDOW_NS) {
-		for (unsigned int i = 0; i < mp->n; i++) {
-			mp->path[i].rx_owd_lo[1] = mp->path[i].rx_owd_lo[0];
-			mp->path[i].rx_owd_hi[1] = mp->path[i].rx_owd_hi[0];
-			mp->path[i].rx_owd_lo[0] = INT64_MAX;
-			mp->path[i].rx_owd_hi[0] = INT64_MIN;
-		}
-		mp->rx_owd_window_start = now;
-	}
-	if (!p->has_rx_owd) {
-		p->rx_owd = owd;
-		p->rx_owdvar = 0;
-		p->rx_owd_lo[0] = p->rx_owd_lo[1] = p->rx_owd_hi[0] = p->rx_owd_hi[1] = owd;
-		p->has_rx_owd = true;
-		return;
-	}
-	err = owd > p->rx_owd ? owd - p->rx_owd : p->rx_owd - owd;
-	p->rx_owdvar = (3 * p->rx_owdvar + err) / 4;
-	p->rx_owd = (7 * p->rx_owd + owd) / 8;
-	p->rx_owd_lo[0] = owd < p->rx_owd_lo[0] ? owd : p->rx_owd_lo[0];
-	p->rx_owd_hi[0] = owd > p->rx_owd_hi[0] ? owd : p->rx_owd_hi[0];
-}
-
-/*
- * How long a gap in the order may wait: from the lowest delay any path had
- * lately to the highest (queues included, as the probes met them), twice
- * their variation on top, and a little; one path alone, the minimum; paths
- * not yet measured, the maximum.
- */
-static uint64_t reorder_bound(const struct multipath *mp, uint64_t now_ns)
-{
-	int64_t lo = INT64_MAX, hi = INT64_MIN, var = 0;
-	unsigned int live = 0, measured = 0;
-	uint64_t b;
-
-	for (unsigned int i = 0; i < mp->n; i++) {
-		const struct path *p = &mp->path[i];
-
-		if (!is_live(p))
-			continue;
-		live++;
-		if (!p->has_rx_owd)
-			continue;
-		measured++;
-		for (unsigned int w = 0; w < 2; w++) {
-			lo = p->rx_owd_lo[w] < lo ? p->rx_owd_lo[w] : lo;
-			hi = p->rx_owd_hi[w] > hi && p->rx_owd_hi[w] != INT64_MIN ?
-			     p->rx_owd_hi[w] : hi;
-		}
-		var = p->rx_owdvar > var ? p->rx_owdvar : var;
-	}
-	/*
-	 * A path alone has nothing to reorder, unless it is alone only because
-	 * the others are not known yet: the far end has just begun to aggregate.
-	 */
-	if (live <= 1)
-		return now_ns - mp->reorder_since < PATH_DATA_RECENT_NS ? PATH_REORDER_MAX_NS :
-									 PATH_REORDER_MIN_NS;
-	if (measured < live)
-		return PATH_REORDER_MAX_NS;
-	b = (uint64_t)(hi - lo + 2 * var) * 1000 + PATH_REORDER_SLACK_NS;
-	/* What the probes did not see, the late packets did: a queue that filled between them. */
-	b += mp->reorder_extra[0] > mp->reorder_extra[1] ? mp->reorder_extra[0] :
-							   mp->reorder_extra[1];
-	if (b < PATH_REORDER_MIN_NS)
-		return PATH_REORDER_MIN_NS;
-	return b > PATH_REORDER_MAX_NS ? PATH_REORDER_MAX_NS : b;
-}
-
-static void deliver_in_order(void *ctx, uint8_t *pkt, size_t len)
-{
-	struct braid_peer *peer = ctx;
-	struct braid_device *dev = peer->dev;
-
-	dev->ops->deliver(dev->ctx, peer, pkt, len);
-}
-
-/* Late packets say the bound was short: remember by how much, for a window or two. */
-static void learn_from_late(struct multipath *mp, uint64_t now)
-{
-	uint64_t late_by = reorder_take_late_by(&mp->reorder);
-
-	if (now - mp->reorder_window_start >= PATH_OWD_WINDOW_NS) {
-		mp->reorder_extra[1] = mp->reorder_extra[0];
-		mp->reorder_extra[0] = 0;
-		mp->reorder_window_start = now;
-	}
-	if (late_by > mp->reorder_extra[0])
-		mp->reorder_extra[0] = late_by > PATH_REORDER_MAX_NS ? PATH_REORDER_MAX_NS : late_by;
-}
-
-void path_deliver(struct braid_peer *peer, uint64_t now, uint64_t keypair_id, uint64_t counter,
-		  uint8_t *pkt, size_t len)
-{
-	struct multipath *mp = peer->paths.mp;
-
-	if (!reorders(mp)) {
-		if (len)
-			deliver_in_order(peer, pkt, len);
-		return;
-	}
-	reorder_add(&mp->reorder, now, keypair_id, counter, pkt, len, deliver_in_order, peer);
-	if (mp->reorder.late_by)
-		learn_from_late(mp, now);
-	if (mp->reorder.count)
-		device_note_deadline(peer->dev, reorder_deadline(&mp->reorder, reorder_bound(mp, now)));
-}
-
-/* The far end aggregates per packet: keep a reorder buffer while it does. */
-static void follow_far_mode(struct braid_peer *peer, uint64_t now, enum braid_multipath mode)
-{
-	struct multipath *mp = peer->paths.mp;
-
-	if (mode == BRAID_MULTIPATH_AGGREGATE && !mp->reorder.arena) {
-		mp->reorder_since = now;
-		if (reorder_init(&mp->reorder))
-			device_log(peer->dev, BRAID_LOG_ERROR,
-				   "peer %llu: no memory for a reorder buffer; packets go unordered",
-				   (unsigned long long)peer->internal_id);
-	} else if (mode != BRAID_MULTIPATH_AGGREGATE && mp->reorder.arena) {
-		reorder_flush(&mp->reorder, now, deliver_in_order, peer);
-		reorder_free(&mp->reorder);
-	}
-	mp->far_mode = mode;
-}
-
-static void got_reply(struct braid_peer *peer, uint64_t now, struct path *p,
-		      const struct message_control *m)
-{
-	uint64_t sent = braid_get_le64(m->echo_us) * 1000, hold = (uint64_t)braid_get_le32(m->hold_us) * 1000;
-
-	/* Our own clock came back: a reply to a probe from the future is no sample. */
-	if (sent <= now && now - sent >= hold)
-		rtt_sample(p, now - sent - hold);
-	got_report(peer->paths.mp, p, now, m);
-	p->probes_answered++;
-	if (p->probes_sent) {
-		uint64_t lost = p->probes_sent > p->probes_answered ?
-				p->probes_sent - p->probes_answered : 0;
-
-		p->loss_ppm = (uint32_t)(lost * 1000000 / p->probes_sent);
-	}
-}
-
-bool path_control_received(struct braid_peer *peer, uint64_t now,
-			   const struct braid_endpoint *from, const uint8_t *msg, size_t len)
-{
-	const struct message_control *m = (const struct message_control *)msg;
-	struct multipath *mp;
-	int slot;
-
-	if (len < sizeof(*m) || m->type != CONTROL_TYPE_V1 ||
-	    (m->kind != CONTROL_PROBE && m->kind != CONTROL_REPLY) ||
-	    m->mode > BRAID_MULTIPATH_AGGREGATE_FLOW)
-		return false;
-	mp = mp_get(peer);
-	if (!mp)
-		return true;
-	if (mp->kind != BRAID_PEER_BRAID)
-		device_log(peer->dev, BRAID_LOG_VERBOSE, "peer %llu: the far end is braid (%s)",
-			   (unsigned long long)peer->internal_id,
-			   m->mode == BRAID_MULTIPATH_OFF ? "no multipath" : "multipath");
-	mp->kind = BRAID_PEER_BRAID;
-	if (mp->far_mode != m->mode || (m->mode == BRAID_MULTIPATH_AGGREGATE && !mp->reorder.arena))
-		follow_far_mode(peer, now, m->mode);
-	mp->hellos = 0;
-	mp->next_hello = BRAID_NEVER;
-	/* Its arrival was counted before it was known to be braid's: learn its path now. */
-	slot = is_multipath(peer) ? find_path(mp, from) : -1;
-	if (slot < 0 && is_multipath(peer)) {
-		path_received(peer, now, from, 0, PATH_RX_CONTROL);
-		slot = find_path(mp, from);
-	}
-	if (m->kind == CONTROL_PROBE) {
-		if (slot >= 0)
-			got_probe(mp, &mp->path[slot], now, m);
-		reply_to(peer, now, slot >= 0 ? (unsigned int)slot : PATH_MAIN, m);
-	} else if (slot >= 0) {
-		got_reply(peer, now, &mp->path[slot], m);
-	}
-	reschedule(peer, now);
-	return true;
 }
 
 /* ---- Time ---- */
@@ -1261,7 +542,7 @@ static void check_path(struct braid_peer *peer, uint64_t now, struct path *p)
 			p->healthy_since = now;
 		} else if (p->healthy_since != BRAID_NEVER &&
 			   now - p->healthy_since >= PATH_UP_DELAY_NS) {
-			set_state(peer, p, BRAID_PATH_STANDBY, "healthy for the up-delay");
+			path_set_state(peer, p, BRAID_PATH_STANDBY, "healthy for the up-delay");
 		}
 		return;
 	}
@@ -1271,45 +552,11 @@ static void check_path(struct braid_peer *peer, uint64_t now, struct path *p)
 	if (silent >= suspect_ns(p) + down_ns(p) && p->unanswered >= PATH_SUSPECT_PROBES) {
 		path_down(peer, now, p, "silent");
 	} else if (silent >= suspect_ns(p) && p->state == BRAID_PATH_ACTIVE) {
-		set_state(peer, p, BRAID_PATH_SUSPECT, "silent past its timeout");
-		/* A braid peer gets probes (plan_probe); a stock one can only answer this. */
+		path_set_state(peer, p, BRAID_PATH_SUSPECT, "silent past its timeout");
+		/* A braid peer gets probes (probe_plan); a stock one can only answer this. */
 		if (mp->kind != BRAID_PEER_BRAID)
 			peer_send_handshake_initiation(peer, now, false);
 	}
-}
-
-/*
- * When p wants its next probe. Only a braid peer is probed, and only by the
- * end that configured the path, but for aggregation, where both ends need
- * their rates. Every PATH_PROBE_INTERVAL_NS idle; PATH_REPORT_INTERVAL_NS
- * while aggregated data flows (the probes' replies are the rate reports).
- */
-static void plan_probe(const struct multipath *mp, struct path *p, uint64_t now)
-{
-	uint64_t interval = PATH_PROBE_INTERVAL_NS, next, early;
-	bool aggregating = is_aggregating(mp);
-
-	if (mp->kind != BRAID_PEER_BRAID || !p->is_usable ||
-	    (p->is_configured ? is_follower(mp) && !aggregating :
-				!aggregating || !is_live(p))) {
-		p->next_probe = BRAID_NEVER;
-		return;
-	}
-	if (p->state == BRAID_PATH_SUSPECT)
-		interval = PATH_SUSPECT_PROBE_NS;
-	else if (p->state == BRAID_PATH_PROBING)
-		interval = PATH_UP_DELAY_NS / 8;
-	else if (aggregating && mp->last_data_tx != BRAID_NEVER &&
-		 now - mp->last_data_tx < PATH_DATA_RECENT_NS)
-		interval = PATH_REPORT_INTERVAL_NS;
-	next = p->last_probe == BRAID_NEVER ? now : p->last_probe + interval;
-	/* Traffic unanswered for half the suspect time: ask now rather than wait to suspect. */
-	if (p->unanswered_since != BRAID_NEVER &&
-	    (p->last_probe == BRAID_NEVER || p->last_probe < p->unanswered_since)) {
-		early = p->unanswered_since + suspect_ns(p) / 2;
-		next = early < next ? early : next;
-	}
-	p->next_probe = next;
 }
 
 /* Keep t in *d when earlier; a time already past says nothing new (its condition did not hold). */
@@ -1372,23 +619,21 @@ static void stock_probe(struct braid_peer *peer, uint64_t now)
 	peer_probe_handshake(peer, now, (unsigned int)want);
 }
 
-static void reschedule(struct braid_peer *peer, uint64_t now)
+void path_reschedule(struct braid_peer *peer, uint64_t now)
 {
 	struct multipath *mp = peer->paths.mp;
 	uint64_t next = mp->next_hello, d;
 
 	for (unsigned int i = 0; i < mp->n; i++) {
-		plan_probe(mp, &mp->path[i], now);
+		probe_plan(mp, &mp->path[i], now);
 		d = path_deadline(&mp->path[i], now);
 		next = d < next ? d : next;
 	}
 	if (mp->kind != BRAID_PEER_BRAID && mp->next_stock_probe > now &&
 	    mp->next_stock_probe < next)
 		next = mp->next_stock_probe;
-	if (mp->reorder.count) {
-		d = reorder_deadline(&mp->reorder, reorder_bound(mp, now));
-		next = d < next ? d : next;
-	}
+	d = aggregate_deadline(mp, now);
+	next = d < next ? d : next;
 	mp->next_deadline = next;
 	device_note_deadline(peer->dev, next);
 }
@@ -1401,8 +646,7 @@ uint64_t path_tick(struct braid_peer *peer, uint64_t now)
 		return BRAID_NEVER;
 	forget_idle_learned(peer, now);
 	if (!is_multipath(peer)) {
-		if (mp->reorder.count)
-			reorder_flush(&mp->reorder, now, deliver_in_order, peer);
+		aggregate_flush(peer, now);
 		mp->next_deadline = BRAID_NEVER;
 		return BRAID_NEVER;
 	}
@@ -1411,16 +655,15 @@ uint64_t path_tick(struct braid_peer *peer, uint64_t now)
 	if (!is_follower(mp) && effective_mode(mp) == BRAID_MULTIPATH_FAILOVER)
 		select_active(peer, now, true);
 	if (mp->next_hello <= now)
-		hello(peer, now);
+		probe_hello(peer, now);
 	stock_probe(peer, now);
 	for (unsigned int i = 0; i < mp->n; i++) {
-		plan_probe(mp, &mp->path[i], now);
+		probe_plan(mp, &mp->path[i], now);
 		if (mp->path[i].next_probe <= now)
-			send_probe(peer, now, i, false);
+			probe_send(peer, now, i, false);
 	}
-	if (mp->reorder.count)
-		reorder_tick(&mp->reorder, now, reorder_bound(mp, now), deliver_in_order, peer);
-	reschedule(peer, now);
+	aggregate_tick(peer, now);
+	path_reschedule(peer, now);
 	return mp->next_deadline;
 }
 
@@ -1439,7 +682,7 @@ int braid_peer_set_multipath(struct braid_peer *peer, uint64_t now, enum braid_m
 		return -EINVAL;
 	if (mode == BRAID_MULTIPATH_OFF && !peer->paths.mp)
 		return 0;
-	mp = mp_get(peer);
+	mp = path_mp_get(peer);
 	if (!mp)
 		return -ENOMEM;
 	if (mp->mode == mode)
@@ -1456,7 +699,7 @@ int braid_peer_set_multipath(struct braid_peer *peer, uint64_t now, enum braid_m
 		mp->hellos = 0;
 		mp->next_hello = now;
 	}
-	reschedule(peer, now);
+	path_reschedule(peer, now);
 	return 0;
 }
 
@@ -1483,7 +726,7 @@ static void set_usable(struct braid_peer *peer, uint64_t now, struct path *p, bo
 	p->healthy_since = now;
 	p->unanswered_since = BRAID_NEVER;
 	p->last_probe = BRAID_NEVER;
-	set_state(peer, p, BRAID_PATH_PROBING, "link up");
+	path_set_state(peer, p, BRAID_PATH_PROBING, "link up");
 }
 
 /* A configured path from its configuration; the remote defaults to the peer's endpoint. */
@@ -1542,7 +785,7 @@ int braid_peer_set_paths(struct braid_peer *peer, uint64_t now,
 	}
 	if (!n && !peer->paths.mp)
 		return 0;
-	mp = mp_get(peer);
+	mp = path_mp_get(peer);
 	if (!mp)
 		return -ENOMEM;
 	/*
@@ -1584,7 +827,7 @@ int braid_peer_set_paths(struct braid_peer *peer, uint64_t now,
 		mp->active = -1;
 	if (is_multipath(peer) && !is_follower(mp))
 		select_active(peer, now, true);
-	reschedule(peer, now);
+	path_reschedule(peer, now);
 	return 0;
 }
 
@@ -1618,40 +861,13 @@ size_t braid_peer_get_paths(const struct braid_peer *peer, struct braid_path_inf
 
 	if (!mp)
 		return 0;
-	base = fastest_owd(mp, 0);
+	base = aggregate_base_owd(mp, 0);
 	for (unsigned int i = 0; i < mp->n && i < max; i++) {
 		fill_info(&mp->path[i], &paths[i]);
 		if (mp->path[i].has_owd)
 			paths[i].owd_us = mp->path[i].owd > base ? mp->path[i].owd - base : 0;
 	}
 	return mp->n;
-}
-
-bool braid_peer_get_reorder_stats(const struct braid_peer *peer, struct braid_reorder_stats *st)
-{
-	const struct multipath *mp = peer->paths.mp;
-	uint64_t total = 0, seen = 0;
-	unsigned int b;
-
-	memset(st, 0, sizeof(*st));
-	if (!reorders(mp))
-		return false;
-	st->held = mp->reorder.stats.held;
-	st->released = mp->reorder.stats.released;
-	st->gave_up = mp->reorder.stats.gave_up;
-	st->late = mp->reorder.stats.late;
-	st->bound_us = reorder_bound(mp, mp->last_data_tx == BRAID_NEVER ? 0 : mp->last_data_tx) / 1000;
-	for (b = 0; b < REORDER_HOLD_BUCKETS; b++)
-		total += mp->reorder.stats.holds[b];
-	/* The upper edge of the bucket that holds the 99th percentile. */
-	for (b = 0; total && b < REORDER_HOLD_BUCKETS; b++) {
-		seen += mp->reorder.stats.holds[b];
-		if (seen * 100 >= total * 99) {
-			st->hold_p99_us = (uint64_t)(b + 1) * REORDER_HOLD_BUCKET_US;
-			break;
-		}
-	}
-	return true;
 }
 
 static void link_changed(struct braid_peer *peer, uint64_t now, int ifindex, bool is_usable)
@@ -1673,7 +889,7 @@ static void link_changed(struct braid_peer *peer, uint64_t now, int ifindex, boo
 	if (is_multipath(peer) && !is_follower(mp) &&
 	    effective_mode(mp) == BRAID_MULTIPATH_FAILOVER)
 		select_active(peer, now, true);
-	reschedule(peer, now);
+	path_reschedule(peer, now);
 }
 
 void braid_device_set_link(struct braid_device *dev, uint64_t now, int ifindex, bool is_usable)
@@ -1703,7 +919,7 @@ void braid_peer_source_refused(struct braid_peer *peer, const struct braid_endpo
 		if (!p->is_configured)
 			forget_source(&p->endpoint);
 		else if (p->state != BRAID_PATH_DOWN)
-			set_state(peer, p, BRAID_PATH_DOWN, "the host refused its source");
+			path_set_state(peer, p, BRAID_PATH_DOWN, "the host refused its source");
 	}
 }
 

@@ -122,23 +122,8 @@ enum path_rx {
 void path_received(struct braid_peer *peer, uint64_t now, const struct braid_endpoint *from,
 		   size_t len, enum path_rx rx);
 
-/*
- * Hand an inner packet to the caller, counter of keypair_id: at once, or, when
- * the far end aggregates per packet, in counter order (reorder.h). len 0: the
- * counter carried nothing to deliver, but fills its place in the order.
- */
-void path_deliver(struct braid_peer *peer, uint64_t now, uint64_t keypair_id, uint64_t counter,
-		  uint8_t *pkt, size_t len);
-
 /* A handshake completed; rtt_ns is its round trip when we initiated it (else 0). */
 void path_session_started(struct braid_peer *peer, uint64_t now, uint64_t rtt_ns);
-
-/*
- * A braid control message (a decrypted payload whose first byte's high
- * nibble is PATH_CONTROL_NIBBLE) came from `from`. False when malformed.
- */
-bool path_control_received(struct braid_peer *peer, uint64_t now,
-			   const struct braid_endpoint *from, const uint8_t *msg, size_t len);
 
 /* Let the host choose source addresses again (sticky ones, not configured ones). */
 void path_clear_source(struct braid_peer *peer);

@@ -14,8 +14,10 @@
 #include <assert.h>
 #include <string.h>
 
+#include "aggregate.h"
 #include "device.h"
 #include "path.h"
+#include "probe.h"
 #include "peer.h"
 #include "timers.h"
 #include "transport.h"
@@ -338,7 +340,7 @@ static enum braid_drop inner_checked(struct braid_device *dev, uint64_t now,
 		return BRAID_OK;
 	/* braid's control messages are keepalives with news, not data. */
 	if (is_control) {
-		if (path_control_received(peer, now, from, inner, inner_len))
+		if (probe_received(peer, now, from, inner, inner_len))
 			return BRAID_OK;
 		device_log_drop(dev, now, "peer %llu: malformed control message",
 				(unsigned long long)peer->internal_id);
@@ -399,8 +401,8 @@ enum braid_drop transport_data_done(struct braid_device *dev, uint64_t now,
 	/* As the kernel counts: not a packet dropped by the checks. */
 	if (why == BRAID_OK)
 		peer->rx_bytes += message_data_len(inner_len);
-	/* Whatever it held, its counter takes its place in the order (path_deliver()). */
-	path_deliver(peer, now, kp->internal_id, nonce, inner, why == BRAID_OK ? ip_len : 0);
+	/* Whatever it held, its counter takes its place in the order (aggregate_deliver()). */
+	aggregate_deliver(peer, now, kp->internal_id, nonce, inner, why == BRAID_OK ? ip_len : 0);
 	return why == BRAID_OK ? BRAID_OK : device_drop(dev, why);
 }
 

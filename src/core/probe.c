@@ -1,0 +1,248 @@
+// SPDX-License-Identifier: MIT
+/*
+ * braid's control messages (messages.h: struct message_control), inside
+ * transport messages, so only a peer with the session can send or read
+ * them, and a stock WireGuard peer drops them as "not IP":
+ *
+ *   HELLO  a probe with CONTROL_FLAG_HELLO, on the path the traffic takes,
+ *          up to PATH_HELLOS a session: answered, the far end is braid
+ *          and says its mode; unanswered, it is stock.
+ *   probe  sent by the end that configured a path (by both when they
+ *          aggregate), every second idle, every 100 ms while aggregated
+ *          data flows, faster while the path is suspect or coming back.
+ *   reply  to every probe, by the path it came by, at most
+ *          PATH_PROBE_REPLIES_PER_SECOND: it echoes the probe's time (an RTT
+ *          sample) and reports the probe's one-way delay and the bytes that
+ *          came by the path (aggregate.c turns those into a rate).
+ */
+#include <string.h>
+
+#include "device.h"
+#include "path_table.h"
+#include "transport.h"
+
+/* RFC 6298's smoothing, as TCP does: srtt by 1/8, rttvar by 1/4. */
+void probe_rtt_sample(struct path *p, uint64_t rtt)
+{
+	uint64_t err;
+
+	/* The probes' clock counts microseconds: below that, a sample says "under 1 us". */
+	if (rtt < 1000)
+		rtt = 1000;
+	if (!p->srtt) {
+		p->srtt = rtt;
+		p->rttvar = rtt / 2;
+		return;
+	}
+	err = p->srtt > rtt ? p->srtt - rtt : rtt - p->srtt;
+	p->rttvar = (3 * p->rttvar + err) / 4;
+	p->srtt = (7 * p->srtt + rtt) / 8;
+}
+
+static bool reply_allowed(struct multipath *mp, uint64_t now)
+{
+	const uint64_t cost = NSEC_PER_SEC / PATH_PROBE_REPLIES_PER_SECOND;
+	const uint64_t cap = cost * PATH_PROBE_REPLY_BURST;
+
+	mp->reply_tokens += now - mp->reply_last;
+	if (mp->reply_tokens > cap)
+		mp->reply_tokens = cap;
+	mp->reply_last = now;
+	if (mp->reply_tokens < cost)
+		return false;
+	mp->reply_tokens -= cost;
+	return true;
+}
+
+/* Seal a control message with the current session and send it by one path only. */
+static bool send_control(struct braid_peer *peer, uint64_t now, unsigned int slot,
+			 const struct message_control *msg)
+{
+	struct braid_device *dev = peer->dev;
+	struct braid_keypair *kp;
+	struct path_choice c = { .first = (uint8_t)slot };
+	uint64_t nonce;
+	size_t len;
+
+	kp = transport_send_begin(peer, now, 1, &nonce);
+	if (!kp)
+		return false;
+	len = braid_keypair_seal(kp, 0, nonce, dev->scratch, (const uint8_t *)msg, sizeof(*msg),
+				 dev->mtu);
+	braid_keypair_put(kp);
+	path_send_slot(peer, slot, dev->scratch, len, 0);
+	path_sent(peer, now, &c, len, false);
+	transport_data_sent(peer, now, 0, len);
+	return true;
+}
+
+static void fill_control(const struct multipath *mp, uint64_t now, struct message_control *m,
+			 uint8_t kind, uint8_t flags, uint32_t seq)
+{
+	memset(m, 0, sizeof(*m));
+	m->type = CONTROL_TYPE_V1;
+	m->kind = kind;
+	m->flags = flags;
+	m->mode = (uint8_t)mp->mode;
+	braid_put_le32(m->seq, seq);
+	braid_put_le64(m->sent_us, now / 1000);
+}
+
+void probe_send(struct braid_peer *peer, uint64_t now, unsigned int slot, bool is_hello)
+{
+	struct multipath *mp = peer->paths.mp;
+	struct message_control m;
+	struct path *p;
+
+	fill_control(mp, now, &m, CONTROL_PROBE, is_hello ? CONTROL_FLAG_HELLO : 0, ++mp->probe_seq);
+	if (slot == PATH_MAIN) {
+		send_control(peer, now, slot, &m);
+		return;
+	}
+	p = &mp->path[slot];
+	/* Without a session nothing goes; the attempt still waits its interval. */
+	p->last_probe = now;
+	if (!send_control(peer, now, slot, &m))
+		return;
+	p->probes_sent++;
+	p->unanswered++;
+}
+
+/*
+ * Is the far end braid? A HELLO on the path the traffic takes (where a stock
+ * peer would move its endpoint anyway), again PATH_HELLO_RETRY_NS later, at
+ * most PATH_HELLOS times a session; unanswered, the peer is stock until the
+ * next session asks again.
+ */
+void probe_hello(struct braid_peer *peer, uint64_t now)
+{
+	struct multipath *mp = peer->paths.mp;
+	struct path_choice c;
+
+	mp->next_hello = BRAID_NEVER;
+	if (mp->kind == BRAID_PEER_BRAID || is_follower(mp))
+		return;
+	if (mp->hellos >= PATH_HELLOS) {
+		if (mp->kind != BRAID_PEER_STOCK)
+			device_log(peer->dev, BRAID_LOG_VERBOSE,
+				   "peer %llu: no answer to %u HELLOs: a stock WireGuard peer",
+				   (unsigned long long)peer->internal_id, mp->hellos);
+		mp->kind = BRAID_PEER_STOCK;
+		return;
+	}
+	if (!path_choose(peer, now, PATH_MSG_DATA, NULL, 0, &c))
+		return;
+	probe_send(peer, now, c.first, true);
+	mp->hellos++;
+	mp->next_hello = now + PATH_HELLO_RETRY_NS;
+}
+
+static void reply_to(struct braid_peer *peer, uint64_t now, unsigned int slot,
+		     const struct message_control *probe)
+{
+	struct multipath *mp = peer->paths.mp;
+	struct message_control m;
+
+	if (!reply_allowed(mp, now))
+		return;
+	fill_control(mp, now, &m, CONTROL_REPLY, probe->flags & CONTROL_FLAG_HELLO,
+		     braid_get_le32(probe->seq));
+	memcpy(m.echo_us, probe->sent_us, sizeof(m.echo_us));
+	/* For the prober's rate estimate: the probe's delay, and what came by this path. */
+	braid_put_le32(m.owd_us, (uint32_t)(now / 1000 - braid_get_le64(probe->sent_us)));
+	if (slot != PATH_MAIN)
+		braid_put_le64(m.rx_bytes, mp->path[slot].rx_bytes);
+	send_control(peer, now, slot, &m);
+}
+
+static void got_reply(struct braid_peer *peer, uint64_t now, struct path *p,
+		      const struct message_control *m)
+{
+	uint64_t sent = braid_get_le64(m->echo_us) * 1000, hold = (uint64_t)braid_get_le32(m->hold_us) * 1000;
+
+	/* Our own clock came back: a reply to a probe from the future is no sample. */
+	if (sent <= now && now - sent >= hold)
+		probe_rtt_sample(p, now - sent - hold);
+	aggregate_report(peer->paths.mp, p, now, m);
+	p->probes_answered++;
+	if (p->probes_sent) {
+		uint64_t lost = p->probes_sent > p->probes_answered ?
+				p->probes_sent - p->probes_answered : 0;
+
+		p->loss_ppm = (uint32_t)(lost * 1000000 / p->probes_sent);
+	}
+}
+
+bool probe_received(struct braid_peer *peer, uint64_t now,
+			   const struct braid_endpoint *from, const uint8_t *msg, size_t len)
+{
+	const struct message_control *m = (const struct message_control *)msg;
+	struct multipath *mp;
+	int slot;
+
+	if (len < sizeof(*m) || m->type != CONTROL_TYPE_V1 ||
+	    (m->kind != CONTROL_PROBE && m->kind != CONTROL_REPLY) ||
+	    m->mode > BRAID_MULTIPATH_AGGREGATE_FLOW)
+		return false;
+	mp = path_mp_get(peer);
+	if (!mp)
+		return true;
+	if (mp->kind != BRAID_PEER_BRAID)
+		device_log(peer->dev, BRAID_LOG_VERBOSE, "peer %llu: the far end is braid (%s)",
+			   (unsigned long long)peer->internal_id,
+			   m->mode == BRAID_MULTIPATH_OFF ? "no multipath" : "multipath");
+	mp->kind = BRAID_PEER_BRAID;
+	if (mp->far_mode != m->mode || (m->mode == BRAID_MULTIPATH_AGGREGATE && !mp->reorder.arena))
+		aggregate_follow(peer, now, m->mode);
+	mp->hellos = 0;
+	mp->next_hello = BRAID_NEVER;
+	/* Its arrival was counted before it was known to be braid's: learn its path now. */
+	slot = is_multipath(peer) ? path_find(mp, from) : -1;
+	if (slot < 0 && is_multipath(peer)) {
+		path_received(peer, now, from, 0, PATH_RX_CONTROL);
+		slot = path_find(mp, from);
+	}
+	if (m->kind == CONTROL_PROBE) {
+		if (slot >= 0)
+			aggregate_probe_seen(mp, &mp->path[slot], now, m);
+		reply_to(peer, now, slot >= 0 ? (unsigned int)slot : PATH_MAIN, m);
+	} else if (slot >= 0) {
+		got_reply(peer, now, &mp->path[slot], m);
+	}
+	path_reschedule(peer, now);
+	return true;
+}
+
+/*
+ * When p wants its next probe. Only a braid peer is probed, and only by the
+ * end that configured the path, but for aggregation, where both ends need
+ * their rates. Every PATH_PROBE_INTERVAL_NS idle; PATH_REPORT_INTERVAL_NS
+ * while aggregated data flows (the probes' replies are the rate reports).
+ */
+void probe_plan(const struct multipath *mp, struct path *p, uint64_t now)
+{
+	uint64_t interval = PATH_PROBE_INTERVAL_NS, next, early;
+	bool aggregating = is_aggregating(mp);
+
+	if (mp->kind != BRAID_PEER_BRAID || !p->is_usable ||
+	    (p->is_configured ? is_follower(mp) && !aggregating :
+				!aggregating || !is_live(p))) {
+		p->next_probe = BRAID_NEVER;
+		return;
+	}
+	if (p->state == BRAID_PATH_SUSPECT)
+		interval = PATH_SUSPECT_PROBE_NS;
+	else if (p->state == BRAID_PATH_PROBING)
+		interval = PATH_UP_DELAY_NS / 8;
+	else if (aggregating && mp->last_data_tx != BRAID_NEVER &&
+		 now - mp->last_data_tx < PATH_DATA_RECENT_NS)
+		interval = PATH_REPORT_INTERVAL_NS;
+	next = p->last_probe == BRAID_NEVER ? now : p->last_probe + interval;
+	/* Traffic unanswered for half the suspect time: ask now rather than wait to suspect. */
+	if (p->unanswered_since != BRAID_NEVER &&
+	    (p->last_probe == BRAID_NEVER || p->last_probe < p->unanswered_since)) {
+		early = p->unanswered_since + suspect_ns(p) / 2;
+		next = early < next ? early : next;
+	}
+	p->next_probe = next;
+}
