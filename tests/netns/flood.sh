@@ -60,7 +60,7 @@
 # Environment: FLOOD_TOOL (default build/tools/flood of this tree), FLOOD_RATE (10000),
 # FLOOD_SECONDS (16), SINGLE_RATE (3000), FLOOD6_SOURCES (10000), FLOOD6_RATE (15000).
 
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/cases.sh"
 netns_init "$@"
 
 FLOOD=${FLOOD_TOOL:-$NETNS_DIR/../../build/tools/flood}

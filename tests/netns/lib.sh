@@ -1,28 +1,30 @@
 # SPDX-License-Identifier: MIT
-# lib.sh: helpers shared by braid's namespace tests. Sourced by bash scripts, never run.
+# lib.sh: the namespace harness shared by braid's tests, benchmarks and demo: hosts, daemons,
+# links, topologies, traffic helpers and the life of a run (state directory, traps, watchdog,
+# cleanup). Sourced by bash scripts, never run. It has no test cases: the test scripts source
+# cases.sh, which adds the case runner to this file; bench/run.sh, bench/flood.sh and
+# scripts/demo.sh source this file alone.
 #
-# A test script takes the implementation of each host as arguments (a binary with wireguard-go's
-# command-line contract: build/braid or /usr/bin/wireguard-go):
-#
-#	tests/netns/basic.sh IMPL_A IMPL_B [IMPL_C]	(IMPL_C defaults to IMPL_B)
+# A run. `harness_init NAME NSPREFIX` makes the state directory $STATE, arms the EXIT, INT, TERM
+# and HUP traps and a watchdog that sends TERM to the script after $SCRIPT_TIMEOUT seconds. The
+# EXIT trap ends every process recorded in $STATE/*.pid (daemons, and whatever else `remember`
+# was told about), then what is left in the hosts' namespaces, then the holders (below), and
+# deletes the namespaces. A script may redefine three hooks after sourcing this file:
+#	on_stop SIG		on INT, TERM or HUP, in the main shell, before it exits with status 1
+#	on_cleanup		the first thing the EXIT trap does
+#	after_cleanup RC	the last thing it does, once the namespaces are gone
 #
 # Hosts. Every host is a network namespace of its own. Its commands also run in a private mount
 # namespace with a tmpfs on /var/run/wireguard, so that the UAPI sockets of two hosts both called
 # wg0 never meet. The mount namespace is kept alive by a "holder" process (a sleep started through
 # `ip netns exec NS unshare -m`); the daemon and every later command of that host enter the holder's
 # namespaces with `nsenter -t HOLDER -m -n` (see hx). Killing the holder and the daemons frees the
-# tmpfs: nothing is mounted in the caller's namespace, so there is nothing to unmount.
+# tmpfs: nothing is mounted in the caller's namespace, so there is nothing to unmount. host_add runs
+# in the main shell (the cleanup must know every host); the rest may run in a subshell.
 #
-# Cases. A script is a list of `run_case "description" function [seconds]`. Each case runs in a
-# subshell under `set -e` in a process group of its own, with its output captured and a time limit;
-# state that must outlive a case (daemon pids) lives in files under $STATE. A case prints one line:
-#
-#	PASS basic     braid/wireguard-go   handshake initiated by A  (0.4s)
-#
-# and, when it fails, its own output, `wg show` and `ip addr` of every host and what each daemon
-# logged while the case ran. run-all.sh counts these lines. A case given as a "gate" (run_gate)
-# stops the script when it fails: the cases after it are reported as failed without being run, so
-# a daemon that cannot make a tunnel at all costs seconds, not the sum of every case's time limit.
+# Errors. A helper that cannot do its job ends its shell with `fail MESSAGE` (exit 1): a test's
+# case, or the script. A script that must survive a failed step runs it in a subshell
+# (bench/run.sh does) and may redefine fail to record the message.
 #
 # Addresses (host number N: a=1, b=2, c=3): underlay 198.51.100.N/24 and 2001:db8:1::N/64 (and
 # 203.0.113.0/24 where a script needs a second underlay), tunnel 192.0.2.N/24 and 2001:db8:2::N/64,
@@ -42,82 +44,72 @@ NETNS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 if [ -x /usr/bin/python3 ]; then PY=/usr/bin/python3; else PY=python3; fi
 NETTOOL="$NETNS_DIR/nettool.py"
 
-CASE_TIMEOUT=${CASE_TIMEOUT:-60}	# default limit of one case, seconds
 SCRIPT_TIMEOUT=${SCRIPT_TIMEOUT:-300}	# watchdog of a whole script, seconds
 WG_MTU=1420
 
-# --- script life -----------------------------------------------------------------------------
+# --- the life of a run -------------------------------------------------------------------------
 
-# netns_init IMPL_A IMPL_B [IMPL_C]: check the arguments, make $STATE, arm the traps and watchdog.
-netns_init() {
-	T=$(basename "$0" .sh)
-	if [ $# -lt 2 ] || [ $# -gt 3 ]; then
-		echo "usage: $0 IMPL_A IMPL_B [IMPL_C]  (IMPL: build/braid or /usr/bin/wireguard-go)" >&2
-		exit 2
-	fi
-	IMPL_A=$(impl_path "$1") || exit 2
-	IMPL_B=$(impl_path "$2") || exit 2
-	IMPL_C=$(impl_path "${3:-$2}") || exit 2
-	if [ "$(id -u)" != 0 ]; then
-		echo "$T: needs root (network and mount namespaces)" >&2
-		exit 2
-	fi
-	local tool
-	for tool in ip wg nsenter unshare timeout ping nft ss sha256sum; do
-		command -v "$tool" >/dev/null || { echo "$T: missing tool: $tool" >&2; exit 2; }
-	done
-	PAIR="$(impl_label "$IMPL_A")/$(impl_label "$IMPL_B")"
-	[ "$IMPL_C" = "$IMPL_B" ] || PAIR="$PAIR/$(impl_label "$IMPL_C")"
-	NSPREFIX="bt-$T-$$"
-	STATE=$(mktemp -d "/tmp/braid-netns.$T.$$.XXXXXX")
+# harness_init NAME NSPREFIX: $STATE (/tmp/braid-NAME.XXXXXX), the traps and the watchdog; hosts
+# will be namespaces NSPREFIX-HOST. Main shell; $T (the script's name for messages) is set.
+harness_init() {
+	NSPREFIX=$2
+	STATE=$(mktemp -d "/tmp/braid-$1.XXXXXX") || { echo "$T: mktemp failed" >&2; exit 1; }
 	HOSTS=""
-	N_PASS=0 N_FAIL=0 GATE_CLOSED="" CASE_PID="" WD_PID="" T0=$SECONDS
-	trap netns_cleanup EXIT
-	trap 'netns_signal INT' INT
-	trap 'netns_signal TERM' TERM
-	trap 'netns_signal HUP' HUP
+	trap harness_cleanup EXIT
+	trap 'harness_signal INT' INT
+	trap 'harness_signal TERM' TERM
+	trap 'harness_signal HUP' HUP
 	trap '' PIPE	# a reader that went away (^C on `| tee`) must not stop the cleanup
 	set -m
-	( sleep "$SCRIPT_TIMEOUT"; kill -TERM $$ ) >/dev/null 2>&1 &
+	( sleep "$SCRIPT_TIMEOUT"; kill -TERM $$ ) >/dev/null 2>&1 </dev/null &
 	WATCHDOG_PID=$!
 	set +m
-	echo "$T: A=$IMPL_A B=$IMPL_B$([ "$IMPL_C" = "$IMPL_B" ] || echo " C=$IMPL_C") (state $STATE)"
 }
 
-impl_path() {
-	local p=$1
-	case "$p" in */*) ;; *) p=$(command -v "$p") || p=$1 ;; esac
-	if [ ! -x "$p" ]; then
-		echo "$T: implementation '$1' is not an executable file" >&2
-		return 1
-	fi
-	(cd "$(dirname "$p")" && echo "$(pwd)/$(basename "$p")")
-}
+on_stop() { :; }
+on_cleanup() { :; }
+after_cleanup() { :; }
 
-impl_label() {
-	case "$(basename "$1")" in
-	wireguard-go*) echo wireguard-go ;;
-	braid*) echo braid ;;
-	*) basename "$1" ;;
-	esac
-}
-
-# netns_finish: print the script's tally and exit with its status.
-netns_finish() {
-	echo "== $T $PAIR: $N_PASS of $((N_PASS + N_FAIL)) cases passed in $((SECONDS - T0))s"
-	[ "$N_FAIL" = 0 ]
-	exit $?
-}
-
-netns_signal() {
+harness_signal() {
 	[ "$BASHPID" = "$$" ] || exit 1	# a subshell that got the signal before resetting traps
 	trap - INT TERM HUP
-	echo "FAIL $(printf '%-9s %-26s' "$T" "$PAIR") script stopped by SIG$1 after $((SECONDS - T0))s" \
-		"(its watchdog sends TERM after ${SCRIPT_TIMEOUT}s)"
-	kill_group "$CASE_PID"
-	CASE_PID=""
+	on_stop "$1"
 	exit 1
 }
+
+harness_cleanup() {
+	local rc=$? h f pid ns
+	[ "$BASHPID" = "$$" ] || exit "$rc"	# only the script itself cleans up
+	trap - EXIT INT TERM HUP
+	on_cleanup
+	stop_watchdog "${WATCHDOG_PID:-}"
+	if [ -n "${STATE:-}" ] && [ -d "$STATE" ]; then
+		# Daemons and tools first (daemons remove their sockets), then anything else still in
+		# our namespaces (a daemon wg-quick started, a stray ping), then the holders, then the
+		# namespaces.
+		for f in "$STATE"/*.pid; do
+			[ -e "$f" ] || continue
+			read -r pid 2>/dev/null <"$f" && [ -n "$pid" ] && kill_pid "$pid" 2
+		done
+		for h in $HOSTS; do
+			ns="$NSPREFIX-$h"
+			for pid in $(ip netns pids "$ns" 2>/dev/null); do
+				[ "$pid" = "$(cat "$STATE/$h.holder" 2>/dev/null)" ] ||
+					kill -KILL "$pid" 2>/dev/null
+			done
+			[ -f "$STATE/$h.holder" ] && kill_pid "$(cat "$STATE/$h.holder")" 1
+			ip netns del "$ns" 2>/dev/null
+		done
+		if [ "$rc" != 0 ] && [ -n "${NETNS_KEEP_LOGS:-}" ]; then
+			mkdir -p "$NETNS_KEEP_LOGS" && cp -r "$STATE" "$NETNS_KEEP_LOGS/" 2>/dev/null
+		fi
+		rm -rf "$STATE"
+	fi
+	after_cleanup "$rc"
+	exit "$rc"
+}
+
+# --- processes ---------------------------------------------------------------------------------
 
 kill_group() { # PGID: TERM the process group, then KILL what is left
 	[ -n "${1:-}" ] || return 0
@@ -154,7 +146,7 @@ group_alive() {
 
 kill_pid() { # PID [seconds]: TERM, wait, then KILL
 	local pid=$1 i n=$((${2:-3} * 10))
-	kill -TERM "$pid" 2>/dev/null || return 0
+	kill -TERM "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; return 0; }
 	for ((i = 0; i < n; i++)); do
 		proc_running "$pid" || break
 		sleep 0.1
@@ -172,121 +164,31 @@ proc_running() {
 	[ "${fields[0]}" != Z ]
 }
 
-netns_cleanup() {
-	local rc=$? h f pid ns
-	[ "$BASHPID" = "$$" ] || exit "$rc"	# only the script itself cleans up
-	trap - EXIT INT TERM HUP
-	kill_group "$CASE_PID"
-	stop_watchdog "${WD_PID:-}"
-	stop_watchdog "${WATCHDOG_PID:-}"
-	[ -n "${STATE:-}" ] && [ -d "$STATE" ] || exit "$rc"
-	# Daemons first (they remove their sockets), then anything else still in our namespaces
-	# (a daemon wg-quick started, a stray ping), then the holders, then the namespaces.
-	for f in "$STATE"/*.pid; do
-		[ -e "$f" ] || continue
-		read -r pid 2>/dev/null <"$f" && [ -n "$pid" ] && kill_pid "$pid" 2
-	done
-	for h in $HOSTS; do
-		ns="$NSPREFIX-$h"
-		for pid in $(ip netns pids "$ns" 2>/dev/null); do
-			[ "$pid" = "$(cat "$STATE/$h.holder" 2>/dev/null)" ] || kill -KILL "$pid" 2>/dev/null
-		done
-		[ -f "$STATE/$h.holder" ] && kill_pid "$(cat "$STATE/$h.holder")" 1
-		ip netns del "$ns" 2>/dev/null
-	done
-	if [ "$rc" != 0 ] && [ -n "${NETNS_KEEP_LOGS:-}" ]; then
-		mkdir -p "$NETNS_KEEP_LOGS" && cp -r "$STATE" "$NETNS_KEEP_LOGS/" 2>/dev/null
-	fi
-	rm -rf "$STATE"
-	exit "$rc"
+not_running() { ! proc_running "$1"; }
+
+# remember NAME PID: a process the cleanup must end if it is still running; forget NAME: it ended.
+remember() { echo "$2" >"$STATE/$1.pid"; }
+forget() { rm -f "$STATE/$1.pid"; }
+
+# cpu_ticks PID: utime + stime of the whole process, in clock ticks; user_ticks PID: utime alone
+# (the process's own work, without what the kernel did on its behalf).
+cpu_ticks() {
+	local line fields
+	read -r line <"/proc/$1/stat"
+	read -r -a fields <<<"${line##*) }"
+	echo $((fields[11] + fields[12]))
 }
 
-# --- cases -----------------------------------------------------------------------------------
-
-# run_case DESCRIPTION FUNCTION [SECONDS]
-run_case() {
-	_run_case "" "$@"
+user_ticks() {
+	local line fields
+	read -r line <"/proc/$1/stat"
+	read -r -a fields <<<"${line##*) }"
+	echo "${fields[11]}"
 }
 
-# run_gate DESCRIPTION FUNCTION [SECONDS]: a case the rest of the script depends on.
-run_gate() {
-	_run_case gate "$@"
-}
+rss_kb() { awk '$1 == "VmRSS:" { print $2 }' "/proc/$1/status"; }
 
-_run_case() {
-	local gate=$1 desc=$2 fn=$3 limit=${4:-$CASE_TIMEOUT} start rc line
-	line="$(printf '%-9s %-26s' "$T" "$PAIR") $desc"
-	if [ -n "$GATE_CLOSED" ]; then
-		echo "FAIL $line  (not run: '$GATE_CLOSED' failed)"
-		N_FAIL=$((N_FAIL + 1))
-		return 0
-	fi
-	log_marks
-	start=$(date +%s.%N)
-	rm -f "$STATE/case.timeout"
-	set -m
-	( set +m; trap - EXIT INT TERM HUP; set -e; [ -z "${NETNS_TRACE:-}" ] || set -x; "$fn" ) \
-		>"$STATE/case.out" 2>&1 </dev/null &
-	CASE_PID=$!
-	( sleep "$limit"; : >"$STATE/case.timeout"; kill_group "$CASE_PID" ) >/dev/null 2>&1 </dev/null &
-	WD_PID=$!
-	set +m
-	wait "$CASE_PID" 2>/dev/null
-	rc=$?
-	stop_watchdog "$WD_PID"
-	# After a time-out, finish what the watchdog began: the case's leader is gone, its children
-	# may not be.
-	[ -e "$STATE/case.timeout" ] && kill_group "$CASE_PID"
-	WD_PID="" CASE_PID=""
-	local took
-	took=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
-	if [ "$rc" = 0 ]; then
-		echo "PASS $line  (${took}s)"
-		[ -z "${NETNS_VERBOSE:-}" ] || cut -c 1-1000 "$STATE/case.out" | sed 's/^/    /'
-		N_PASS=$((N_PASS + 1))
-		return 0
-	fi
-	N_FAIL=$((N_FAIL + 1))
-	if [ -e "$STATE/case.timeout" ]; then
-		echo "FAIL $line  (timed out after ${limit}s)"
-	else
-		echo "FAIL $line  (${took}s)"
-	fi
-	[ -n "$gate" ] && GATE_CLOSED=$desc
-	dump_failure
-	return 0
-}
-
-# The sizes of the log files when a case starts, so a failure prints only what the case caused.
-log_marks() {
-	local f
-	for f in "$STATE"/*.log; do
-		[ -e "$f" ] || continue
-		stat -c %s "$f" >"$f.mark"
-	done
-}
-
-dump_failure() {
-	local h f from
-	{
-		echo "--- case output:"
-		cut -c 1-1000 "$STATE/case.out" | sed 's/^/    /'
-		for h in $HOSTS; do
-			echo "--- host $h: wg show"
-			hx "$h" timeout 5 wg show all 2>&1 | sed 's/^/    /'
-			echo "--- host $h: ip -br addr"
-			hx "$h" ip -br addr 2>&1 | sed 's/^/    /'
-		done
-		for f in "$STATE"/*.log; do
-			[ -e "$f" ] || continue
-			from=0
-			[ -e "$f.mark" ] && from=$(cat "$f.mark")
-			echo "--- $(basename "$f") while the case ran (last 120 lines):"
-			tail -c +"$((from + 1))" "$f" | tail -n 120 | cut -c 1-300 | sed 's/^/    /'
-		done
-		echo "---"
-	} 2>&1
-}
+# --- messages ----------------------------------------------------------------------------------
 
 say() { echo "  $*"; }
 
@@ -306,15 +208,41 @@ wait_for() {
 	done
 }
 
-# --- hosts -----------------------------------------------------------------------------------
+# --- implementations ---------------------------------------------------------------------------
+
+# impl_path IMPL: the absolute path of an executable (a name is looked up in PATH).
+impl_path() {
+	local p=$1
+	case "$p" in */*) ;; *) p=$(command -v "$p") || p=$1 ;; esac
+	if [ ! -x "$p" ] || [ ! -f "$p" ]; then
+		echo "$T: implementation '$1' is not an executable file" >&2
+		return 1
+	fi
+	(cd "$(dirname "$p")" && echo "$(pwd)/$(basename "$p")")
+}
+
+impl_label() {
+	case "$(basename "$1")" in
+	wireguard-go*) echo wireguard-go ;;
+	braid*) echo braid ;;
+	*) basename "$1" ;;
+	esac
+}
+
+# impl_of HOST: the implementation a test gave the host (IMPL_A, IMPL_B, IMPL_C of cases.sh).
+impl_of() {
+	case "$1" in a) echo "$IMPL_A" ;; c) echo "$IMPL_C" ;; *) echo "$IMPL_B" ;; esac
+}
+
+is_braid() { [ "$(impl_label "$(impl_of "$1")")" = braid ]; }
+
+# --- hosts -------------------------------------------------------------------------------------
 
 host_num() {
 	case "$1" in a) echo 1 ;; b) echo 2 ;; c) echo 3 ;; d) echo 4 ;; *) echo 9 ;; esac
 }
 
-impl_of() {
-	case "$1" in a) echo "$IMPL_A" ;; c) echo "$IMPL_C" ;; *) echo "$IMPL_B" ;; esac
-}
+other() { [ "$1" = a ] && echo b || echo a; }
 
 ns_of() { echo "$NSPREFIX-$1"; }
 
@@ -325,7 +253,7 @@ holder_of() {
 }
 
 # host_add NAME: a network namespace and its mount-namespace holder; lo up; a fresh key pair.
-# Runs in the main shell (not in a case): HOSTS must be known to the cleanup.
+# Main shell: HOSTS must be known to the cleanup.
 host_add() {
 	local h=$1 ns
 	ns=$(ns_of "$h")
@@ -375,39 +303,42 @@ addr_add() {
 	esac
 }
 
+not_link() { ! hx "$1" ip link show "$2" >/dev/null 2>&1; }
+
 pub() { cat "$STATE/$1.pub"; }
 
-# --- daemons ---------------------------------------------------------------------------------
+# --- daemons -----------------------------------------------------------------------------------
 
-# daemon_start HOST [IFNAME [IMPL]]: foreground daemon in the background, logging to HOST.log;
-# returns once its UAPI socket answers.
-daemon_start() {
-	local h=$1 ifc=${2:-wg0} impl=${3:-} hp
+# daemon_launch HOST [IFNAME [IMPL]]: a foreground daemon in the background, logging to HOST.log
+# at $DAEMON_LOG_LEVEL (default verbose), with $DAEMON_ENV (VAR=VALUE words) added to its
+# environment; its pid in $STATE/HOST.IFNAME.pid. daemon_wait tells when it answers.
+daemon_launch() {
+	local h=$1 ifc=${2:-wg0} impl=${3:-} hp level=${DAEMON_LOG_LEVEL:-verbose}
 	[ -n "$impl" ] || impl=$(impl_of "$h")
 	hp=$(holder_of "$h")
-	echo "--- $(date +%T.%N) host $h: starting $impl $ifc" >>"$STATE/$h.log"
-	WG_PROCESS_FOREGROUND=1 LOG_LEVEL=verbose \
+	echo "--- $(date +%T.%N) host $h: starting $impl $ifc (LOG_LEVEL=$level)" >>"$STATE/$h.log"
+	# nsenter without -p does not fork: $! is the daemon itself.
+	env WG_PROCESS_FOREGROUND=1 LOG_LEVEL="$level" ${DAEMON_ENV:-} \
 		nsenter -t "$hp" -m -n -- "$impl" "$ifc" >>"$STATE/$h.log" 2>&1 </dev/null &
 	echo $! >"$STATE/$h.$ifc.pid"
+}
+
+# daemon_wait HOST [IFNAME]: returns once the daemon's UAPI socket answers (5 s each for the socket
+# to appear and for `wg show` to answer).
+daemon_wait() {
+	local h=$1 ifc=${2:-wg0}
 	wait_for 5 "the UAPI socket of $h/$ifc" hx "$h" test -S "/var/run/wireguard/$ifc.sock"
 	wait_for 5 "$h/$ifc to answer 'wg show'" hx "$h" timeout 2 wg show "$ifc"
-	daemon_alive "$h" "$ifc" || fail "daemon $impl on $h/$ifc exited"
+	daemon_alive "$h" "$ifc" || fail "daemon on $h/$ifc exited"
+}
+
+# daemon_start HOST [IFNAME [IMPL]]: daemon_launch, then daemon_wait.
+daemon_start() {
+	daemon_launch "$@"
+	daemon_wait "$1" "${2:-wg0}"
 }
 
 daemon_pid() { cat "$STATE/$1.${2:-wg0}.pid" 2>/dev/null; }
-
-# reap HOST...: end what a case left running in the hosts (helpers, not daemons or holders), so
-# that a failed case's receivers do not hold ports or CPU.
-reap() {
-	local h pid keep
-	for h in "$@"; do
-		keep=" $(cat "$STATE/$h.holder") $(daemon_pid "$h") "
-		for pid in $(ip netns pids "$(ns_of "$h")" 2>/dev/null); do
-			[[ "$keep" == *" $pid "* ]] || kill -TERM "$pid" 2>/dev/null || true
-		done
-	done
-	return 0
-}
 
 daemon_alive() {
 	local pid
@@ -425,7 +356,30 @@ daemon_stop() {
 	rm -f "$STATE/$h.$ifc.pid"
 }
 
-not_running() { ! proc_running "$1"; }
+# daemon_kill HOST [IFNAME]: end the daemon whatever it takes (TERM, KILL after 5 s), and delete
+# its interface should it outlive the daemon. Never fails.
+daemon_kill() {
+	local h=$1 ifc=${2:-wg0} pid
+	pid=$(daemon_pid "$h" "$ifc")
+	[ -n "$pid" ] || return 0
+	kill_pid "$pid" 5
+	rm -f "$STATE/$h.$ifc.pid"
+	hx "$h" ip link del "$ifc" >/dev/null 2>&1
+	return 0
+}
+
+# reap HOST...: end what a case left running in the hosts (helpers, not daemons or holders), so
+# that a failed case's receivers do not hold ports or CPU.
+reap() {
+	local h pid keep
+	for h in "$@"; do
+		keep=" $(cat "$STATE/$h.holder") $(daemon_pid "$h") "
+		for pid in $(ip netns pids "$(ns_of "$h")" 2>/dev/null); do
+			[[ "$keep" == *" $pid "* ]] || kill -TERM "$pid" 2>/dev/null || true
+		done
+	done
+	return 0
+}
 
 # wgh HOST ARGS...: `wg` in the host, bounded.
 wgh() {
@@ -434,16 +388,20 @@ wgh() {
 	hx "$h" timeout 10 wg "$@"
 }
 
-# wg_up HOST: start the daemon on HOST, give it HOST's key, port 10000+N, the tunnel addresses
-# 192.0.2.N/24 and 2001:db8:2::N/64 and MTU 1420, and bring wg0 up. No peers.
+# wg_up HOST [IMPL [ADDRESS/LEN...]]: start the daemon on HOST (IMPL: the host's own), give it
+# HOST's key, port 10000+N, the tunnel addresses (default 192.0.2.N/24 and 2001:db8:2::N/64) and
+# MTU 1420, and bring wg0 up. No peers.
 wg_up() {
-	local h=$1 n
+	local h=$1 impl=${2:-} n a
 	n=$(host_num "$h")
-	daemon_start "$h" wg0
+	shift $(($# < 2 ? $# : 2))
+	[ $# -gt 0 ] || set -- "192.0.2.$n/24" "2001:db8:2::$n/64"
+	daemon_start "$h" wg0 "$impl"
 	wgh "$h" set wg0 private-key "$STATE/$h.key" listen-port "$((10000 + n))" ||
 		fail "wg set on $h failed"
-	addr_add "$h" wg0 "192.0.2.$n/24"
-	addr_add "$h" wg0 "2001:db8:2::$n/64"
+	for a in "$@"; do
+		addr_add "$h" wg0 "$a"
+	done
 	hx "$h" ip link set wg0 mtu "$WG_MTU" up || fail "ip link set wg0 up on $h failed"
 }
 
@@ -483,7 +441,11 @@ has_peer() {
 	wgh "$1" show wg0 peers | grep -qxF "$(pub "$2")"
 }
 
-# --- traffic ---------------------------------------------------------------------------------
+handshake_of() { # HOST PEERHOST -> unix time of the latest handshake (0: none)
+	wgh "$1" show wg0 latest-handshakes | awk -v k="$(pub "$2")" '$1 == k { print $2 }'
+}
+
+# --- traffic -----------------------------------------------------------------------------------
 
 # ping_ok HOST DST [ping options]: at least one reply within 10 s (a handshake may come first).
 ping_ok() {
@@ -531,6 +493,36 @@ counter_get() { # HOST NAME -> packets
 			for (j = 1; j < i; j++) if ($j == "packets") print $(j + 1) } }'
 }
 
+# counter_datagrams HOST NAME HEADER_LEN PAYLOAD_LEN: how many datagrams a counter saw. A run of
+# datagrams to one address may leave a host as one UDP_SEGMENT (GSO) packet and reach the counter as
+# one skb carrying one IP and UDP header and many payloads, so count by bytes:
+# bytes = packets * HEADER_LEN + datagrams * PAYLOAD_LEN.
+counter_datagrams() {
+	hx "$1" nft list chain inet braidtest pre | awk -v n="\"$2\"" -v h="$3" -v p="$4" '{
+		for (i = 1; i <= NF; i++) if ($i == "comment" && $(i + 1) == n) {
+			for (j = 1; j < i; j++) {
+				if ($j == "packets") pk = $(j + 1)
+				if ($j == "bytes") by = $(j + 1)
+			}
+			printf "%d\n", (by - pk * h) / p
+		} }'
+}
+
+# kernel_stat HOST NAME...: the sum of these /proc/net/{snmp,snmp6,netstat} counters in HOST
+# ("Udp:InErrors", "Ip:ReasmFails", "Udp6InErrors", "TcpExt:TCPTimeouts", ...).
+kernel_stat() {
+	local h=$1
+	shift
+	hx "$h" cat /proc/net/snmp /proc/net/snmp6 /proc/net/netstat | awk -v want="$*" '
+		/^[A-Za-z]+: / { if (!($1 in hdr)) { hdr[$1] = $0; next }
+			split(hdr[$1], names); for (i = 2; i <= NF; i++) v[$1 names[i]] = $i; next }
+		NF == 2 { v[$1] = $2 }
+		END { n = split(want, w, " "); for (i = 1; i <= n; i++) s += v[w[i]]; print s + 0 }'
+}
+
+# rcvbuf_errors HOST: UDP datagrams HOST dropped for a full socket buffer, IPv4 and IPv6.
+rcvbuf_errors() { kernel_stat "$1" Udp:RcvbufErrors Udp6RcvbufErrors; }
+
 # tcp_transfer FROM TO DSTADDR FILE PORT: send FILE from host FROM to host TO over TCP, compare
 # sha256 of what arrived.
 tcp_transfer() {
@@ -570,7 +562,7 @@ udp_exchange() {
 	[ "$good" -ge $((count * 95 / 100)) ] || fail "only $good of $count UDP datagrams arrived"
 }
 
-# --- topologies ------------------------------------------------------------------------------
+# --- topology: two hosts on one link -----------------------------------------------------------
 
 # Two hosts on one link: underlay 198.51.100.N/24 and 2001:db8:1::N/64 on veth0.
 #
@@ -601,3 +593,4 @@ two_hosts_up() {
 	peer_add_default a b endpoint4
 	peer_add_default b a endpoint4
 }
+

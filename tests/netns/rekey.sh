@@ -52,7 +52,7 @@
 #
 # Environment: BRAID_FAST, REKEY_SECONDS (66), REKEY_MBIT (40), REKEY_MIN (20 rekeys).
 
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/cases.sh"
 
 ROOT=$(cd "$NETNS_DIR/../.." && pwd)
 BRAID_FAST=${BRAID_FAST:-$ROOT/build/fast/braid}
@@ -191,8 +191,6 @@ end_logs() {
 	done
 }
 
-is_braid() { [ "$(impl_label "$(impl_of "$1")")" = braid ]; }
-
 # stream_start FROM TO DSTADDR PORT: start a receiver on TO and a sender on FROM in the background.
 stream_start() {
 	local from=$1 to=$2 dst=$3 port=$4 r="$STATE/stream.$1$2"
@@ -287,8 +285,6 @@ rekeys() {
 	daemon_stop a
 	daemon_stop b
 }
-
-other() { [ "$1" = a ] && echo b || echo a; }
 
 by_a() { rekeys a 5001; }
 by_b() { rekeys b 5003; }
