@@ -291,8 +291,7 @@ hx() {
 link_add() {
 	ip link add name "$2" netns "$(ns_of "$1")" type veth peer name "$4" netns "$(ns_of "$3")" ||
 		fail "veth $1/$2 - $3/$4"
-	hx "$1" ip link set "$2" up
-	hx "$3" ip link set "$4" up
+	hx "$1" ip link set "$2" up && hx "$3" ip link set "$4" up || fail "veth $1/$2 - $3/$4 up"
 }
 
 # addr_add HOST IF ADDRESS/LEN: IPv6 addresses skip duplicate address detection.
@@ -300,7 +299,7 @@ addr_add() {
 	case "$3" in
 	*:*) hx "$1" ip -6 addr add "$3" dev "$2" nodad ;;
 	*) hx "$1" ip addr add "$3" dev "$2" ;;
-	esac
+	esac || fail "address $3 on $1/$2"
 }
 
 not_link() { ! hx "$1" ip link show "$2" >/dev/null 2>&1; }
