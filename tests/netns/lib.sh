@@ -593,3 +593,61 @@ two_hosts_up() {
 	peer_add_default b a endpoint4
 }
 
+
+# --- topology: a flood victim on a bridge --------------------------------------------------------
+
+# Hosts a, c and the attacker x hang off a bridge in the victim b (tests/netns/flood.sh,
+# bench/flood.sh); b routes the spoofed sources of x's floods back to x.
+#
+#	  host a                       host c                       host x (attacker, no daemon)
+#	  veth0 198.51.100.1/24        veth0 198.51.100.3/24        veth0 198.51.100.9/24
+#	        |                            |                            2001:db8:1::9/64
+#	        +----------- vb-a ------ br0 in host b ------ vb-x --------+
+#	                                     |  vb-c
+#	                          host b: br0 198.51.100.2/24 2001:db8:1::2/64
+#	                          routes 203.0.113.0/24 and 2001:db8:100::/40 via x
+#
+# flood_topology: the bridge, the links, the addresses and b's routes (hosts a, b, c, x added).
+flood_topology() {
+	local h
+	hx b ip link add br0 type bridge || fail "bridge on b"
+	hx b ip link set br0 up
+	for h in a c x; do
+		link_add "$h" veth0 b "vb-$h"
+		hx b ip link set "vb-$h" master br0 || fail "vb-$h into br0"
+		addr_add "$h" veth0 "198.51.100.$(host_num "$h")/24"
+	done
+	addr_add b br0 198.51.100.2/24
+	addr_add b br0 2001:db8:1::2/64
+	addr_add x veth0 2001:db8:1::9/64
+	hx b ip route add 203.0.113.0/24 via 198.51.100.9 || fail "route to the spoofed sources"
+	hx b ip -6 route add 2001:db8:100::/40 via 2001:db8:1::9 || fail "IPv6 route via x"
+}
+
+# flood_wg_up HOST IMPL LOG_LEVEL: wg_up with this implementation and log level, IPv4 tunnel
+# address only.
+flood_wg_up() {
+	DAEMON_LOG_LEVEL=$3 wg_up "$1" "$2" "192.0.2.$(host_num "$1")/24"
+}
+
+# fresh_handshake LIMIT: c removes and re-adds its peer b and pings it; prints the seconds until c
+# shows a handshake ("%.1f"), or "none" after LIMIT seconds.
+fresh_handshake() {
+	local limit=$1 t0 pid hs res=none
+	peer_set c b remove
+	t0=$(date +%s%N)
+	peer_set c b allowed-ips 192.0.2.2/32 endpoint 198.51.100.2:10002
+	hx c timeout $((limit + 6)) ping -n -q -i 0.5 -w $((limit + 1)) 192.0.2.2 >/dev/null 2>&1 &
+	pid=$!
+	while [ $(($(date +%s%N) - t0)) -lt $((limit * 1000000000)) ]; do
+		hs=$(handshake_of c b)
+		if [ -n "$hs" ] && [ "$hs" != 0 ]; then
+			res=$(awk -v d=$(($(date +%s%N) - t0)) 'BEGIN { printf "%.1f", d / 1e9 }')
+			break
+		fi
+		sleep 0.1
+	done
+	kill "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+	echo "$res"
+}
