@@ -28,7 +28,8 @@
 #
 # Addresses (host number N: a=1, b=2, c=3): underlay 198.51.100.N/24 and 2001:db8:1::N/64 (and
 # 203.0.113.0/24 where a script needs a second underlay), tunnel 192.0.2.N/24 and 2001:db8:2::N/64,
-# listen port 10000+N. Nothing is routed out of the namespaces a script made.
+# listen port 10000+N. The multipath topology (mp_*, at the end) has addresses of its own. Nothing
+# is routed out of the namespaces a script made.
 #
 # wireguard-go on Linux: v0.0.20220316 prints a "use the kernel module" banner only when it
 # daemonizes, and no longer refuses to run on Linux (versions before 2019 required
@@ -508,7 +509,7 @@ counter_datagrams() {
 }
 
 # kernel_stat HOST NAME...: the sum of these /proc/net/{snmp,snmp6,netstat} counters in HOST
-# ("Udp:InErrors", "Ip:ReasmFails", "Udp6InErrors", "TcpExt:TCPTimeouts", ...).
+# ("Udp:InErrors", "Ip:ReasmFails", "Udp6InErrors", "MPTcpExt:MPJoinSynAckRx", ...).
 kernel_stat() {
 	local h=$1
 	shift
@@ -521,6 +522,18 @@ kernel_stat() {
 
 # rcvbuf_errors HOST: UDP datagrams HOST dropped for a full socket buffer, IPv4 and IPv6.
 rcvbuf_errors() { kernel_stat "$1" Udp:RcvbufErrors Udp6RcvbufErrors; }
+
+# link_stat HOST DEV rx|tx bytes|packets|errors|dropped: one counter of HOST's interface DEV
+# (/proc/net/dev of the host's namespace).
+link_stat() {
+	hx "$1" cat /proc/net/dev | awk -v d="$2" -v dir="$3" -v f="$4" '
+		{ i = index($0, ":"); if (!i) next
+		  name = substr($0, 1, i - 1); gsub(/ /, "", name); if (name != d) next
+		  split(substr($0, i + 1), v, " ")
+		  k = (f == "bytes") ? 1 : (f == "packets") ? 2 : (f == "errors") ? 3 : 4
+		  print v[(dir == "tx" ? 8 : 0) + k]; found = 1; exit }
+		END { if (!found) exit 1 }'
+}
 
 # tcp_transfer FROM TO DSTADDR FILE PORT: send FILE from host FROM to host TO over TCP, compare
 # sha256 of what arrived.
@@ -559,6 +572,27 @@ udp_exchange() {
 	say "UDP $from -> $to $dst: $good of $count datagrams intact, $bad corrupted"
 	[ "$bad" = 0 ] || fail "$bad corrupted UDP datagrams"
 	[ "$good" -ge $((count * 95 / 100)) ] || fail "only $good of $count UDP datagrams arrived"
+}
+
+tcp_listening() { hx "$1" ss -Hltn "sport = :$2" | grep -q .; } # HOST PORT
+
+# iperf_mbit CLIENT SERVER DST SECONDS [iperf3 client options...]: one iperf3 test from CLIENT to a
+# one-off server on SERVER (port IPERF_PORT, default 5201); prints what the receiver got, in
+# Mbit/s. IPERF_WRAP (e.g. "mptcpize run") prefixes both ends' command.
+iperf_mbit() {
+	local c=$1 s=$2 dst=$3 secs=$4 port=${IPERF_PORT:-5201} spid out="$STATE/iperf.$1.$2"
+	shift 4
+	hx "$s" timeout -k 2 "$((secs + 30))" ${IPERF_WRAP:-} iperf3 -s -1 -p "$port" \
+		>"$out.server" 2>&1 </dev/null &
+	spid=$!
+	wait_for 5 "the iperf3 server on $s" tcp_listening "$s" "$port"
+	hx "$c" timeout -k 2 "$((secs + 20))" ${IPERF_WRAP:-} iperf3 -c "$dst" -p "$port" -t "$secs" \
+		-f m --connect-timeout 5000 "$@" >"$out.client" 2>&1 </dev/null ||
+		{ kill "$spid" 2>/dev/null; fail "iperf3 $* to $dst: $(tail -n 3 "$out.client")"; }
+	wait "$spid" 2>/dev/null || true
+	awk '/receiver/ { for (i = 2; i <= NF; i++) if ($i == "Mbits/sec") m = $(i - 1) }
+		END { if (m == "") exit 1; print m }' "$out.client" ||
+		fail "no receiver rate in iperf3's output: $(tail -n 3 "$out.client")"
 }
 
 # --- topology: two hosts on one link -----------------------------------------------------------
@@ -650,4 +684,288 @@ fresh_handshake() {
 	kill "$pid" 2>/dev/null || true
 	wait "$pid" 2>/dev/null || true
 	echo "$res"
+}
+
+# --- topology: multipath, a client with several uplinks behind a router ------------------------
+
+# After /work/shared/notes/multipath.md §5.1: client a has MP_N uplinks (2 by default, at most 4)
+# to router r, which forwards to server b. With 2 uplinks:
+#
+#	  host a (client)                 host r (router)                    host b (server)
+#	  cA 198.51.100.2/25   ---------- rA 198.51.100.1/25
+#	     2001:db8:1:1::2/64              2001:db8:1:1::1/64
+#	  cB 198.51.100.130/25 ---------- rB 198.51.100.129/25
+#	     2001:db8:1:2::2/64              2001:db8:1:2::1/64
+#	                                  rS 203.0.113.1/24 ---------------- sS 203.0.113.2/24
+#	                                     2001:db8:3::1/64                   2001:db8:3::2/64
+#
+# Uplink I (letters A, B, C, D for I = 1..4) has block I of 198.51.100.0/24 cut in two /25 (or, for
+# 3 or 4 uplinks, four /26): router .1 and client .2 of the block; and 2001:db8:1:I::/64, router
+# ::1 and client ::2. On a, in both families: a default route per uplink with metric 100 * I (A is
+# preferred), and per-source policy routing: rule `from ADDR lookup 100+I` (preference 1000+I),
+# table 100+I holding the uplink's subnet and default route, so that what is sent from an uplink's
+# address leaves by that uplink. rp_filter is loose (2) on a's and r's interfaces (off on the
+# emulator's devices, which have no address: see mp_steer); r forwards both families; b's
+# default routes lead to r. The functions below take an uplink's letter; mp_hosts runs in the main
+# shell, the rest anywhere (a case).
+
+MP_N=2
+
+# mp_hosts [N]: hosts a (client), r (router) and b (server); N uplinks (default 2).
+mp_hosts() {
+	MP_N=${1:-2}
+	[[ $MP_N =~ ^[1-4]$ ]] || { echo "$T: mp_hosts: 1 to 4 uplinks, not '$MP_N'" >&2; exit 2; }
+	host_add a
+	host_add r
+	host_add b
+}
+
+mp_letters() { echo A B C D | cut -d' ' -f1-"$MP_N"; }
+
+# mp_index UPLINK: 1 for A, 2 for B...; fails for a letter beyond MP_N.
+mp_index() {
+	local i
+	case "$1" in A) i=1 ;; B) i=2 ;; C) i=3 ;; D) i=4 ;; *) return 1 ;; esac
+	[ "$i" -le "$MP_N" ] && echo "$i"
+}
+
+# mp_addr UPLINK [4|6]: a's address on the uplink; mp_gw: r's; mp_net: the uplink's prefix.
+mp_addr() { _mp_host_addr "$1" "${2:-4}" 2; }
+mp_gw() { _mp_host_addr "$1" "${2:-4}" 1; }
+mp_net() {
+	local i
+	i=$(mp_index "$1") || fail "no uplink '$1'"
+	if [ "${2:-4}" = 6 ]; then
+		echo "2001:db8:1:$i::/64"
+	else
+		echo "198.51.100.$(((i - 1) * $(_mp_block)))/$(_mp_len4)"
+	fi
+}
+
+# mp_server [4|6]: b's address.
+mp_server() { if [ "${1:-4}" = 6 ]; then echo 2001:db8:3::2; else echo 203.0.113.2; fi; }
+
+_mp_block() { if [ "$MP_N" -le 2 ]; then echo 128; else echo 64; fi; }
+_mp_len4() { if [ "$MP_N" -le 2 ]; then echo 25; else echo 26; fi; }
+
+_mp_host_addr() { # UPLINK FAMILY HOST(1 router, 2 client)
+	local i
+	i=$(mp_index "$1") || fail "no uplink '$1'"
+	if [ "$2" = 6 ]; then
+		echo "2001:db8:1:$i::$3"
+	else
+		echo "198.51.100.$(((i - 1) * $(_mp_block) + $3))"
+	fi
+}
+
+# nft_table HOST "FAMILY NAME" CHAIN "type ... hook ... priority ..." RULE...: a table with one
+# base chain (policy accept) holding these rules. One statement a line: nft 1.0.6 does not parse
+# "masquerade; }".
+nft_table() {
+	local h=$1 t=$2 c=$3 base=$4
+	shift 4
+	printf '%s\n' "table $t {" "chain $c {" "$base; policy accept" "$@" "}" "}" | hx "$h" nft -f -
+}
+
+# mp_topology: the links, addresses, routes and sysctls of the drawing (hosts from mp_hosts).
+mp_topology() {
+	local l
+	# Loose on every interface made from here on; "all" is 0 in r, so that mp_steer can turn it
+	# off for the emulator's devices, which have no address (loose fails for those).
+	hx a sysctl -qw net.ipv4.conf.all.rp_filter=2 net.ipv4.conf.default.rp_filter=2 &&
+		hx r sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=2 ||
+		fail "rp_filter"
+	hx r sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 \
+		net.ipv6.conf.default.forwarding=1 || fail "forwarding on r"
+	link_add r rS b sS
+	addr_add r rS 203.0.113.1/24
+	addr_add r rS 2001:db8:3::1/64
+	addr_add b sS 203.0.113.2/24
+	addr_add b sS 2001:db8:3::2/64
+	hx b ip route add default via 203.0.113.1 || fail "b's default route"
+	hx b ip -6 route add default via 2001:db8:3::1 || fail "b's IPv6 default route"
+	for l in $(mp_letters); do
+		link_add a "c$l" r "r$l"
+		mp_addrs "$l"
+		mp_routes "$l"
+	done
+}
+
+# mp_addrs UPLINK: the uplink's addresses on both ends (again: an admin down removes the IPv6 ones).
+mp_addrs() {
+	local l=$1
+	hx a ip addr replace "$(mp_addr "$l")/$(_mp_len4)" dev "c$l" &&
+		hx r ip addr replace "$(mp_gw "$l")/$(_mp_len4)" dev "r$l" &&
+		hx a ip -6 addr replace "$(mp_addr "$l" 6)/64" dev "c$l" nodad &&
+		hx r ip -6 addr replace "$(mp_gw "$l" 6)/64" dev "r$l" nodad ||
+		fail "addresses of uplink $l"
+}
+
+# mp_routes UPLINK: a's routes and rule for the uplink, both families (again: an admin down
+# flushes the routes).
+mp_routes() {
+	local l=$1 i f gw t
+	i=$(mp_index "$l") || fail "no uplink '$l'"
+	t=$((100 + i))
+	for f in 4 6; do
+		gw=$(mp_gw "$l" "$f")
+		hx a ip -"$f" route replace default via "$gw" dev "c$l" metric $((100 * i)) &&
+			hx a ip -"$f" route replace "$(mp_net "$l" "$f")" dev "c$l" table "$t" &&
+			hx a ip -"$f" route replace default via "$gw" dev "c$l" table "$t" ||
+			fail "IPv$f routes of uplink $l"
+		hx a ip -"$f" rule del pref $((1000 + i)) 2>/dev/null || true
+		hx a ip -"$f" rule add from "$(mp_addr "$l" "$f")" lookup "$t" pref $((1000 + i)) ||
+			fail "IPv$f rule of uplink $l"
+	done
+}
+
+# mp_rate UPLINK up|down|both RATE|off: a tbf on the sending end (up: a's cX, down: r's rX) at
+# RATE as tc reads it (40mbit), burst 32 kB, at most 50 ms of queue; "off" removes it. The rate
+# counts whole Ethernet frames: TCP over IPv4 carries at most about 95.6% of it as payload.
+mp_rate() {
+	local l=$1 rate=$3 ends e
+	case "$2" in
+	up) ends="a:c$l" ;; down) ends="r:r$l" ;; both) ends="a:c$l r:r$l" ;;
+	*) fail "mp_rate: direction '$2'?" ;;
+	esac
+	for e in $ends; do
+		if [ "$rate" = off ]; then
+			hx "${e%%:*}" tc qdisc del dev "${e#*:}" root 2>/dev/null || true
+		else
+			hx "${e%%:*}" tc qdisc replace dev "${e#*:}" root tbf rate "$rate" burst 32kb \
+				latency 50ms || fail "tbf $rate on ${e%%:*}/${e#*:}"
+		fi
+	done
+}
+
+# mp_down UPLINK admin|carrier|blackhole: take the uplink out of service, one of three ways:
+#	admin		a's cX down: the kernel flushes a's routes through it and its IPv6 addresses
+#	carrier		r's rX down: a's cX stays up, NO-CARRIER; a's routes stay (linkdown) and what a
+#			sends through it vanishes
+#	blackhole	r drops whatever it would forward from or to rX (nft); both ends stay up, and
+#			r still answers ARP, neighbour discovery and pings to its own address there
+# mp_up brings it back, whichever way it went.
+mp_down() {
+	local l=$1
+	case "$2" in
+	admin) hx a ip link set "c$l" down || fail "c$l down" ;;
+	carrier) hx r ip link set "r$l" down || fail "r$l down" ;;
+	blackhole)
+		nft_table r "inet mpbh$l" forward "type filter hook forward priority -10" \
+			"iifname \"r$l\" drop" "oifname \"r$l\" drop" || fail "blackhole on r$l" ;;
+	*) fail "mp_down: kind '$2'?" ;;
+	esac
+}
+
+# mp_up UPLINK: both ends up, no blackhole, the addresses and a's routes back.
+mp_up() {
+	local l=$1
+	hx r nft delete table inet "mpbh$l" 2>/dev/null || true
+	hx r ip link set "r$l" up && hx a ip link set "c$l" up || fail "uplink $l up"
+	mp_addrs "$l"
+	mp_routes "$l"
+}
+
+# mp_nat UPLINK on|off: r masquerades what leaves by rS from the uplink's prefixes (both families,
+# as r's addresses on rS), as a carrier-grade NAT would. Off does not forget connections already
+# translated (conntrack).
+mp_nat() {
+	local l=$1
+	hx r nft delete table inet "mpnat$l" 2>/dev/null || true
+	[ "$2" = on ] || return 0
+	nft_table r "inet mpnat$l" post "type nat hook postrouting priority srcnat" \
+		"oifname \"rS\" ip saddr $(mp_net "$l") masquerade" \
+		"oifname \"rS\" ip6 saddr $(mp_net "$l" 6) masquerade" || fail "NAT on uplink $l"
+}
+
+# mp_steer UPLINK UPDEV DOWNDEV: send the uplink's traffic through two devices in r (the TUN
+# devices of a link emulator, which writes every packet back into the device it came from):
+# packets arriving from rX (a -> b) are routed into UPDEV, packets arriving from rS for the
+# uplink's prefix (b -> a) into DOWNDEV; written back, a packet enters r from that device and is
+# routed as usual. Both families; tables 200+10I+1 (up) and 200+10I+2 (down), rules of the same
+# preferences minus 100. rp_filter is off on UPDEV and DOWNDEV: a device without an IPv4 address
+# fails even the loose check. The first pass of each packet skips connection tracking (notrack on
+# rX and DOWNDEV), so that mp_nat sees a connection where it leaves by rS, not where it enters
+# UPDEV.
+mp_steer() {
+	local l=$1 up=$2 dn=$3 i f tu td
+	i=$(mp_index "$l") || fail "no uplink '$l'"
+	tu=$((200 + 10 * i + 1)) td=$((200 + 10 * i + 2))
+	hx r sysctl -qw "net.ipv4.conf.$up.rp_filter=0" "net.ipv4.conf.$dn.rp_filter=0" ||
+		fail "rp_filter on $up/$dn"
+	for f in 4 6; do
+		hx r ip -"$f" route replace default dev "$up" table "$tu" &&
+			hx r ip -"$f" rule add iif "r$l" lookup "$tu" pref $((tu - 100)) &&
+			hx r ip -"$f" route replace "$(mp_net "$l" "$f")" dev "$dn" table "$td" &&
+			hx r ip -"$f" rule add iif rS to "$(mp_net "$l" "$f")" lookup "$td" \
+				pref $((td - 100)) || fail "IPv$f steering of uplink $l into $up/$dn"
+	done
+	nft_table r "inet mpem$l" pre "type filter hook prerouting priority raw" \
+		"iifname \"r$l\" notrack" "iifname \"$dn\" notrack" || fail "notrack for uplink $l"
+}
+
+# mp_unsteer UPLINK: undo mp_steer (nothing to undo is fine).
+mp_unsteer() {
+	local l=$1 i f t
+	i=$(mp_index "$l") || fail "no uplink '$l'"
+	for f in 4 6; do
+		for t in $((200 + 10 * i + 1)) $((200 + 10 * i + 2)); do
+			hx r ip -"$f" rule del pref $((t - 100)) 2>/dev/null || true
+			hx r ip -"$f" route flush table "$t" 2>/dev/null || true
+		done
+	done
+	hx r nft delete table inet "mpem$l" 2>/dev/null || true
+}
+
+# mp_emulate UPLINK LINKEM UPDEV[:RULES] DOWNDEV[:RULES]: start the link emulator LINKEM
+# (build/tools/linkem: `linkem [-s SEED] [-S STATSFILE] DEV[:RULES]...`, which makes each TUN device
+# and sets it up) in r, and steer the uplink through its two devices (mp_steer): RULES such as
+# delay=10,jitter=2,drop=5 apply a -> b on UPDEV and b -> a on DOWNDEV. LINKEM_SEED=N is passed
+# as -s N; the emulator's statistics file is $STATE/linkem.UPLINK.stats, its pid in
+# $STATE/r.linkemUPLINK.pid. Returns 2 with a message when LINKEM is not an executable file.
+mp_emulate() {
+	local l=$1 em=$2 up=${3%%:*} dn=${4%%:*}
+	if [ ! -x "$em" ] || [ ! -f "$em" ]; then
+		echo "  mp_emulate: no link emulator at $em (make build/tools/linkem)" >&2
+		return 2
+	fi
+	mp_emulate_stop "$l"
+	# nsenter itself in the background: $! is the emulator's pid.
+	nsenter -t "$(holder_of r)" -m -n -- "$em" ${LINKEM_SEED:+-s "$LINKEM_SEED"} \
+		-S "$STATE/linkem.$l.stats" "$3" "$4" >>"$STATE/r.log" 2>&1 </dev/null &
+	echo $! >"$STATE/r.linkem$l.pid"
+	wait_for 5 "the link emulator's $up and $dn in r" _mp_devs_up "$up" "$dn"
+	mp_steer "$l" "$up" "$dn"
+}
+
+_mp_devs_up() { local d; for d; do [ -n "$(hx r ip link show dev "$d" up)" ] || return 1; done; }
+
+# mp_emulate_stop UPLINK: unsteer the uplink and end its emulator (SIGTERM; its devices go too).
+mp_emulate_stop() {
+	local l=$1 pid
+	mp_unsteer "$l"
+	pid=$(cat "$STATE/r.linkem$l.pid" 2>/dev/null) || return 0
+	[ -z "$pid" ] || kill_pid "$pid" 3
+	rm -f "$STATE/r.linkem$l.pid"
+}
+
+# mp_mptcp [backup]: Linux MPTCP from a to b over the uplinks (multipath.md §5.3): enabled on both,
+# limits of MP_N subflows, and a's addresses on every uplink but A as endpoints of a's path
+# manager for extra subflows (both families; "backup": backup subflows). Run the applications
+# with `mptcpize run` (Debian package mptcpize).
+mp_mptcp() {
+	local l f h
+	for h in a b; do
+		hx "$h" sysctl -qw net.mptcp.enabled=1 || fail "net.mptcp.enabled on $h"
+	done
+	hx a ip mptcp limits set subflows "$MP_N" add_addr_accepted "$MP_N" &&
+		hx b ip mptcp limits set subflows "$MP_N" add_addr_accepted 0 &&
+		hx a ip mptcp endpoint flush || fail "MPTCP limits"
+	for l in $(mp_letters); do
+		[ "$l" != A ] || continue
+		for f in 4 6; do
+			hx a ip mptcp endpoint add "$(mp_addr "$l" "$f")" dev "c$l" subflow ${1:-} ||
+				fail "MPTCP endpoint on uplink $l"
+		done
+	done
 }
