@@ -6,7 +6,8 @@
 #	bench/flood.sh BRAID [WIREGUARD_GO] [FLOOD]	(root; not part of `make check`)
 #
 # WIREGUARD_GO defaults to /usr/bin/wireguard-go, FLOOD to build/tools/flood. The topology is the
-# one of tests/netns/flood.sh: hosts a, c and the attacker x hang off a bridge in the victim b.
+# one of tests/netns/flood.sh (flood_topology in tests/netns/lib.sh, whose hosts, daemons and
+# cleanup this script uses): hosts a, c and the attacker x hang off a bridge in the victim b.
 #
 #	  a 198.51.100.1 (wg0 192.0.2.1)   c 198.51.100.3 (wg0 192.0.2.3)   x 198.51.100.9 (flood)
 #	        +------------------------ br0 in b 198.51.100.2, wg0 192.0.2.2 ------+
@@ -66,15 +67,23 @@ export SCRIPT_TIMEOUT=$(((NROWS * (SECONDS_PER_ROW + 6) + 30) * NIMPL * 2 + 60))
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 FLOOD_ARG=${3:-$BENCH_DIR/../build/tools/flood}
 . "$BENCH_DIR/../tests/netns/lib.sh"
-netns_init "$1" "${2:-/usr/bin/wireguard-go}"
+T=bench
+BRAID=$(impl_path "$1") || exit 2
+WGGO=$(impl_path "${2:-/usr/bin/wireguard-go}") || exit 2
+[ "$(id -u)" = 0 ] || { echo "bench: needs root (network and mount namespaces)" >&2; exit 2; }
+for tool in ip wg nsenter unshare timeout ping nft getconf; do
+	command -v "$tool" >/dev/null || { echo "bench: missing tool: $tool" >&2; exit 2; }
+done
 if [ ! -x "$FLOOD_ARG" ]; then
 	echo "bench: no flood tool at $FLOOD_ARG (make build/tools/flood)" >&2
 	exit 2
 fi
+harness_init "bench-flood.$$" "bf-$$"
+echo "flood: A=$BRAID B=$WGGO (state $STATE)"
 # Others rebuild the tree while this runs: use copies taken now.
 mkdir -p "$STATE/bin"
-cp "$IMPL_A" "$STATE/bin/braid" && cp "$FLOOD_ARG" "$STATE/bin/flood" || exit 1
-BRAID_RUN="$STATE/bin/braid" WGGO_RUN=$IMPL_B FLOOD="$STATE/bin/flood"
+cp "$BRAID" "$STATE/bin/braid" && cp "$FLOOD_ARG" "$STATE/bin/flood" || exit 1
+BRAID_RUN="$STATE/bin/braid" WGGO_RUN=$WGGO FLOOD="$STATE/bin/flood"
 HZ=$(getconf CLK_TCK)
 
 host_add a
@@ -82,41 +91,16 @@ host_add b
 host_add c
 host_add x
 
-# Failures end the bench (the EXIT trap of lib.sh cleans up); cases are not used here.
+# Failures end the bench (lib.sh's EXIT trap cleans up).
 fail() {
 	echo "bench: $*" >&2
 	exit 1
 }
 
-daemon_up() { # HOST IMPL: the daemon, its key, port 10000+N, wg0 192.0.2.N/24
-	local h=$1 impl=$2 n hp
-	n=$(host_num "$h")
-	hp=$(holder_of "$h")
-	WG_PROCESS_FOREGROUND=1 LOG_LEVEL=error \
-		nsenter -t "$hp" -m -n -- "$impl" wg0 >>"$STATE/$h.log" 2>&1 </dev/null &
-	echo $! >"$STATE/$h.wg0.pid"
-	wait_for 5 "the UAPI socket of $h" hx "$h" test -S /var/run/wireguard/wg0.sock
-	wait_for 5 "$h to answer 'wg show'" hx "$h" timeout 2 wg show wg0
-	wgh "$h" set wg0 private-key "$STATE/$h.key" listen-port "$((10000 + n))" ||
-		fail "wg set on $h failed"
-	addr_add "$h" wg0 "192.0.2.$n/24"
-	hx "$h" ip link set wg0 mtu "$WG_MTU" up || fail "ip link set wg0 up on $h failed"
-}
+on_stop() { echo "bench: stopped by SIG$1 (the watchdog sends TERM after ${SCRIPT_TIMEOUT}s)" >&2; }
 
 topology() {
-	local h
-	hx b ip link add br0 type bridge || fail "bridge on b"
-	hx b ip link set br0 up
-	for h in a c x; do
-		link_add "$h" veth0 b "vb-$h"
-		hx b ip link set "vb-$h" master br0 || fail "vb-$h into br0"
-		addr_add "$h" veth0 "198.51.100.$(host_num "$h")/24"
-	done
-	addr_add b br0 198.51.100.2/24
-	addr_add b br0 2001:db8:1::2/64
-	addr_add x veth0 2001:db8:1::9/64
-	hx b ip route add 203.0.113.0/24 via 198.51.100.9 || fail "route to the spoofed sources"
-	hx b ip -6 route add 2001:db8:100::/40 via 2001:db8:1::9 || fail "IPv6 route via x"
+	flood_topology
 	counter_add x cookies ip daddr 203.0.113.0/24 udp sport 10002 @th,64,32 0x03000000
 	counter_add x cookies6 ip6 daddr 2001:db8:100::/40 udp sport 10002 @th,64,32 0x03000000
 	counter_add b flood-in ip saddr 203.0.113.0/24 udp dport 10002
@@ -126,7 +110,7 @@ topology() {
 network_up() { # IMPL on a, b and c; a-b session up
 	local impl=$1 h
 	for h in a b c; do
-		daemon_up "$h" "$impl"
+		flood_wg_up "$h" "$impl" error
 	done
 	peer_set a b allowed-ips 192.0.2.2/32 endpoint 198.51.100.2:10002
 	peer_set b a allowed-ips 192.0.2.1/32 endpoint 198.51.100.1:10001
@@ -141,59 +125,8 @@ network_down() {
 	done
 }
 
-# datagrams HOST NAME HEADER_LEN: datagrams of 64-byte payload a counter saw, GSO runs included
-# (bytes = skbs * HEADER_LEN + datagrams * 64).
-datagrams() {
-	hx "$1" nft list chain inet braidtest pre | awk -v n="\"$2\"" -v h="$3" '{
-		for (i = 1; i <= NF; i++) if ($i == "comment" && $(i + 1) == n) {
-			for (j = 1; j < i; j++) {
-				if ($j == "packets") pk = $(j + 1)
-				if ($j == "bytes") by = $(j + 1)
-			}
-			printf "%d\n", (by - pk * h) / 64
-		} }'
-}
-
-proc_field() { # PID FIELD-INDEX (after the command name; 11 = utime, 12 = stime)
-	local line fields
-	read -r line <"/proc/$1/stat"
-	read -r -a fields <<<"${line##*) }"
-	echo "${fields[$2]}"
-}
-
-rss_kb() { awk '$1 == "VmRSS:" { print $2 }' "/proc/$1/status"; }
-
-rcvbuf_errors() { # UDP datagrams host $1 dropped for a full socket buffer, IPv4 and IPv6
-	hx "$1" cat /proc/net/snmp /proc/net/snmp6 |
-		awk '$1 == "Udp:" && $2 ~ /^[0-9]/ { n += $6 } $1 == "Udp6RcvbufErrors" { n += $2 }
-			END { print n + 0 }'
-}
-
-handshake_of() {
-	wgh "$1" show wg0 latest-handshakes | awk -v k="$(pub "$2")" '$1 == k { print $2 }'
-}
-
-# fresh_handshake LIMIT: c re-adds b and pings it; prints the seconds until c shows a handshake,
-# or ">LIMIT".
-fresh_handshake() {
-	local limit=$1 t0 pid hs res=">$1"
-	peer_set c b remove
-	t0=$(date +%s%N)
-	peer_set c b allowed-ips 192.0.2.2/32 endpoint 198.51.100.2:10002
-	hx c timeout $((limit + 5)) ping -n -q -i 0.5 -w "$limit" 192.0.2.2 >/dev/null 2>&1 &
-	pid=$!
-	while [ $(($(date +%s%N) - t0)) -lt $((limit * 1000000000)) ]; do
-		hs=$(handshake_of c b)
-		if [ -n "$hs" ] && [ "$hs" != 0 ]; then
-			res=$(awk -v d=$(($(date +%s%N) - t0)) 'BEGIN { printf "%.1f", d / 1e9 }')
-			break
-		fi
-		sleep 0.1
-	done
-	kill "$pid" 2>/dev/null
-	wait "$pid" 2>/dev/null
-	echo "$res"
-}
+# datagrams HOST NAME HEADER_LEN: datagrams of 64-byte payload a counter saw, GSO runs included.
+datagrams() { counter_datagrams "$1" "$2" "$3" 64; }
 
 # While a row runs (BENCH_FLOOD_DEBUG=1): the victim's sockets, where it sleeps, the kernel's drops.
 debug_victim() {
@@ -212,7 +145,7 @@ row() {
 	local impl=$1 label=$2 fam=$3 prefix=$4 rate=$5
 	shift 5
 	local pid dst ctr cname hdr n fpid ppid hs out sent t0 t1 secs
-	local in0 in1 ck0 ck1 rb0 rb1 u0 u1 s0 s1 rss got
+	local in0 in1 ck0 ck1 rb0 rb1 u0 u1 c0 c1 rss got
 	pid=$(daemon_pid b)
 	if [ "$fam" = 6 ]; then
 		dst="[2001:db8:1::2]:10002" ctr=flood6-in cname=cookies6 hdr=48
@@ -222,7 +155,7 @@ row() {
 	n=$((rate > 0 ? rate * SECONDS_PER_ROW : 100000000))
 	sleep 2	# the previous row's load (sticky for 1 s) and queues drain
 	in0=$(counter_get b "$ctr") ck0=$(datagrams x "$cname" "$hdr") rb0=$(rcvbuf_errors b)
-	u0=$(proc_field "$pid" 11) s0=$(proc_field "$pid" 12)
+	u0=$(user_ticks "$pid") c0=$(cpu_ticks "$pid")
 	t0=$(date +%s%N)
 	hx x timeout $((SECONDS_PER_ROW + 10)) "$FLOOD" -k "$(pub b)" -t "$dst" -s "$prefix" \
 		-r "$rate" -d "$SECONDS_PER_ROW" -n "$n" "$@" >"$STATE/flood.out" 2>&1 &
@@ -232,10 +165,11 @@ row() {
 	ppid=$!
 	sleep 1.5
 	hs=$(fresh_handshake $((SECONDS_PER_ROW - 2)))
+	[ "$hs" != none ] || hs=">$((SECONDS_PER_ROW - 2))"
 	[ -z "${BENCH_FLOOD_DEBUG:-}" ] || debug_victim "$pid"
 	wait "$fpid" || fail "flood: $(cat "$STATE/flood.out")"
 	t1=$(date +%s%N)
-	u1=$(proc_field "$pid" 11) s1=$(proc_field "$pid" 12) rss=$(rss_kb "$pid")
+	u1=$(user_ticks "$pid") c1=$(cpu_ticks "$pid") rss=$(rss_kb "$pid")
 	wait "$ppid"
 	sleep 0.5
 	in1=$(counter_get b "$ctr") ck1=$(datagrams x "$cname" "$hdr") rb1=$(rcvbuf_errors b)
@@ -247,12 +181,12 @@ row() {
 	# impl label offered sent/s at-b/s cookies/s sockdrop/s other/s cpu% us/pkt rss hs loss%
 	awk -v impl="$impl" -v label="$label" -v rate="$rate" -v sent="$sent" -v secs="$secs" \
 		-v at=$((in1 - in0)) -v ck=$((ck1 - ck0)) -v rb=$((rb1 - rb0)) \
-		-v u=$((u1 - u0)) -v s=$((s1 - s0)) -v hz="$HZ" -v wall=$((t1 - t0)) -v rss="$rss" \
+		-v u=$((u1 - u0)) -v c=$((c1 - c0)) -v hz="$HZ" -v wall=$((t1 - t0)) -v rss="$rss" \
 		-v hs="$hs" -v got="${got:-0}" -v pings=$(((SECONDS_PER_ROW - 1) * 20)) 'BEGIN {
 		other = at - ck - rb; if (other < 0) other = 0
 		printf "%s\t%s\t%s\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.1f\t%.1f\t%s\t%.1f\n",
 			impl, label, rate ? rate : "max", sent / secs, at / secs, ck / secs, rb / secs,
-			other / secs, (u + s) / hz / (wall / 1e9) * 100, at ? u / hz * 1e6 / at : 0,
+			other / secs, c / hz / (wall / 1e9) * 100, at ? u / hz * 1e6 / at : 0,
 			rss / 1024, hs, 100 * (pings - got) / pings }' >>"$STATE/rows"
 	tail -n 1 "$STATE/rows" | awk -F'\t' '{
 		printf "bench: %s %s @%s: sent %s/s, cookies %s/s, other %s/s, legit handshake %s s\n",

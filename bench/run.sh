@@ -39,21 +39,16 @@
 #				A->B transfer into build/bench/perf.data and print the top symbols
 #	BENCH_TIMEOUT		global watchdog in seconds (default: twice the expected run time)
 #
-# Every command that can block is under `timeout`; a watchdog ends the whole run; the EXIT trap
+# The hosts, daemons and cleanup are the namespace harness of the tests (tests/netns/lib.sh):
+# every command that can block is under `timeout`; a watchdog ends the whole run; the EXIT trap
 # kills the processes this script started (by recorded PID, then whatever is left inside its own
 # namespaces) and deletes the namespaces. Only documentation addresses are used and no route
 # leads out of the namespaces.
 
-set -u
-export LC_ALL=C
-export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH"
-# wireguard-go before 2019 refused to run on Linux without this; v0.0.20220316 only prints a
-# banner when it daemonizes. Harmless for braid and for newer wireguard-go.
-export WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD=1
-
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$BENCH_DIR/.." && pwd)
-if [ -x /usr/bin/python3 ]; then PY=/usr/bin/python3; else PY=python3; fi
+. "$REPO/tests/netns/lib.sh"
+T=bench
 REPORT="$BENCH_DIR/report.py"
 
 usage() {
@@ -64,18 +59,11 @@ usage() {
 [ $# -ge 1 ] && [ $# -le 2 ] || usage
 case "$1" in -h | --help) usage ;; esac
 
-abs_exe() {
-	local p=$1
-	case "$p" in */*) ;; *) p=$(command -v "$p") || p=$1 ;; esac
-	[ -x "$p" ] && [ -f "$p" ] || { echo "bench: '$1' is not an executable file" >&2; return 1; }
-	echo "$(cd "$(dirname "$p")" && pwd)/$(basename "$p")"
-}
-
-BRAID=$(abs_exe "$1") || exit 2
-WGGO=$(abs_exe "${2:-/usr/bin/wireguard-go}") || exit 2
+BRAID=$(impl_path "$1") || exit 2
+WGGO=$(impl_path "${2:-/usr/bin/wireguard-go}") || exit 2
 ROUNDS=${BENCH_ROUNDS:-3}
-T=${BENCH_SECONDS:-10}
-if [ "$T" -lt 10 ] 2>/dev/null; then U=${BENCH_UDP_SECONDS:-2}; else U=${BENCH_UDP_SECONDS:-3}; fi
+SECS=${BENCH_SECONDS:-10}
+if [ "$SECS" -lt 10 ] 2>/dev/null; then U=${BENCH_UDP_SECONDS:-2}; else U=${BENCH_UDP_SECONDS:-3}; fi
 UDP_STEPS=${BENCH_UDP_STEPS:-6}
 PING_COUNT=${BENCH_PING_COUNT:-20}
 CONFIGS=${BENCH_CONFIGS:-braid wireguard-go veth}
@@ -84,13 +72,13 @@ PROFILE=${BENCH_PROFILE:-0}
 OUT=${BENCH_OUT:-$REPO/build/bench/results.json}
 case "$OUT" in /*) ;; *) OUT="$(pwd)/$OUT" ;; esac
 PORT=5201
-PAYLOAD=1300		# UDP payload: 1300 + 8 + 40 (IPv6) fits the tunnel MTU of 1420
-WG_MTU=1420
+PAYLOAD=1300		# UDP payload: 1300 + 8 + 40 (IPv6) fits the tunnel MTU of 1420 (WG_MTU)
+DAEMON_LOG_LEVEL=error
 
-for v in ROUNDS T U UDP_STEPS PING_COUNT; do
+for v in ROUNDS SECS U UDP_STEPS PING_COUNT; do
 	[[ ${!v} =~ ^[1-9][0-9]*$ ]] || { echo "bench: $v must be a positive integer" >&2; exit 2; }
 done
-[ "$T" -ge 3 ] || { echo "bench: BENCH_SECONDS must be at least 3" >&2; exit 2; }
+[ "$SECS" -ge 3 ] || { echo "bench: BENCH_SECONDS must be at least 3" >&2; exit 2; }
 case "$FAMILY" in 4 | 6) ;; *) echo "bench: BENCH_FAMILY is 4 or 6" >&2; exit 2 ;; esac
 for c in $CONFIGS; do
 	case "$c" in braid | braid-1t | wireguard-go | veth) ;;
@@ -114,149 +102,49 @@ CONF=("$@")
 
 # The expected time of one configuration in one round (measured: 63 s by default), to size the
 # watchdog.
-per_conf=$((4 * (T + 1) + UDP_STEPS * (U + 1) + PING_COUNT / 10 + 4))
+per_conf=$((4 * (SECS + 1) + UDP_STEPS * (U + 1) + PING_COUNT / 10 + 4))
 EXPECTED=$((per_conf * NCONF * ROUNDS + 10))
-[ "$PROFILE" = 1 ] && EXPECTED=$((EXPECTED + T + 30))
+[ "$PROFILE" = 1 ] && EXPECTED=$((EXPECTED + SECS + 30))
 TIMEOUT=${BENCH_TIMEOUT:-$((EXPECTED * 2 + 120))}
 [[ $TIMEOUT =~ ^[1-9][0-9]*$ ]] || { echo "bench: BENCH_TIMEOUT must be a positive integer" >&2; exit 2; }
 
 RAW="$(dirname "$OUT")/raw"
 mkdir -p "$RAW" || exit 1
 rm -f "$RAW"/*.json "$RAW"/*.txt "$RAW"/*.err
-STATE=$(mktemp -d /tmp/braid-bench.$$.XXXXXX)
+T0=$(date +%s)
+SCRIPT_TIMEOUT=$TIMEOUT
+harness_init "bench.$$" "bench-$$"
 RESULTS="$STATE/results.jsonl"
 # Others rebuild build/braid while we run: every round uses this copy, taken once.
-mkdir -p "$STATE/bin" && cp "$BRAID" "$STATE/bin/braid" || { rm -rf "$STATE"; exit 1; }
+mkdir -p "$STATE/bin" && cp "$BRAID" "$STATE/bin/braid" || exit 1
 BRAID_RUN="$STATE/bin/braid"
 : >"$RESULTS"
-NS_A="bench-$$-a"
-NS_B="bench-$$-b"
-HOSTS=""
-WATCHDOG_PID=""
-T0=$(date +%s)
 
-# --- life and death ---------------------------------------------------------------------------
+# --- errors and signals -----------------------------------------------------------------------
 
-say() { echo "$*"; }
 err() { echo "bench: $*" >&2; [ -d "${STATE:-}" ] && echo "$*" >"$STATE/last-error"; }
 
-# proc_running PID: the process exists and is not a zombie.
-proc_running() {
-	local line fields
-	read -r line 2>/dev/null <"/proc/$1/stat" || return 1
-	read -r -a fields <<<"${line##*) }"
-	[ "${fields[0]}" != Z ]
-}
-
-kill_pid() { # PID [seconds]: TERM, wait, then KILL
-	local pid=$1 i n=$((${2:-3} * 10))
-	kill -TERM "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; return 0; }
-	for ((i = 0; i < n; i++)); do
-		proc_running "$pid" || break
-		sleep 0.1
-	done
-	proc_running "$pid" && kill -KILL "$pid" 2>/dev/null
-	wait "$pid" 2>/dev/null
-	return 0
-}
-
-# remember NAME PID: a process the cleanup must end if it is still running.
-remember() { echo "$2" >"$STATE/$1.pid"; }
-forget() { rm -f "$STATE/$1.pid"; }
-
-cleanup() {
-	local rc=$? f pid ns
-	[ "$BASHPID" = "$$" ] || exit "$rc"
-	trap - EXIT INT TERM HUP
-	if [ -n "$WATCHDOG_PID" ]; then
-		kill -KILL -- "-$WATCHDOG_PID" 2>/dev/null
-		wait "$WATCHDOG_PID" 2>/dev/null
-	fi
-	# Daemons and tools first (daemons remove their sockets and wg0), then whatever is still
-	# inside our namespaces, then the mount-namespace holders, then the namespaces.
-	for f in "$STATE"/*.pid; do
-		[ -e "$f" ] || continue
-		read -r pid 2>/dev/null <"$f" && [ -n "$pid" ] && kill_pid "$pid" 2
-	done
-	for ns in $HOSTS; do
-		for pid in $(ip netns pids "$ns" 2>/dev/null); do
-			[ "$pid" = "$(cat "$STATE/$ns.holder" 2>/dev/null)" ] || kill -KILL "$pid" 2>/dev/null
-		done
-		[ -f "$STATE/$ns.holder" ] && kill_pid "$(cat "$STATE/$ns.holder")" 1
-		ip netns del "$ns" 2>/dev/null
-	done
-	rm -rf "$STATE"
-	exit "$rc"
-}
-
-on_signal() {
-	[ "$BASHPID" = "$$" ] || exit 1
-	trap - INT TERM HUP
-	err "stopped by SIG$1 after $(($(date +%s) - T0)) s (the watchdog sends TERM after ${TIMEOUT} s)"
-	if [ -s "$RESULTS" ] && [ -n "${MODEL+set}" ]; then
-		say "== partial results (stopped in round ${ROUND:-?}, ${CUR:-?}):"
-		finish "stopped by SIG$1 in round ${ROUND:-?}" || true
-	fi
+# lib.sh's helpers end their shell with fail: here the message is also the round's error.
+fail() {
+	err "$*"
 	exit 1
 }
 
-trap cleanup EXIT
-trap 'on_signal INT' INT
-trap 'on_signal TERM' TERM
-trap 'on_signal HUP' HUP
-set -m
-( sleep "$TIMEOUT"; kill -TERM $$ ) >/dev/null 2>&1 </dev/null &
-WATCHDOG_PID=$!
-set +m
-
-# --- hosts ------------------------------------------------------------------------------------
-
-ns_of() { case "$1" in a) echo "$NS_A" ;; b) echo "$NS_B" ;; esac; }
-num_of() { case "$1" in a) echo 1 ;; b) echo 2 ;; esac; }
-other() { case "$1" in a) echo b ;; b) echo a ;; esac; }
-
-# hx HOST COMMAND...: run in the host's network namespace and its private mount namespace
-# (a tmpfs on /var/run/wireguard, so both hosts' wg0.sock and other people's never meet).
-# Entering a mount namespace resets the working directory to /: paths are absolute.
-hx() {
-	local h=$1
-	shift
-	nsenter -t "$(cat "$STATE/$(ns_of "$h").holder")" -m -n -- "$@"
+on_stop() {
+	err "stopped by SIG$1 after $(($(date +%s) - T0)) s (the watchdog sends TERM after ${TIMEOUT} s)"
+	if [ -s "$RESULTS" ] && [ -n "${MODEL+set}" ]; then
+		echo "== partial results (stopped in round ${ROUND:-?}, ${CUR:-?}):"
+		finish "stopped by SIG$1 in round ${ROUND:-?}" || true
+	fi
 }
 
-# host_add HOST: a network namespace, a holder process for its mount namespace, lo up, a key.
-host_add() {
-	local h=$1 ns i
-	ns=$(ns_of "$h")
-	HOSTS="$HOSTS $ns"
-	ip netns add "$ns" || { err "ip netns add $ns failed"; exit 1; }
-	mkdir -p /run/wireguard
-	ip netns exec "$ns" unshare -m --propagation private sh -c '
-		mount -t tmpfs -o mode=0755,size=1m braid-bench /run/wireguard || exit 1
-		: >"$1"
-		exec sleep "$2"' holder "$STATE/$ns.ready" "$((TIMEOUT + 60))" \
-		>/dev/null 2>&1 </dev/null &
-	echo $! >"$STATE/$ns.holder"
-	for ((i = 0; i < 50; i++)); do
-		[ -e "$STATE/$ns.ready" ] && break
-		sleep 0.1
-	done
-	[ -e "$STATE/$ns.ready" ] || { err "host $h: holder did not start"; exit 1; }
-	hx "$h" ip link set lo up
-	(umask 077 && wg genkey >"$STATE/$h.key")
-	wg pubkey <"$STATE/$h.key" >"$STATE/$h.pub"
-}
+# --- the underlay -----------------------------------------------------------------------------
 
-# The underlay: one veth pair, IPv4 and IPv6 (no duplicate address detection).
+# link_up: lib.sh's two hosts on veth0, IPv4 and IPv6.
 link_up() {
-	ip link add name veth0 netns "$NS_A" type veth peer name veth0 netns "$NS_B" ||
-		{ err "veth pair"; exit 1; }
-	local h n f
+	local h f
+	two_hosts_link
 	for h in a b; do
-		n=$(num_of "$h")
-		hx "$h" ip addr add "198.51.100.$n/24" dev veth0
-		hx "$h" ip -6 addr add "2001:db8:1::$n/64" dev veth0 nodad
-		hx "$h" ip link set veth0 up
 		# 4 MB socket buffers for iperf3's UDP test (see udp_search), set inside our namespaces
 		# only: the entry shows in a network namespace only where the kernel keeps it per
 		# namespace (Linux 6.16 and later); older kernels share the host's value.
@@ -272,93 +160,44 @@ link_up() {
 
 underlay_addr() { # HOST
 	local n
-	n=$(num_of "$1")
+	n=$(host_num "$1")
 	if [ "$FAMILY" = 6 ]; then echo "2001:db8:1::$n"; else echo "198.51.100.$n"; fi
 }
 
 tunnel_addr() { # HOST
 	local n
-	n=$(num_of "$1")
+	n=$(host_num "$1")
 	if [ "$FAMILY" = 6 ]; then echo "2001:db8:2::$n"; else echo "192.0.2.$n"; fi
-}
-
-endpoint_of() { # HOST: its UDP endpoint on the underlay
-	local n
-	n=$(num_of "$1")
-	if [ "$FAMILY" = 6 ]; then echo "[2001:db8:1::$n]:$((10000 + n))"
-	else echo "198.51.100.$n:$((10000 + n))"; fi
 }
 
 # --- daemons and configurations ---------------------------------------------------------------
 
-# daemon_start HOST IMPL: a foreground daemon for wg0, ready when its UAPI socket answers.
-# THREADS, when set, becomes the daemon's BRAID_THREADS.
-daemon_start() {
-	local h=$1 impl=$2 pid i
-	echo "--- $(date +%T) $impl" >>"$STATE/$h.log"
-	env WG_PROCESS_FOREGROUND=1 LOG_LEVEL=error ${THREADS:+BRAID_THREADS=$THREADS} \
-		nsenter -t "$(cat "$STATE/$(ns_of "$h").holder")" -m -n -- "$impl" wg0 \
-		>>"$STATE/$h.log" 2>&1 </dev/null &
-	pid=$!	# nsenter without -p does not fork: this is the daemon itself
-	remember "daemon-$h" "$pid"
-	for ((i = 0; i < 50; i++)); do
-		proc_running "$pid" || { err "$impl on $h exited: $(tail -n 5 "$STATE/$h.log")"; return 1; }
-		hx "$h" timeout 2 wg show wg0 >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	err "$impl on $h: no answer on /var/run/wireguard/wg0.sock after 5 s"
-	return 1
+# tunnel_up IMPL: fresh daemons on both hosts (lib.sh's wg_up: key, port 10000+N, wg0 addresses,
+# MTU), each peer with the other's endpoint on the underlay of BENCH_FAMILY; the handshake done, so
+# that no measurement includes it. DAEMON_ENV (BRAID_THREADS=0 for braid-1t) reaches the daemons.
+# Runs in a subshell (config_up): the helpers end it with fail, which records the error.
+tunnel_up() {
+	wg_up a "$1"
+	wg_up b "$1"
+	peer_add_default a b "endpoint$FAMILY"
+	peer_add_default b a "endpoint$FAMILY"
+	ping_ok a "$(tunnel_addr b)"
+	ping_ok b "$(tunnel_addr a)"
 }
-
-daemon_pid() { cat "$STATE/daemon-$1.pid" 2>/dev/null; }
-
-daemon_stop() { # HOST
-	local pid
-	pid=$(daemon_pid "$1")
-	[ -n "$pid" ] || return 0
-	kill_pid "$pid" 5
-	forget "daemon-$1"
-	# A daemon removes wg0 when it exits (the TUN goes with its file descriptor); make sure.
-	hx "$1" ip link del wg0 >/dev/null 2>&1
-	return 0
-}
-
-tunnel_up() { # IMPL
-	local impl=$1 h n p pn
-	for h in a b; do
-		daemon_start "$h" "$impl" || return 1
-	done
-	for h in a b; do
-		n=$(num_of "$h") p=$(other "$h")
-		pn=$(num_of "$p")
-		hx "$h" timeout 10 wg set wg0 private-key "$STATE/$h.key" listen-port "$((10000 + n))" \
-			peer "$(cat "$STATE/$p.pub")" endpoint "$(endpoint_of "$p")" \
-			allowed-ips "192.0.2.$pn/32,2001:db8:2::$pn/128" || { err "wg set on $h"; return 1; }
-		hx "$h" ip addr add "192.0.2.$n/24" dev wg0 &&
-			hx "$h" ip -6 addr add "2001:db8:2::$n/64" dev wg0 nodad &&
-			hx "$h" ip link set wg0 mtu "$WG_MTU" up || { err "ip on $h wg0"; return 1; }
-	done
-	# The handshake, so that no measurement includes it.
-	hx a timeout 15 ping -n -q -c 1 -w 10 "$(tunnel_addr b)" >"$STATE/hs.out" 2>&1 ||
-		{ err "no ping through the tunnel: $(tr '\n' ' ' <"$STATE/hs.out")"; return 1; }
-	hx b timeout 15 ping -n -q -c 1 -w 10 "$(tunnel_addr a)" >/dev/null 2>&1 ||
-		{ err "no ping through the tunnel from b"; return 1; }
-}
-
-impl_of() { case "$1" in braid*) echo "$BRAID_RUN" ;; wireguard-go) echo "$WGGO" ;; esac; }
 
 config_up() { # CONFIG
 	case "$1" in
 	veth) hx a timeout 10 ping -n -q -c 1 -w 5 "$(underlay_addr b)" >/dev/null 2>&1 ||
 		{ err "no ping over veth0"; return 1; } ;;
-	braid-1t) THREADS=0 tunnel_up "$(impl_of "$1")" ;;
-	*) tunnel_up "$(impl_of "$1")" ;;
+	braid-1t) (DAEMON_ENV=BRAID_THREADS=0 tunnel_up "$BRAID_RUN") ;;
+	braid) (tunnel_up "$BRAID_RUN") ;;
+	wireguard-go) (tunnel_up "$WGGO") ;;
 	esac
 }
 
 config_down() {
-	daemon_stop a
-	daemon_stop b
+	daemon_kill a
+	daemon_kill b
 }
 
 dst_of() { # CONFIG: B's address for the measured traffic
@@ -413,9 +252,9 @@ tcp_test() {
 	local name=$1 f c0 c1 cpid rc gbps bytes secs icpu retr dcpu dpg ipg extra=""
 	shift
 	f="$RAW/r$ROUND-$CUR-$name"
-	iperf_server "$T" || return 1
+	iperf_server "$SECS" || return 1
 	c0=$(daemon_ticks) || return 1
-	hx a timeout -k 2 "$((T + 20))" iperf3 -c "$DST" -p "$PORT" -t "$T" -J \
+	hx a timeout -k 2 "$((SECS + 20))" iperf3 -c "$DST" -p "$PORT" -t "$SECS" -J \
 		--connect-timeout 5000 "$@" >"$f.json" 2>"$f.err" </dev/null &
 	cpid=$!
 	remember client "$cpid"
@@ -542,16 +381,16 @@ profile() {
 	perf stat -e instructions true 2>&1 | grep -q "not supported" || ev=cycles
 	CUR=braid ROUND=profile
 	DST=$(dst_of braid)
-	say "== profile: perf record -e $ev -g of both braid daemons, TCP 1 stream A->B, ${T} s"
+	echo "== profile: perf record -e $ev -g of both braid daemons, TCP 1 stream A->B, ${SECS} s"
 	config_up braid || { config_down; return 1; }
-	iperf_server "$T" || { config_down; return 1; }
-	hx a timeout -k 2 "$((T + 20))" iperf3 -c "$DST" -p "$PORT" -t "$T" -J \
+	iperf_server "$SECS" || { config_down; return 1; }
+	hx a timeout -k 2 "$((SECS + 20))" iperf3 -c "$DST" -p "$PORT" -t "$SECS" -J \
 		--connect-timeout 5000 >"$f.json" 2>"$f.err" </dev/null &
 	local cpid=$!
 	remember client "$cpid"
 	sleep 0.5
-	timeout -k 2 "$((T + 10))" perf record -q -e "$ev" -g -o "$data" \
-		-p "$(daemon_pid a),$(daemon_pid b)" -- sleep "$((T - 1))" >"$f.perf.err" 2>&1 &
+	timeout -k 2 "$((SECS + 10))" perf record -q -e "$ev" -g -o "$data" \
+		-p "$(daemon_pid a),$(daemon_pid b)" -- sleep "$((SECS - 1))" >"$f.perf.err" 2>&1 &
 	ppid=$!
 	remember perf "$ppid"
 	wait "$ppid"
@@ -561,12 +400,12 @@ profile() {
 	iperf_server_done
 	config_down
 	"$PY" "$REPORT" tcp "$f.json" | awk '{ printf "  %.3f Gbit/s while recording\n", $1 }'
-	say "  $data; top entries (perf report --stdio --no-children --sort comm,dso,sym):"
+	echo "  $data; top entries (perf report --stdio --no-children --sort comm,dso,sym):"
 	timeout 60 perf report -i "$data" --stdio --no-children --sort comm,dso,sym \
 		--percent-limit 1 -g none 2>/dev/null | grep -v '^#' | grep -v '^$' | head -n 40 |
 		sed 's/^/    /'
-	say "  call graphs: perf report -i $data -g  (build with CFLAGS='-O2 -g -fno-omit-frame-pointer'"
-	say "  for complete stacks)"
+	echo "  call graphs: perf report -i $data -g  (build with CFLAGS='-O2 -g -fno-omit-frame-pointer'"
+	echo "  for complete stacks)"
 }
 
 # finish [NOTE]: the metadata, the table of medians and BENCH_OUT.
@@ -576,7 +415,7 @@ finish() {
 	configs_json=$(printf '"%s",' $CONFIGS)
 	rm -f "$STATE/meta.json"
 	"$PY" "$REPORT" record "$STATE/meta.json" rounds="$ROUNDS" rounds_done="$ROUNDS_DONE" \
-		seconds="$T" udp_seconds="$U" udp_steps="$UDP_STEPS" ping_count="$PING_COUNT" \
+		seconds="$SECS" udp_seconds="$U" udp_steps="$UDP_STEPS" ping_count="$PING_COUNT" \
 		family="$FAMILY" udp_payload="$PAYLOAD" tunnel_mtu="$WG_MTU" rmem_max="${RMEM_MAX:-}" \
 		configs="[${configs_json%,}]" braid="$BRAID" wireguard_go="$WGGO" \
 		braid_sha256="$(sha256sum <"$BRAID_RUN" | cut -d' ' -f1)" \
@@ -587,8 +426,8 @@ finish() {
 		date="$(date -u +%Y-%m-%dT%H:%M:%SZ)" elapsed_s="$ELAPSED" reproduce="$REPRO" \
 		note="${1:-complete}" || return 1
 	timeout 60 "$PY" "$REPORT" summary "$RESULTS" "$STATE/meta.json" "$OUT" || return 1
-	say "machine: $(nproc) CPUs, $MODEL, Linux $(uname -r)"
-	say "reproduce: $REPRO"
+	echo "machine: $(nproc) CPUs, $MODEL, Linux $(uname -r)"
+	echo "reproduce: $REPRO"
 }
 
 # --- the run ----------------------------------------------------------------------------------
@@ -596,23 +435,23 @@ finish() {
 machine() {
 	local model
 	model=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
-	say "machine: $(nproc) CPUs, ${model:-unknown CPU}, Linux $(uname -r)," \
+	echo "machine: $(nproc) CPUs, ${model:-unknown CPU}, Linux $(uname -r)," \
 		"load $(cut -d' ' -f1-3 /proc/loadavg)"
-	say "braid: $BRAID (copied; sha256 $(sha256sum <"$BRAID_RUN" | cut -c1-16)," \
+	echo "braid: $BRAID (copied; sha256 $(sha256sum <"$BRAID_RUN" | cut -c1-16)," \
 		"tree $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?'))"
-	say "wireguard-go: $WGGO ($("$WGGO" --version 2>/dev/null | head -n 1))"
-	say "iperf3: $(iperf3 --version | head -n 1)"
+	echo "wireguard-go: $WGGO ($("$WGGO" --version 2>/dev/null | head -n 1))"
+	echo "iperf3: $(iperf3 --version | head -n 1)"
 	MODEL=$model
 }
 
-REPRO="BENCH_ROUNDS=$ROUNDS BENCH_SECONDS=$T BENCH_UDP_SECONDS=$U BENCH_UDP_STEPS=$UDP_STEPS \
+REPRO="BENCH_ROUNDS=$ROUNDS BENCH_SECONDS=$SECS BENCH_UDP_SECONDS=$U BENCH_UDP_STEPS=$UDP_STEPS \
 BENCH_PING_COUNT=$PING_COUNT BENCH_CONFIGS='$CONFIGS' BENCH_FAMILY=$FAMILY \
 $([ "$PROFILE" = 1 ] && echo 'BENCH_PROFILE=1 ')$BENCH_DIR/run.sh $BRAID $WGGO"
 
-say "== braid benchmark: $ROUNDS round(s) of: $CONFIGS (IPv$FAMILY, TCP ${T} s, UDP ${U} s x $UDP_STEPS)"
+echo "== braid benchmark: $ROUNDS round(s) of: $CONFIGS (IPv$FAMILY, TCP ${SECS} s, UDP ${U} s x $UDP_STEPS)"
 machine
-say "reproduce: $REPRO"
-say "expected about $((EXPECTED / 60)) min $((EXPECTED % 60)) s; watchdog ${TIMEOUT} s"
+echo "reproduce: $REPRO"
+echo "expected about $((EXPECTED / 60)) min $((EXPECTED % 60)) s; watchdog ${TIMEOUT} s"
 
 ROUNDS_DONE=0 FAILED=0
 host_add a
@@ -625,7 +464,7 @@ for ((ROUND = 1; ROUND <= ROUNDS; ROUND++)); do
 		DST=$(dst_of "$CUR")
 		sleep 1	# let the previous teardown settle
 		LOAD1=$(cut -d' ' -f1 /proc/loadavg)
-		say "== round $ROUND/$ROUNDS: $CUR  (load $LOAD1, $(($(date +%s) - T0)) s)"
+		echo "== round $ROUND/$ROUNDS: $CUR  (load $LOAD1, $(($(date +%s) - T0)) s)"
 		if ! config_up "$CUR" || ! measure; then
 			record test=error \
 				message="$(head -c 200 "$STATE/last-error" 2>/dev/null | tr '\n' ' ')"
@@ -643,7 +482,7 @@ if [ "$PROFILE" = 1 ]; then
 fi
 
 finish || exit 1
-[ "$PROFILE" = 1 ] && [ -e "$(dirname "$OUT")/perf.data" ] && say "profile: $(dirname "$OUT")/perf.data"
-say "== done in $((ELAPSED / 60)) min $((ELAPSED % 60)) s"
+[ "$PROFILE" = 1 ] && [ -e "$(dirname "$OUT")/perf.data" ] && echo "profile: $(dirname "$OUT")/perf.data"
+echo "== done in $((ELAPSED / 60)) min $((ELAPSED % 60)) s"
 # A configuration that failed in some round makes the run fail, after the table.
 [ "$FAILED" = 0 ]

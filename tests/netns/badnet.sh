@@ -45,7 +45,7 @@
 # tests/tools/relay.c into the state directory), RELAY_SEED=N, BADNET_MB=50 (size of each
 # transfer).
 
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/cases.sh"
 netns_init "$@"
 
 ROOT=$(cd "$NETNS_DIR/../.." && pwd)
@@ -117,12 +117,6 @@ set_endpoints() {
 	peer_set b a allowed-ips 192.0.2.1/32,2001:db8:2::1/128 endpoint "$eb"
 }
 
-# errtrap: in a case, name the command that failed when `set -e` ends it without a message.
-errtrap() {
-	set -E
-	trap 'echo "  error: status $? from: $BASH_COMMAND (line $LINENO, ${FUNCNAME[*]})" >&2' ERR
-}
-
 # --- the relay -------------------------------------------------------------------------------
 
 # relay_start 4|6 [RULE...]: a fresh relay (the previous one stopped) with these impairments.
@@ -189,18 +183,6 @@ mac2_corruptions() {
 
 # --- counters of the hosts -------------------------------------------------------------------
 
-# kernel_stat HOST NAME...: the sum of these /proc/net/snmp{,6} counters in HOST ("Udp:InErrors",
-# "Ip:ReasmFails", "Udp6InErrors", ...).
-kernel_stat() {
-	local h=$1
-	shift
-	hx "$h" cat /proc/net/snmp /proc/net/snmp6 | awk -v want="$*" '
-		/^[A-Za-z]+: / { if (!($1 in hdr)) { hdr[$1] = $0; next }
-			split(hdr[$1], names); for (i = 2; i <= NF; i++) v[$1 names[i]] = $i; next }
-		NF == 2 { v[$1] = $2 }
-		END { n = split(want, w, " "); for (i = 1; i <= n; i++) s += v[w[i]]; print s + 0 }'
-}
-
 # rx_lost HOST: datagrams HOST's kernel dropped on the way in (before a daemon could see them).
 rx_lost() {
 	local k
@@ -248,7 +230,6 @@ snapshot() {
 	echo $(($(rx_lost b) + $(link_dropped r rb TX))) >"$STATE/snap.$1.b.lost"
 }
 
-other() { [ "$1" = a ] && echo b || echo a; }
 snap() { cat "$STATE/snap.$1.$2.$3"; }
 
 # --- transfers and the bookkeeping check -----------------------------------------------------
@@ -341,8 +322,6 @@ check_books() {
 	[ "$replays" -ge $((dups - lost)) ] ||
 		fail "$h counted $replays replays for $dups duplicated datagrams"
 }
-
-is_braid() { [ "$(impl_label "$(impl_of "$1")")" = braid ]; }
 
 # impaired PORT FAMILY RULE...: the standard case: fresh relay, 2 x 50 MB, books both ways.
 impaired() {

@@ -60,7 +60,7 @@
 # Environment: FLOOD_TOOL (default build/tools/flood of this tree), FLOOD_RATE (10000),
 # FLOOD_SECONDS (16), SINGLE_RATE (3000), FLOOD6_SOURCES (10000), FLOOD6_RATE (15000).
 
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/cases.sh"
 netns_init "$@"
 
 FLOOD=${FLOOD_TOOL:-$NETNS_DIR/../../build/tools/flood}
@@ -83,44 +83,16 @@ host_add x
 
 victim_label() { impl_label "$IMPL_B"; }
 
-# daemon_up HOST IMPL LOG_LEVEL: as wg_up in lib.sh, with a chosen implementation and log level.
-daemon_up() {
-	local h=$1 impl=$2 level=$3 n hp
-	n=$(host_num "$h")
-	hp=$(holder_of "$h")
-	echo "--- $(date +%T.%N) host $h: starting $impl wg0 (LOG_LEVEL=$level)" >>"$STATE/$h.log"
-	WG_PROCESS_FOREGROUND=1 LOG_LEVEL=$level \
-		nsenter -t "$hp" -m -n -- "$impl" wg0 >>"$STATE/$h.log" 2>&1 </dev/null &
-	echo $! >"$STATE/$h.wg0.pid"
-	wait_for 5 "the UAPI socket of $h" hx "$h" test -S /var/run/wireguard/wg0.sock
-	wait_for 5 "$h to answer 'wg show'" hx "$h" timeout 2 wg show wg0
-	wgh "$h" set wg0 private-key "$STATE/$h.key" listen-port "$((10000 + n))" ||
-		fail "wg set on $h failed"
-	addr_add "$h" wg0 "192.0.2.$n/24"
-	hx "$h" ip link set wg0 mtu "$WG_MTU" up || fail "ip link set wg0 up on $h failed"
-}
-
 setup() {
-	local h level=verbose
-	hx b ip link add br0 type bridge || fail "bridge on b"
-	hx b ip link set br0 up
-	for h in a c x; do
-		link_add "$h" veth0 b "vb-$h"
-		hx b ip link set "vb-$h" master br0 || fail "vb-$h into br0"
-		addr_add "$h" veth0 "198.51.100.$(host_num "$h")/24"
-	done
-	addr_add b br0 198.51.100.2/24
-	addr_add b br0 2001:db8:1::2/64
-	addr_add x veth0 2001:db8:1::9/64
-	hx b ip route add 203.0.113.0/24 via 198.51.100.9 || fail "route to the spoofed sources"
-	hx b ip -6 route add 2001:db8:100::/40 via 2001:db8:1::9 || fail "IPv6 route via x"
+	local level=verbose
+	flood_topology
 	[ "$(hx x sysctl -n net.ipv4.ip_forward)" = 0 ] || fail "x forwards IPv4"
 	[ "$(hx x sysctl -n net.ipv6.conf.all.forwarding)" = 0 ] || fail "x forwards IPv6"
 
 	[ "$(victim_label)" = wireguard-go ] && level=error
-	daemon_up a "$IMPL_A" verbose
-	daemon_up c "$IMPL_A" verbose
-	daemon_up b "$IMPL_B" "$level"
+	flood_wg_up a "$IMPL_A" verbose
+	flood_wg_up c "$IMPL_A" verbose
+	flood_wg_up b "$IMPL_B" "$level"
 	peer_set a b allowed-ips 192.0.2.2/32 endpoint 198.51.100.2:10002
 	peer_set b a allowed-ips 192.0.2.1/32 endpoint 198.51.100.1:10001
 	peer_set b c allowed-ips 192.0.2.3/32
@@ -166,72 +138,10 @@ tool_check() {
 
 # --- measurements of the victim -----------------------------------------------------------------
 
-# datagrams HOST NAME HEADER_LEN PAYLOAD_LEN: how many datagrams a counter saw. A run of replies to
-# one address may leave the victim as one UDP_SEGMENT (GSO) packet and reach the counter as one
-# skb carrying one IP and UDP header and many payloads, so count by bytes:
-# bytes = packets * HEADER_LEN + datagrams * PAYLOAD_LEN.
-datagrams() {
-	hx "$1" nft list chain inet braidtest pre | awk -v n="\"$2\"" -v h="$3" -v p="$4" '{
-		for (i = 1; i <= NF; i++) if ($i == "comment" && $(i + 1) == n) {
-			for (j = 1; j < i; j++) {
-				if ($j == "packets") pk = $(j + 1)
-				if ($j == "bytes") by = $(j + 1)
-			}
-			printf "%d\n", (by - pk * h) / p
-		} }'
-}
-
-cookies_to_x() { datagrams x cookies 28 64; }
-cookies6_to_x() { datagrams x cookies6 48 64; }
-
-rss_kb() { awk '$1 == "VmRSS:" { print $2 }' "/proc/$1/status"; }
-
-cpu_ticks() { # utime + stime of the whole process, in clock ticks
-	local line fields
-	read -r line <"/proc/$1/stat"
-	read -r -a fields <<<"${line##*) }"
-	echo $((fields[11] + fields[12]))
-}
-
-user_ticks() { # utime alone: the daemon's own work, without the kernel's sending on its behalf
-	local line fields
-	read -r line <"/proc/$1/stat"
-	read -r -a fields <<<"${line##*) }"
-	echo "${fields[11]}"
-}
-
-rcvbuf_errors() { # UDP datagrams host $1 dropped for a full socket buffer, IPv4 and IPv6
-	hx "$1" cat /proc/net/snmp /proc/net/snmp6 |
-		awk '$1 == "Udp:" && $2 ~ /^[0-9]/ { n += $6 } $1 == "Udp6RcvbufErrors" { n += $2 }
-			END { print n + 0 }'
-}
-
-handshake_of() { # HOST PEERHOST -> unix time of the latest handshake (0: none)
-	wgh "$1" show wg0 latest-handshakes | awk -v k="$(pub "$2")" '$1 == k { print $2 }'
-}
-
-# fresh_handshake: (re)add b on c and ping b until c shows a handshake; prints the seconds it took
-# (or "none" after 14 s) to $STATE/hs.time.
-fresh_handshake() {
-	local t0 t1 pid hs
-	peer_set c b remove
-	t0=$(date +%s%N)
-	peer_set c b allowed-ips 192.0.2.2/32 endpoint 198.51.100.2:10002
-	hx c timeout 20 ping -n -q -i 0.5 -w 15 192.0.2.2 >/dev/null 2>&1 &
-	pid=$!
-	echo none >"$STATE/hs.time"
-	while [ $(($(date +%s%N) - t0)) -lt 14000000000 ]; do
-		hs=$(handshake_of c b)
-		if [ -n "$hs" ] && [ "$hs" != 0 ]; then
-			t1=$(date +%s%N)
-			awk -v d=$((t1 - t0)) 'BEGIN { printf "%.1f\n", d / 1e9 }' >"$STATE/hs.time"
-			break
-		fi
-		sleep 0.1
-	done
-	kill "$pid" 2>/dev/null || true
-	wait "$pid" 2>/dev/null || true
-}
+# Cookie replies to the spoofed sources: a run of them to one address may leave b as one GSO
+# packet (counter_datagrams counts by bytes).
+cookies_to_x() { counter_datagrams x cookies 28 64; }
+cookies6_to_x() { counter_datagrams x cookies6 48 64; }
 
 # A measurement case records numbers as NAME=VALUE lines in $STATE/m.CASE; the cases after it
 # assert on them, one behaviour each.
@@ -260,7 +170,7 @@ many_sources() {
 	# (c) the established session, and (b) a new peer, both while the flood runs.
 	hx a timeout 30 ping -n -q -c 100 -i 0.1 -W 1 192.0.2.2 >"$STATE/ping.flood" 2>&1 &
 	ppid=$!
-	fresh_handshake
+	fresh_handshake 14 >"$STATE/hs.time"
 	wait "$ppid" || true
 	wait "$fpid" || fail "the flood tool failed: $(cat "$STATE/flood.out")"
 	out=$(cat "$STATE/flood.out")
@@ -371,7 +281,7 @@ single_source() {
 		-p 40000 -r "$SINGLE_RATE" -d 10 -n $((SINGLE_RATE * 10)) >"$STATE/flood.out" 2>&1 &
 	fpid=$!
 	sleep 2
-	fresh_handshake
+	fresh_handshake 14 >"$STATE/hs.time"
 	wait "$fpid" || fail "the flood tool failed: $(cat "$STATE/flood.out")"
 	out=$(cat "$STATE/flood.out")
 	sleep 0.5
@@ -409,7 +319,7 @@ many_sources6() {
 	fpid=$!
 	# Every source has been seen once and repeats within a second from here on.
 	sleep 3
-	fresh_handshake
+	fresh_handshake 14 >"$STATE/hs.time"
 	wait "$fpid" || fail "the flood tool failed: $(cat "$STATE/flood.out")"
 	out=$(cat "$STATE/flood.out")
 	rss1=$(rss_kb "$pid") rb1=$(rcvbuf_errors b)

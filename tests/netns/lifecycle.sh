@@ -11,7 +11,7 @@
 #	  veth1 203.0.113.1/24 ----------------------------- veth1 (down; B roams here with
 #	                                                           203.0.113.2/24, and back)
 
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/cases.sh"
 netns_init "$@"
 two_hosts
 
@@ -227,8 +227,6 @@ restart_a() {
 	wait_ping a 192.0.2.2 8
 	ping_all b 192.0.2.1 3
 }
-
-not_link() { ! hx "$1" ip link show "$2" >/dev/null 2>&1; }
 
 run_gate "setup: two hosts, tunnel up" setup 30
 run_case "persistent keepalive: handshake with no traffic, 1/s while idle, stops when off" \

@@ -4,6 +4,15 @@
 
   tcp-recv ADDR PORT OUTFILE READYFILE   accept one connection, write the stream to OUTFILE
   tcp-send ADDR PORT INFILE              connect (retrying while refused), send INFILE, close
+  tcp-recv-timed ADDR PORT READYFILE [SLOT]
+                                         accept one connection, time every arrival; print
+                                         "bytes= sha256= seconds= max_gap_ms= gap_at=
+                                         empty_slots=": the longest gap between two arrivals
+                                         (and when, s into the stream) and the SLOT-second
+                                         (0.25) slots with no byte at all
+  tcp-send-paced ADDR PORT SECONDS MBIT  connect, send random bytes at MBIT Mbit/s for SECONDS
+                                         (no catch-up burst over 0.5 s after a stall), close;
+                                         print "bytes= sha256="
   udp-recv ADDR PORT COUNT READYFILE     count datagrams until COUNT or 2 s of silence; print
                                          "INTACT CORRUPTED" (each datagram carries its digest)
   udp-send ADDR PORT COUNT MAXSIZE       send COUNT datagrams of sizes 40..MAXSIZE, paced
@@ -29,7 +38,8 @@ def family(addr):
     return socket.AF_INET6 if ":" in addr else socket.AF_INET
 
 
-def tcp_recv(addr, port, outfile, ready):
+def tcp_stream_in(addr, port, ready, conn_timeout, bufsize):
+    """Accept one connection (30 s at most) after creating READY; yield what arrives until EOF."""
     srv = socket.socket(family(addr), socket.SOCK_STREAM)
     srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     srv.bind((addr, int(port)))
@@ -37,20 +47,48 @@ def tcp_recv(addr, port, outfile, ready):
     srv.settimeout(30)
     open(ready, "w").close()
     conn, _ = srv.accept()
-    conn.settimeout(30)
-    total = 0
-    with open(outfile, "wb") as f:
+    conn.settimeout(conn_timeout)
+    try:
         while True:
-            data = conn.recv(1 << 20)
+            data = conn.recv(bufsize)
             if not data:
                 break
+            yield data
+    finally:
+        conn.close()
+
+
+def tcp_recv(addr, port, outfile, ready):
+    total = 0
+    with open(outfile, "wb") as f:
+        for data in tcp_stream_in(addr, port, ready, 30, 1 << 20):
             f.write(data)
             total += len(data)
-    conn.close()
     print(total)
 
 
-def tcp_send(addr, port, infile):
+def tcp_recv_timed(addr, port, ready, slot="0.25"):
+    slot = float(slot)
+    h, total, first, last, gap, gap_at, slots = hashlib.sha256(), 0, None, None, 0.0, 0.0, {}
+    for data in tcp_stream_in(addr, port, ready, 20, 1 << 18):
+        t = time.monotonic()
+        if first is None:
+            first = t
+        elif t - last > gap:
+            gap, gap_at = t - last, last - first
+        last = t
+        h.update(data)
+        total += len(data)
+        n = int((t - first) / slot)
+        slots[n] = slots.get(n, 0) + len(data)
+    n = int((last - first) / slot) + 1 if first is not None else 0
+    empty = sum(1 for i in range(n) if i not in slots)
+    print("bytes=%d sha256=%s seconds=%.2f max_gap_ms=%.0f gap_at=%.2f empty_slots=%d" % (
+        total, h.hexdigest(), (last - first) if first else 0, gap * 1000, gap_at, empty))
+
+
+def tcp_connect(addr, port, who, timeout):
+    """Connect, retrying for 15 s while refused or unreachable; the socket gets TIMEOUT."""
     deadline = time.monotonic() + 15
     while True:
         s = socket.socket(family(addr), socket.SOCK_STREAM)
@@ -58,18 +96,51 @@ def tcp_send(addr, port, infile):
         try:
             s.connect((addr, int(port)))
             break
-        except (ConnectionRefusedError, socket.timeout, OSError) as e:
+        except OSError as e:
             s.close()
             if time.monotonic() > deadline:
-                sys.exit("tcp-send: connect to %s port %s: %s" % (addr, port, e))
+                sys.exit("%s: connect to %s port %s: %s" % (who, addr, port, e))
             time.sleep(0.2)
-    s.settimeout(30)
-    with open(infile, "rb") as f:
-        s.sendfile(f)
+    s.settimeout(timeout)
+    return s
+
+
+def tcp_close(s):
+    """Half-close, wait for the receiver to close, close."""
     s.shutdown(socket.SHUT_WR)
     while s.recv(4096):
         pass
     s.close()
+
+
+def tcp_send(addr, port, infile):
+    s = tcp_connect(addr, port, "tcp-send", 30)
+    with open(infile, "rb") as f:
+        s.sendfile(f)
+    tcp_close(s)
+
+
+def tcp_send_paced(addr, port, seconds, mbit):
+    s = tcp_connect(addr, port, "tcp-send-paced", 20)
+    rate, chunk, h, total = float(mbit) * 1e6 / 8, 16384, hashlib.sha256(), 0
+    t0 = time.monotonic()
+    end = t0 + float(seconds)
+    while True:
+        now = time.monotonic()
+        if now >= end:
+            break
+        due = t0 + total / rate
+        if due > now:
+            time.sleep(min(due - now, end - now))
+            continue
+        if now - due > 0.5:  # after a stall, no catch-up burst of more than 0.5 s
+            t0 += now - due - 0.5
+        data = os.urandom(chunk)
+        s.sendall(data)
+        h.update(data)
+        total += len(data)
+    tcp_close(s)
+    print("bytes=%d sha256=%s" % (total, h.hexdigest()))
 
 
 HDR = struct.Struct("!I32s")
@@ -165,6 +236,8 @@ def main():
     commands = {
         "tcp-recv": tcp_recv,
         "tcp-send": tcp_send,
+        "tcp-recv-timed": tcp_recv_timed,
+        "tcp-send-paced": tcp_send_paced,
         "udp-recv": udp_recv,
         "udp-send": udp_send,
         "uapi": uapi,

@@ -32,7 +32,7 @@
 #
 #	BRAID_TEST_SECCOMP_LOG=1 tests/netns/run-all.sh $PWD/build/hooks/braid; dmesg | grep type=1326
 
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/cases.sh"
 netns_init "$@"
 
 if [ "$(impl_label "$IMPL_A")" = braid ]; then
@@ -102,8 +102,6 @@ extra_up() {
 	wait_for 5 "$1/$2 to answer 'wg show'" hx "$1" timeout 2 wg show "$2"
 	proc_running "$EXTRA_PID" || fail "the daemon for $1/$2 exited"
 }
-
-not_link() { ! hx "$1" ip link show "$2" >/dev/null 2>&1; }
 
 # gone HOST IFNAME: no socket, no interface (the janitor may take a moment after a crash).
 gone() {

@@ -40,9 +40,10 @@
 # from before H0): 2.7-3.8 s when braid made H0 (REKEY_AFTER_TIME), 4.2-5.3 s when wireguard-go
 # did (braid's REJECT_AFTER_TIME as responder: a responder that rekeyed at 3 s would fail).
 #
-# Stalls: the receiving end timestamps every recv() and reports the longest gap between two
-# arrivals of data (and how many 0.25 s slots got no byte at all). A gap between arrivals measures a
-# stall directly, at the resolution of the clock, whatever its phase; fixed 0.25 s windows (or
+# Stalls: the receiving end (nettool.py tcp-recv-timed; the sender is tcp-send-paced) timestamps
+# every recv() and reports the longest gap between two arrivals of data (and how many 0.25 s slots
+# got no byte at all). A gap between arrivals measures a stall directly, at the resolution of the
+# clock, whatever its phase; fixed 0.25 s windows (or
 # iperf3 intervals) would only bound it and cannot check the data. Requirement: no gap >= 1 s in
 # either direction, sha256 equal, every byte sent arrived.
 #
@@ -52,7 +53,7 @@
 #
 # Environment: BRAID_FAST, REKEY_SECONDS (66), REKEY_MBIT (40), REKEY_MIN (20 rekeys).
 
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/cases.sh"
 
 ROOT=$(cd "$NETNS_DIR/../.." && pwd)
 BRAID_FAST=${BRAID_FAST:-$ROOT/build/fast/braid}
@@ -80,83 +81,6 @@ SCRIPT_TIMEOUT=${SCRIPT_TIMEOUT:-300}
 netns_init "${args[@]}"
 echo "$T: braid = $BRAID_FAST (protocol timers 40x faster), $SECS s at $MBIT Mbit/s each way"
 two_hosts
-
-# A paced TCP stream and a receiver that times every arrival (python3 standard library).
-cat >"$STATE/stream.py" <<'EOF'
-import hashlib, os, socket, sys, time
-
-def family(addr):
-    return socket.AF_INET6 if ":" in addr else socket.AF_INET
-
-def recv(addr, port, ready):
-    srv = socket.socket(family(addr), socket.SOCK_STREAM)
-    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    srv.bind((addr, int(port)))
-    srv.listen(1)
-    srv.settimeout(30)
-    open(ready, "w").close()
-    conn, _ = srv.accept()
-    conn.settimeout(20)
-    h, total, first, last, gap, gap_at, slots = hashlib.sha256(), 0, None, None, 0.0, 0.0, {}
-    while True:
-        data = conn.recv(1 << 18)
-        t = time.monotonic()
-        if not data:
-            break
-        if first is None:
-            first = t
-        elif t - last > gap:
-            gap, gap_at = t - last, last - first
-        last = t
-        h.update(data)
-        total += len(data)
-        slot = int((t - first) / 0.25)
-        slots[slot] = slots.get(slot, 0) + len(data)
-    conn.close()
-    n = int((last - first) / 0.25) + 1 if first is not None else 0
-    empty = sum(1 for i in range(n) if i not in slots)
-    print("bytes=%d sha256=%s seconds=%.2f max_gap_ms=%.0f gap_at=%.2f empty_slots=%d" % (
-        total, h.hexdigest(), (last - first) if first else 0, gap * 1000, gap_at, empty))
-
-def send(addr, port, seconds, mbit):
-    deadline = time.monotonic() + 15
-    while True:
-        s = socket.socket(family(addr), socket.SOCK_STREAM)
-        s.settimeout(10)
-        try:
-            s.connect((addr, int(port)))
-            break
-        except OSError as e:
-            s.close()
-            if time.monotonic() > deadline:
-                sys.exit("send: connect %s:%s: %s" % (addr, port, e))
-            time.sleep(0.2)
-    s.settimeout(20)
-    rate, chunk, h, total = float(mbit) * 1e6 / 8, 16384, hashlib.sha256(), 0
-    t0 = time.monotonic()
-    end = t0 + float(seconds)
-    while True:
-        now = time.monotonic()
-        if now >= end:
-            break
-        due = t0 + total / rate
-        if due > now:
-            time.sleep(min(due - now, end - now))
-            continue
-        if now - due > 0.5:  # after a stall, no catch-up burst of more than 0.5 s
-            t0 += now - due - 0.5
-        data = os.urandom(chunk)
-        s.sendall(data)
-        h.update(data)
-        total += len(data)
-    s.shutdown(socket.SHUT_WR)
-    while s.recv(4096):
-        pass
-    s.close()
-    print("bytes=%d sha256=%s" % (total, h.hexdigest()))
-
-{"recv": recv, "send": send}[sys.argv[1]](*sys.argv[2:])
-EOF
 
 setup() {
 	two_hosts_link
@@ -191,17 +115,15 @@ end_logs() {
 	done
 }
 
-is_braid() { [ "$(impl_label "$(impl_of "$1")")" = braid ]; }
-
 # stream_start FROM TO DSTADDR PORT: start a receiver on TO and a sender on FROM in the background.
 stream_start() {
 	local from=$1 to=$2 dst=$3 port=$4 r="$STATE/stream.$1$2"
 	rm -f "$r".*
-	hx "$to" timeout $((SECS + 40)) "$PY" "$STATE/stream.py" recv "$dst" "$port" "$r.ready" \
+	hx "$to" timeout $((SECS + 40)) "$PY" "$NETTOOL" tcp-recv-timed "$dst" "$port" "$r.ready" \
 		>"$r.recv" 2>&1 &
 	echo $! >"$r.rpid"
 	wait_for 5 "the stream receiver on $to" test -e "$r.ready"
-	hx "$from" timeout $((SECS + 40)) "$PY" "$STATE/stream.py" send "$dst" "$port" \
+	hx "$from" timeout $((SECS + 40)) "$PY" "$NETTOOL" tcp-send-paced "$dst" "$port" \
 		"$SECS" "$MBIT" >"$r.send" 2>&1 &
 	echo $! >"$r.spid"
 }
@@ -287,8 +209,6 @@ rekeys() {
 	daemon_stop a
 	daemon_stop b
 }
-
-other() { [ "$1" = a ] && echo b || echo a; }
 
 by_a() { rekeys a 5001; }
 by_b() { rekeys b 5003; }

@@ -15,7 +15,7 @@
 # allow a the whole tunnel prefixes, so they will send anything to a, spoofed sources included.
 # nft counters in prerouting (before routing) see what each daemon writes to its wg0.
 
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/cases.sh"
 netns_init "$@"
 host_add a
 host_add b

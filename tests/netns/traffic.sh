@@ -21,7 +21,7 @@
 # datagrams must then be fragmented by the sending kernel (WireGuard must not set DF on them, or
 # full-size packets would vanish), so 1420-byte inner packets still cross.
 
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/cases.sh"
 netns_init "$@"
 two_hosts
 

@@ -18,7 +18,7 @@
 # hosts only, because wireguard-go 0.0.20220316 holds its configuration lock while it reads a set
 # request (a `wg show` waits for the slow client), a limitation braid's design rules out.
 
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/cases.sh"
 netns_init "$@"
 two_hosts
 
@@ -165,8 +165,6 @@ socket_life() {
 	done
 	ping_all a 192.0.2.2 2
 }
-
-not_link() { ! hx "$1" ip link show "$2" >/dev/null 2>&1; }
 
 link_del() {
 	local h pid

@@ -22,7 +22,7 @@
 # daemon applies the fwmark to its socket. Anything a sends that is not to its own link goes
 # through b, e.g. a ping to 203.0.113.2, and b sees it arrive on wg0.
 
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/cases.sh"
 netns_init "$@"
 two_hosts
 

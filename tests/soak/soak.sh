@@ -30,7 +30,7 @@
 # Environment: SOAK_SECONDS, SOAK_SAMPLE, SOAK_WARMUP, SOAK_RSS_KB, SOAK_FDS, SOAK_FAKE,
 # SOAK_SAMPLES=FILE (keep the samples).
 
-. "$(dirname "$0")/../netns/lib.sh"
+. "$(dirname "$0")/../netns/cases.sh"
 
 SOAK_SECONDS=${SOAK_SECONDS:-1800}
 SAMPLE=${SOAK_SAMPLE:-5}
@@ -71,9 +71,9 @@ sampler() {
 	local t0=$SECONDS h pid rss thr fds
 	while :; do
 		for h in a b; do
-			[ "$(impl_label "$(impl_of "$h")")" = braid ] || continue
+			is_braid "$h" || continue
 			pid=$(daemon_pid "$h") || continue
-			rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status" 2>/dev/null)
+			rss=$(rss_kb "$pid" 2>/dev/null)
 			thr=$(awk '/^Threads:/ { print $2 }' "/proc/$pid/status" 2>/dev/null)
 			fds=$(ls "/proc/$pid/fd" 2>/dev/null | wc -l)
 			[ -z "$rss" ] ||
@@ -202,8 +202,7 @@ round() {
 }
 
 soak() {
-	set -E	# name the command when `set -e` ends the case without a message
-	trap 'echo "  error: status $? from: $BASH_COMMAND (line $LINENO, ${FUNCNAME[*]})" >&2' ERR
+	errtrap
 	local n=0 t0=$SECONDS last=0 h bad=0
 	# Globals: the EXIT trap needs them after this function returned.
 	sampler &
@@ -236,7 +235,7 @@ soak() {
 	[ "$(wgh a show wg0 peers | wc -l)" = $((FAKE + 1)) ] || fail "a has a wrong number of peers"
 	[ -z "${SOAK_SAMPLES:-}" ] || cp "$STATE/samples" "$SOAK_SAMPLES"
 	for h in a b; do
-		[ "$(impl_label "$(impl_of "$h")")" = braid ] || continue
+		is_braid "$h" || continue
 		summary "$h" $((SECONDS - t0)) || bad=1
 	done
 	[ "$bad" = 0 ] || fail "memory or fds grew"
