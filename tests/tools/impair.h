@@ -74,6 +74,8 @@ struct impair_counters {
 	uint64_t received, forwarded, bytes, clean_bytes, dropped, corrupted, corrupted_bytes,
 		 duplicated, reordered, delayed, rate_limited, taildrop, blackholed, overflow,
 		 send_errors;
+	uint64_t late_ns_sum, late_ns_max;	/* how late queued packets left, after due_ns */
+	uint64_t late_count;
 };
 
 struct lane;
@@ -478,6 +480,14 @@ static void lane_send(struct lane *l, uint64_t now, const uint8_t *data, size_t 
 	l->sent++;
 }
 
+static void lane_late(struct lane *l, uint64_t late_ns)
+{
+	l->c.late_ns_sum += late_ns;
+	l->c.late_count++;
+	if (late_ns > l->c.late_ns_max)
+		l->c.late_ns_max = late_ns;
+}
+
 /* Sends what is due: delayed packets whose time came, reordered ones whose count or time did. */
 static void lane_release_due(struct lane *l, uint64_t now)
 {
@@ -489,6 +499,7 @@ static void lane_release_due(struct lane *l, uint64_t now)
 		while (l->heap_len && l->heap[0]->due_ns <= now) {
 			struct pkt *p = heap_pop(l);
 
+			lane_late(l, now - p->due_ns);
 			lane_send(l, now, p->data, p->len, p->flags);
 			pkt_free(l, p);
 		}
