@@ -19,7 +19,9 @@
  * which the kernel would drop or misroute) and fixes the TCP/UDP/ICMP checksum, so the damage
  * reaches the receiving application, as relay's does; packets without such a payload (a bare
  * ACK) are left alone. Other protocols and non-first IPv4 fragments get a byte after the IP
- * header changed and keep their checksum: their receiver drops them.
+ * header changed and keep their checksum, if they have one (reassembly then fails its check).
+ * linkem also sets DEV's rp_filter to 0 (packets come back with DEV as input interface) and its
+ * IPv6 addr_gen_mode to none (a transit device needs no link-local address).
  *
  * Signals: SIGUSR1 prints the counters and rewrites the -S file (a temporary file renamed);
  * SIGUSR2 starts a blackhole of -b milliseconds (default 3000) on every device; SIGTERM or
@@ -293,7 +295,19 @@ static void device_parse(struct device *d, char *arg)
 		exit(2);
 }
 
-/* Reads what waits in d, at most READ_BUDGET packets so that every device gets turns. */
+/* Sends what is due on every device. */
+static void release_due(uint64_t now)
+{
+	int i;
+
+	for (i = 0; i < ndevs; i++)
+		lane_release_due(&devs[i].lane, now);
+}
+
+/*
+ * Reads what waits in d, at most READ_BUDGET packets so that every device gets turns; what is
+ * due anywhere leaves between two reads, not after the batch.
+ */
 static void device_read(struct device *d)
 {
 	static uint8_t buf[MAX_PACKET];
@@ -316,7 +330,7 @@ static void device_read(struct device *d)
 		}
 		now = now_ns();
 		lane_input(&d->lane, now, buf, n);
-		lane_release_due(&d->lane, now);
+		release_due(now);
 	}
 }
 
@@ -418,7 +432,8 @@ static void report(void)
 static void blackhole(struct device *d, uint64_t ns)
 {
 	d->lane.blackhole_until = ns ? now_ns() + ns : 0;
-	printf("linkem: %s blackhole for %g ms\n", d->name, ms_of(ns));
+	if (ns)
+		printf("linkem: %s blackhole for %g ms\n", d->name, ms_of(ns));
 }
 
 static bool is_target(const struct device *d, const char *target)
@@ -507,7 +522,8 @@ static void ctl_read(int fd)
 		len -= line - buf;
 		memmove(buf, line, len);
 		if (len == CTL_LINE_MAX) {
-			fprintf(stderr, "linkem: ctl: line too long, ignored\n");
+			if (!skipping)
+				fprintf(stderr, "linkem: ctl: line too long, ignored\n");
 			skipping = true;
 			len = 0;
 		}
@@ -598,14 +614,15 @@ static uint64_t next_deadline(uint64_t now)
 	return t;
 }
 
+/* Sends what is due and says when a blackhole ended. */
 static void release_all(uint64_t now)
 {
 	int i;
 
+	release_due(now);
 	for (i = 0; i < ndevs; i++) {
 		struct device *d = &devs[i];
 
-		lane_release_due(&d->lane, now);
 		if (d->blackholed && now >= d->lane.blackhole_until)
 			printf("linkem: %s blackhole over\n", d->name);
 		d->blackholed = now < d->lane.blackhole_until;
