@@ -125,9 +125,11 @@ setup() {
 lk_start() {
 	local seed=${LINKEM_SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')} f
 	lk_stop
+	[ -z "${LINKEM_PREFIX:-}" ] || [ -n "${LINKEM_BENCH:-}" ] ||
+		fail "LINKEM_PREFIX is for LINKEM_BENCH=1"
 	rm -f "$STATE/stats"
 	# nsenter execs linkem (ip netns exec would fork): $! is then linkem's pid.
-	nsenter --net=/run/netns/$R "$LINKEM" -s "$seed" -S "$STATE/stats" -c "$STATE/ctl" "$@" \
+	nsenter --net=/run/netns/$R ${LINKEM_PREFIX:-} "$LINKEM" -s "$seed" -S "$STATE/stats" -c "$STATE/ctl" "$@" \
 		>"$STATE/linkem.log" 2>&1 </dev/null &
 	LK_PID=$!
 	wait_for 5 "linkem to start" test -e "$STATE/stats"
@@ -469,7 +471,114 @@ case_exit() {
 	say "ok: SIGTERM: exit 0, devices gone"
 }
 
+# --- LINKEM_BENCH=1: figures instead of assertions ------------------------------------------
+# Prints ping RTT percentiles and iperf3 TCP throughput without linkem, through it with no
+# rules, with 4.5 ms each way (RTTs stay under 10 ms, where ping prints 3 decimals) idle and
+# under TCP load, and with rate=400; then the machine's steal time over the run. linkem's
+# late_avg_us/late_max_us say how late it wrote delayed packets, tun_dropped what the kernel
+# dropped because linkem did not read fast enough. LINKEM_PREFIX="chrt -f 10" runs linkem so.
+
+# rtt_pct PINGOUTPUT: "min p50 p90 p99 max" of the per-packet times.
+rtt_pct() {
+	echo "$1" | sed -n 's/.*time=\([0-9.]*\) ms.*/\1/p' | sort -n | awk '{ v[NR] = $1 }
+		END { if (!NR) { print "no replies"; exit }
+		printf "min %.3f p50 %.3f p90 %.3f p99 %.3f max %.3f ms\n", v[1],
+			v[int(NR * .5) + 1], v[int(NR * .9) + 1], v[int(NR * .99) + 1], v[NR] }'
+}
+
+bench_ping() {
+	printf '%-44s %s\n' "$1" "$(rtt_pct "$(nx $C ping -c 300 -i 0.01 -W 2 203.0.113.2)")"
+}
+
+# bench_tcp LABEL [IPERF3 ARG...]: 5 s of TCP client -> server.
+bench_tcp() {
+	local label=$1 out
+	shift
+	nx $S timeout 20 iperf3 -s -1 -B 203.0.113.2 >/dev/null 2>&1 &
+	local sp=$!
+	sleep 0.3
+	out=$(nx $C timeout 20 iperf3 -c 203.0.113.2 -t 5 -f m "$@" 2>&1)
+	wait $sp
+	printf '%-44s %s\n' "$label" "$(echo "$out" | awk '/sender/ { r = $(NF - 1) }
+		/receiver/ { for (i = 1; i < NF; i++) if ($(i + 1) == "Mbits/sec") m = $i }
+		END { printf "%s Mbit/s, %s retransmits", m, r }')"
+}
+
+# bench_loaded LABEL IPERF3_RATE: ping while a paced TCP flow runs the same way.
+bench_loaded() {
+	nx $S timeout 20 iperf3 -s -1 -B 203.0.113.2 >/dev/null 2>&1 &
+	local sp=$!
+	sleep 0.3
+	nx $C timeout 20 iperf3 -c 203.0.113.2 -t 5 -b "$2" >/dev/null 2>&1 &
+	local cp=$!
+	sleep 1
+	bench_ping "$1"
+	wait $cp $sp
+}
+
+bench_counters() {
+	lk_stats
+	echo "$ST" | awk '{ for (i = 3; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+		printf "    %s: late avg %s max %s us, tun_dropped %s, taildrop %s\n", $2,
+			v["late_avg_us"], v["late_max_us"], v["tun_dropped"], v["taildrop"] }'
+}
+
+cpu_times() {
+	awk '/^cpu / { print $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9, $9, $5 }' /proc/stat
+}
+
+# bench_with RULES -- MEASUREMENT...: one measurement through a fresh linkem, then its counters.
+bench_with() {
+	local rules=()
+	while [ "$1" != -- ]; do
+		rules+=("$1")
+		shift
+	done
+	shift
+	lk_start "${rules[@]}" >/dev/null
+	"$@"
+	bench_counters
+}
+
+bench() {
+	local f t0
+	t0=$(cpu_times)
+	echo "$T: bench on $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)," \
+		"linkem prefix '${LINKEM_PREFIX:-}'"
+	for f in 4 6; do
+		ip -n $R -$f rule del pref 100
+		ip -n $R -$f rule del pref 101
+	done
+	bench_ping "no linkem, idle"
+	bench_loaded "no linkem, TCP 200 Mbit/s" 200M
+	bench_tcp "no linkem, TCP"
+	for f in 4 6; do
+		ip -n $R -$f rule add iif r0 lookup 100 pref 100
+		ip -n $R -$f rule add iif r1 lookup 101 pref 101
+	done
+	bench_with lu ld -- bench_ping "linkem, no rules, idle"
+	bench_with lu ld -- bench_loaded "linkem, no rules, TCP 200 Mbit/s" 200M
+	bench_with lu ld -- bench_tcp "linkem, no rules, TCP"
+	bench_with lu:delay=0.5 ld:delay=0.5 -- bench_ping "delay 0.5 ms each way, idle"
+	bench_with lu:delay=4.5 ld:delay=4.5 -- bench_ping "delay 4.5 ms each way, idle"
+	for f in 100M 200M 400M; do
+		bench_with lu:delay=4.5 ld:delay=4.5 -- \
+			bench_loaded "delay 4.5 ms each way, TCP ${f%M} Mbit/s" $f
+	done
+	bench_with lu:delay=4.5 ld:delay=4.5 -- bench_tcp "delay 4.5 ms each way, TCP"
+	bench_with lu:rate=400,delay=4.5 ld:delay=4.5 -- \
+		bench_tcp "rate 400 + delay 4.5 ms each way, TCP"
+	lk_stop
+	echo "$t0 $(cpu_times)" | awk -v t="$T" '{ printf "%s: steal %.0f %%, idle %.0f %%",
+		t, 100 * ($5 - $2) / ($4 - $1), 100 * ($6 - $3) / ($4 - $1) }'
+	echo " of the CPUs over the bench"
+}
+
 setup
+if [ -n "${LINKEM_BENCH:-}" ]; then
+	bench
+	exit 0
+fi
 # LINKEM_CASES="jitter rate" runs only those (and counters, which measures the base RTT).
 for c in counters delay jitter loss_dup rate blackhole tcp udp exit; do
 	case " counters exit ${LINKEM_CASES:-$c} " in
