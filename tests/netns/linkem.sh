@@ -4,11 +4,11 @@
 # Root. Three namespaces of its own; each direction of client<->server traffic is steered
 # through its own TUN device of a linkem in the router, IPv4 and IPv6:
 #
-#	client c                       router r (linkem: lu up, ld down)            server s
-#	c0 198.51.100.2/24  --------  r0 198.51.100.1/24    r1 203.0.113.1/24  --------  s0 203.0.113.2/24
-#	   2001:db8:1::2/64              2001:db8:1::1/64      2001:db8:3::1/64             2001:db8:3::2/64
-#	r: ip rule add iif r0 lookup 100; ip route add default dev lu table 100   (c -> s through lu)
-#	   ip rule add iif r1 lookup 101; ip route add default dev ld table 101   (s -> c through ld)
+#	client c                 router r (linkem: lu up, ld down)               server s
+#	c0 198.51.100.2/24 --- r0 198.51.100.1/24   r1 203.0.113.1/24 --- s0 203.0.113.2/24
+#	   2001:db8:1::2/64       2001:db8:1::1/64     2001:db8:3::1/64       2001:db8:3::2/64
+#	r: ip rule add iif r0 lookup 100; ip route add default dev lu table 100  (c -> s: lu)
+#	   ip rule add iif r1 lookup 101; ip route add default dev ld table 101  (s -> c: ld)
 #	   (and the same with ip -6; an unreachable default of higher metric in each table, so that
 #	   traffic never bypasses a linkem that is gone)
 #
@@ -129,8 +129,8 @@ lk_start() {
 		fail "LINKEM_PREFIX is for LINKEM_BENCH=1"
 	rm -f "$STATE/stats"
 	# nsenter execs linkem (ip netns exec would fork): $! is then linkem's pid.
-	nsenter --net=/run/netns/$R ${LINKEM_PREFIX:-} "$LINKEM" -s "$seed" -S "$STATE/stats" -c "$STATE/ctl" "$@" \
-		>"$STATE/linkem.log" 2>&1 </dev/null &
+	nsenter --net=/run/netns/$R ${LINKEM_PREFIX:-} "$LINKEM" -s "$seed" -S "$STATE/stats" \
+		-c "$STATE/ctl" "$@" >"$STATE/linkem.log" 2>&1 </dev/null &
 	LK_PID=$!
 	wait_for 5 "linkem to start" test -e "$STATE/stats"
 	for f in 4 6; do
@@ -250,7 +250,8 @@ case_counters() {
 	books "$st"
 	# 50 echo requests of 84 bytes (IPv4) and 104 (IPv6) one way, as many replies back
 	for d in lu ld; do
-		[ "$(stat_of "$st" $d received)" = 100 ] && [ "$(stat_of "$st" $d forwarded)" = 100 ] &&
+		[ "$(stat_of "$st" $d received)" = 100 ] &&
+			[ "$(stat_of "$st" $d forwarded)" = 100 ] &&
 			[ "$(stat_of "$st" $d bytes)" = 9400 ] ||
 			fail "$d counted other than 100 packets, 9400 bytes: $st"
 	done
@@ -447,7 +448,7 @@ case_udp() {
 		wait $rp
 		read -r good bad ooo <"$STATE/udp.out"
 		[ $((good + bad)) = 1000 ] ||
-			fail "$((good + bad)) of 1000 datagrams reached $dst (corrupted ones dropped?)"
+			fail "$((good + bad)) of 1000 datagrams reached $dst (corrupted ones lost?)"
 		total_bad=$((total_bad + bad))
 		total_ooo=$((total_ooo + ooo))
 		say "ok: UDP to $dst: 1000 arrived, $bad corrupted, $ooo out of order"

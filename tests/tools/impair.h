@@ -318,7 +318,8 @@ static int rules_set(struct impair_rules *r, const char *key, const char *value)
 		if (parse_number(key, value, 1000000, "a whole number", &v))
 			return -1;
 		if (v != (double)(unsigned int)v) {
-			fprintf(stderr, "%s: %s=%s: want a whole number\n", impair_prog, key, value);
+			fprintf(stderr, "%s: %s=%s: want a whole number\n", impair_prog, key,
+				value);
 			return -1;
 		}
 		r->reorder_pkts = (unsigned int)v;

@@ -343,7 +343,8 @@ static void describe(const struct device *d)
 	       m->dup * 100, m->reorder * 100, m->reorder_pkts, ms_of(m->reorder_ns),
 	       ms_of(m->delay_ns), ms_of(m->jitter_ns));
 	if (m->rate_bps > 0)
-		printf(" rate=%g Mbit/s queue=%g ms\n", m->rate_bps / 1e6, ms_of(rules_queue_ns(m)));
+		printf(" rate=%g Mbit/s queue=%g ms\n", m->rate_bps / 1e6,
+		       ms_of(rules_queue_ns(m)));
 	else
 		printf(" rate=off\n");
 }
@@ -672,8 +673,8 @@ static void loop(int ep, int sfd, int ctl)
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: linkem [-s SEED] [-S STATSFILE] [-b BLACKHOLE_MS] [-q MAXQUEUED] [-c FIFO] [-v]\n"
-		"              DEV[:KEY=VALUE[,KEY=VALUE...]] ...\n"
+		"usage: linkem [-s SEED] [-S STATSFILE] [-b BLACKHOLE_MS] [-q MAXQUEUED]\n"
+		"              [-c FIFO] [-v] DEV[:KEY=VALUE[,KEY=VALUE...]] ...\n"
 		"  keys: drop corrupt dup reorder (percent), reorder-pkts=N, reorder-ms=MS,\n"
 		"        delay=MS, jitter=MS (fractions allowed), rate=MBIT, queue=Nms|Nkb\n"
 		"  SIGUSR1: print counters; SIGUSR2: blackhole every device for BLACKHOLE_MS\n"

@@ -377,7 +377,8 @@ static bool handle_signals(int sfd)
 			break;
 		case SIGUSR2:
 			blackhole_until = now_ns() + blackhole_ns;
-			dirs[0].lane.blackhole_until = dirs[1].lane.blackhole_until = blackhole_until;
+			dirs[0].lane.blackhole_until = blackhole_until;
+			dirs[1].lane.blackhole_until = blackhole_until;
 			printf("relay: blackhole for %llu ms\n",
 			       (unsigned long long)(blackhole_ns / NSEC_PER_MSEC));
 			fflush(stdout);
