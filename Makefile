@@ -190,7 +190,7 @@ unit-valgrind: $(UNIT_TESTS)
 		SKIP=test_sandbox ./scripts/run-unit.sh $(UNIT_TESTS)
 
 # Test tools (tests/tools), linked with libbraid for its crypto.
-TOOLS := $(BUILD)/tools/flood $(BUILD)/tools/relay
+TOOLS := $(BUILD)/tools/flood $(BUILD)/tools/relay $(BUILD)/tools/linkem
 
 $(BUILD)/tools/%: tests/tools/%.c $(LIB)
 	@mkdir -p $(@D)

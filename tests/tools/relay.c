@@ -10,15 +10,17 @@
  * on socket A leaves socket B for B_PEER (direction "ab"), and the reverse ("ba"); datagrams from
  * any other source are counted as foreign and dropped. Each side may be IPv4 or IPv6.
  *
- * Per direction, every datagram goes through these steps, each a draw from one seeded PRNG
- * (xorshift64*, the seed is printed so that a failing run's decisions can be replayed):
+ * Per direction, every datagram goes through the impairment engine of impair.h (shared with
+ * linkem), each decision a draw from one seeded PRNG (xorshift64*, the seed is printed so that a
+ * failing run's decisions can be replayed):
  *	drop=PCT	lost
  *	corrupt=PCT	one random byte XORed with a random non-zero value
  *	dup=PCT		sent twice (each copy then scheduled on its own)
  *	reorder=PCT	held back until reorder-pkts=N later datagrams of the direction have
  *			left, or reorder-ms=T have passed, whichever comes first (default 3, 20)
+ *	rate=MBIT queue=Nms|Nkb  serialized at MBIT Mbit/s, dropped at the tail beyond the queue
  *	delay=MS jitter=MS  sent MS +- a uniform JITTER later; like netem, jitter larger than the
- *			gap between datagrams reorders them
+ *			gap between datagrams reorders them (milliseconds may have fractions)
  * The queues holding delayed and reordered datagrams are bounded (-q datagrams and 32 MB per
  * direction); a datagram that does not fit is dropped and counted as overflow.
  *
@@ -30,7 +32,8 @@
  * bytes, clean_bytes (bytes of sent datagrams that were neither corrupted nor the second copy of
  * a duplicate: what a WireGuard receiver should count in rx_bytes when nothing else is lost),
  * dropped, corrupted (+ corrupted_bytes), duplicated, reordered, delayed, blackholed, overflow,
- * send_errors, foreign, queued (still held).
+ * send_errors, foreign, queued (still held); with a rate, rate_limited (waited for the link) and
+ * taildrop (the rate's queue was full).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -44,287 +47,51 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "impair.h"
+
 #define MAX_DATAGRAM 65536
 #define RECV_BATCH 32
-#define QUEUE_BYTES_MAX (32u << 20)
-#define NSEC_PER_MSEC 1000000ULL
 
-enum { PKT_CORRUPTED = 1, PKT_DUPLICATE = 2 };
-
-/* One datagram waiting in a queue: for the delay heap, due_ns; for the reorder list, both. */
-struct pkt {
-	uint64_t due_ns;
-	uint64_t seq;		/* heap: FIFO among equal due_ns; reorder: sent count to await */
-	size_t len;
-	unsigned int flags;
-	uint8_t data[];
-};
-
-struct impairment {
-	double drop, corrupt, dup, reorder;	/* probabilities, 0..1 */
-	unsigned int reorder_pkts;
-	uint64_t reorder_ns, delay_ns, jitter_ns;
-};
-
-struct counters {
-	uint64_t received, forwarded, bytes, clean_bytes, dropped, corrupted, corrupted_bytes,
-		 duplicated, reordered, delayed, blackholed, overflow, send_errors, foreign;
-};
-
+/* One direction: its lane (first, so a lane pointer is the direction's) and its sockets. */
 struct direction {
-	const char *name;
+	struct lane lane;
 	int in_fd, out_fd;
 	struct sockaddr_storage from;	/* the only source accepted on in_fd */
 	struct sockaddr_storage to;	/* where out_fd sends */
 	socklen_t to_len;
-	struct impairment imp;
-	struct counters c;
-	struct pkt **heap;		/* delayed, min-heap on (due_ns, seq) */
-	size_t heap_len;
-	struct pkt **held;		/* reordered, in arrival order */
-	size_t held_len;
-	size_t queued_bytes;
-	uint64_t sent;			/* datagrams sent so far (reorder release count) */
-	uint64_t next_seq;
+	uint64_t foreign;
 };
 
 static struct direction dirs[2];
-static uint64_t rng_state;
 static size_t queue_max = 8192;
 static uint64_t blackhole_ns = 3000 * NSEC_PER_MSEC, blackhole_until;
 static const char *stats_path;
 static bool verbose;
 
-static uint64_t now_ns(void)
+static int relay_emit(struct lane *l, const uint8_t *data, size_t len)
 {
-	struct timespec ts;
+	struct direction *d = (struct direction *)l;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+	return sendto(d->out_fd, data, len, 0, (struct sockaddr *)&d->to, d->to_len) < 0 ? -1 : 0;
 }
 
-static uint64_t rng_next(void)
+/* Any byte of the datagram: WireGuard's authentication is what must catch it. */
+static bool relay_corrupt(struct lane *l, uint8_t *data, size_t len)
 {
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * 0x2545f4914f6cdd1dULL;
-}
+	size_t off = rng_below(len);
+	uint8_t first = data[0], x = 1 + rng_below(255);
 
-/* True with probability p; no draw is made for p == 0, so unused options do not shift others. */
-static bool chance(double p)
-{
-	if (p <= 0)
-		return false;
-	return (rng_next() >> 11) * 0x1.0p-53 < p;
-}
-
-static uint64_t rng_below(uint64_t n)
-{
-	return n ? rng_next() % n : 0;
-}
-
-/* ---- queues ---- */
-
-static bool pkt_before(const struct pkt *x, const struct pkt *y)
-{
-	return x->due_ns < y->due_ns || (x->due_ns == y->due_ns && x->seq < y->seq);
-}
-
-static void heap_push(struct direction *d, struct pkt *p)
-{
-	size_t i = d->heap_len++, parent;
-
-	while (i && pkt_before(p, d->heap[parent = (i - 1) / 2])) {
-		d->heap[i] = d->heap[parent];
-		i = parent;
-	}
-	d->heap[i] = p;
-}
-
-static struct pkt *heap_pop(struct direction *d)
-{
-	struct pkt *top = d->heap[0], *last = d->heap[--d->heap_len];
-	size_t i = 0, child;
-
-	while ((child = 2 * i + 1) < d->heap_len) {
-		if (child + 1 < d->heap_len && pkt_before(d->heap[child + 1], d->heap[child]))
-			child++;
-		if (!pkt_before(d->heap[child], last))
-			break;
-		d->heap[i] = d->heap[child];
-		i = child;
-	}
-	if (d->heap_len)
-		d->heap[i] = last;
-	return top;
-}
-
-static size_t queued(const struct direction *d)
-{
-	return d->heap_len + d->held_len;
-}
-
-static struct pkt *pkt_new(struct direction *d, const uint8_t *data, size_t len,
-			   unsigned int flags)
-{
-	struct pkt *p;
-
-	if (queued(d) >= queue_max || d->queued_bytes + len > QUEUE_BYTES_MAX)
-		return NULL;
-	p = malloc(sizeof(*p) + len);
-	if (!p)
-		return NULL;
-	memcpy(p->data, data, len);
-	p->len = len;
-	p->flags = flags;
-	d->queued_bytes += len;
-	return p;
-}
-
-static void pkt_free(struct direction *d, struct pkt *p)
-{
-	d->queued_bytes -= p->len;
-	free(p);
-}
-
-/* ---- sending ---- */
-
-static void send_now(struct direction *d, uint64_t now, const uint8_t *data, size_t len,
-		     unsigned int flags)
-{
-	if (now < blackhole_until) {
-		d->c.blackholed++;
-		return;
-	}
-	if (sendto(d->out_fd, data, len, 0, (struct sockaddr *)&d->to, d->to_len) < 0) {
-		d->c.send_errors++;
-		return;
-	}
-	d->c.forwarded++;
-	d->c.bytes += len;
-	if (!flags)
-		d->c.clean_bytes += len;
-	d->sent++;
-}
-
-/* Send what is due: delayed datagrams whose time came, reordered ones whose count or time did. */
-static void release_due(struct direction *d, uint64_t now)
-{
-	bool again = true;
-	size_t i, j;
-
-	while (again) {
-		again = false;
-		while (d->heap_len && d->heap[0]->due_ns <= now) {
-			struct pkt *p = heap_pop(d);
-
-			send_now(d, now, p->data, p->len, p->flags);
-			pkt_free(d, p);
-		}
-		for (i = j = 0; i < d->held_len; i++) {
-			struct pkt *p = d->held[i];
-
-			if (d->sent >= p->seq || now >= p->due_ns) {
-				send_now(d, now, p->data, p->len, p->flags);
-				pkt_free(d, p);
-				again = true;	/* its sending may release another */
-			} else {
-				d->held[j++] = p;
-			}
-		}
-		d->held_len = j;
-	}
-}
-
-/* The earliest time something queued in d must leave; UINT64_MAX when nothing is. */
-static uint64_t next_due(const struct direction *d)
-{
-	uint64_t t = d->heap_len ? d->heap[0]->due_ns : UINT64_MAX;
-	size_t i;
-
-	for (i = 0; i < d->held_len; i++)
-		if (d->held[i]->due_ns < t)
-			t = d->held[i]->due_ns;
-	return t;
-}
-
-/* One copy of a datagram: hold it back, delay it, or send it now. */
-static void schedule(struct direction *d, uint64_t now, const uint8_t *data, size_t len,
-		     unsigned int flags)
-{
-	const struct impairment *imp = &d->imp;
-	struct pkt *p;
-	uint64_t due;
-
-	if (chance(imp->reorder)) {
-		p = pkt_new(d, data, len, flags);
-		if (!p) {
-			d->c.overflow++;
-			return;
-		}
-		p->seq = d->sent + imp->reorder_pkts;
-		p->due_ns = now + imp->reorder_ns;
-		d->held[d->held_len++] = p;
-		d->c.reordered++;
-		return;
-	}
-	due = now + imp->delay_ns;
-	if (imp->jitter_ns) {
-		/* uniform in [delay - jitter, delay + jitter], never before now */
-		due += rng_below(2 * imp->jitter_ns + 1);
-		due = due > now + imp->jitter_ns ? due - imp->jitter_ns : now;
-	}
-	if (due <= now) {
-		send_now(d, now, data, len, flags);
-		return;
-	}
-	p = pkt_new(d, data, len, flags);
-	if (!p) {
-		d->c.overflow++;
-		return;
-	}
-	p->due_ns = due;
-	p->seq = d->next_seq++;
-	heap_push(d, p);
-	d->c.delayed++;
-}
-
-static void impair(struct direction *d, uint64_t now, uint8_t *data, size_t len)
-{
-	const struct impairment *imp = &d->imp;
-	unsigned int flags = 0;
-
-	if (now < blackhole_until) {
-		d->c.blackholed++;
-		return;
-	}
-	if (chance(imp->drop)) {
-		d->c.dropped++;
-		return;
-	}
-	if (len && chance(imp->corrupt)) {
-		size_t off = rng_below(len);
-		uint8_t first = data[0], x = 1 + rng_below(255);
-
-		data[off] ^= x;
-		flags |= PKT_CORRUPTED;
-		d->c.corrupted++;
-		d->c.corrupted_bytes += len;
-		if (verbose)
-			printf("relay: %s corrupt len=%zu off=%zu first=%u xor=%u\n", d->name, len,
-			       off, first, x);
-	}
-	schedule(d, now, data, len, flags);
-	if (chance(imp->dup)) {
-		d->c.duplicated++;
-		schedule(d, now, data, len, flags | PKT_DUPLICATE);
-	}
+	data[off] ^= x;
+	if (verbose)
+		printf("relay: %s corrupt len=%zu off=%zu first=%u xor=%u\n", l->name, len, off,
+		       first, x);
+	return true;
 }
 
 /* ---- receiving ---- */
@@ -365,12 +132,11 @@ static void receive(struct direction *d)
 			uint64_t now = now_ns();
 
 			if (!same_addr(&src[i], &d->from)) {
-				d->c.foreign++;
+				d->foreign++;
 				continue;
 			}
-			d->c.received++;
-			impair(d, now, bufs[i], msgs[i].msg_len);
-			release_due(d, now);
+			lane_input(&d->lane, now, bufs[i], msgs[i].msg_len);
+			lane_release_due(&d->lane, now);
 		}
 		if (n < RECV_BATCH)
 			return;
@@ -381,19 +147,24 @@ static void receive(struct direction *d)
 
 static void print_counters(FILE *f, const struct direction *d)
 {
-	const struct counters *c = &d->c;
+	const struct impair_counters *c = &d->lane.c;
 
 	fprintf(f, "relay: %s received=%llu forwarded=%llu bytes=%llu clean_bytes=%llu "
 		"dropped=%llu corrupted=%llu corrupted_bytes=%llu duplicated=%llu reordered=%llu "
 		"delayed=%llu blackholed=%llu overflow=%llu send_errors=%llu foreign=%llu "
-		"queued=%zu\n", d->name,
+		"queued=%zu", d->lane.name,
 		(unsigned long long)c->received, (unsigned long long)c->forwarded,
 		(unsigned long long)c->bytes, (unsigned long long)c->clean_bytes,
 		(unsigned long long)c->dropped, (unsigned long long)c->corrupted,
 		(unsigned long long)c->corrupted_bytes, (unsigned long long)c->duplicated,
 		(unsigned long long)c->reordered, (unsigned long long)c->delayed,
 		(unsigned long long)c->blackholed, (unsigned long long)c->overflow,
-		(unsigned long long)c->send_errors, (unsigned long long)c->foreign, queued(d));
+		(unsigned long long)c->send_errors, (unsigned long long)d->foreign,
+		lane_queued(&d->lane));
+	if (d->lane.rules.rate_bps > 0)
+		fprintf(f, " rate_limited=%llu taildrop=%llu", (unsigned long long)c->rate_limited,
+			(unsigned long long)c->taildrop);
+	fputc('\n', f);
 }
 
 /* Print to stdout and replace the stats file in one rename, so a reader never sees half. */
@@ -429,7 +200,7 @@ static void usage(void)
 		"             A_BIND A_PEER B_BIND B_PEER [DIR:KEY=VALUE[,KEY=VALUE...]...]\n"
 		"  addresses: IPV4:PORT or [IPV6]:PORT; DIR: ab (a to b), ba, both\n"
 		"  keys: drop corrupt dup reorder (percent), reorder-pkts=N, reorder-ms=MS,\n"
-		"        delay=MS, jitter=MS\n"
+		"        delay=MS, jitter=MS (fractions allowed), rate=MBIT, queue=Nms|Nkb\n"
 		"  SIGUSR1: print counters; SIGUSR2: blackhole for BLACKHOLE_MS (default 3000);\n"
 		"  SIGTERM/SIGINT: print counters and exit\n");
 	exit(2);
@@ -498,18 +269,6 @@ static int open_socket(const char *bind_text)
 	return fd;
 }
 
-static double parse_percent(const char *key, const char *value)
-{
-	char *end;
-	double v = strtod(value, &end);
-
-	if (end == value || *end || v < 0 || v > 100) {
-		fprintf(stderr, "relay: %s=%s: want a percentage 0..100\n", key, value);
-		exit(2);
-	}
-	return v / 100;
-}
-
 static unsigned long parse_count(const char *key, const char *value, unsigned long max)
 {
 	char *end;
@@ -524,34 +283,10 @@ static unsigned long parse_count(const char *key, const char *value, unsigned lo
 	return v;
 }
 
-static void set_option(struct impairment *imp, const char *key, const char *value)
-{
-	if (!strcmp(key, "drop"))
-		imp->drop = parse_percent(key, value);
-	else if (!strcmp(key, "corrupt"))
-		imp->corrupt = parse_percent(key, value);
-	else if (!strcmp(key, "dup"))
-		imp->dup = parse_percent(key, value);
-	else if (!strcmp(key, "reorder"))
-		imp->reorder = parse_percent(key, value);
-	else if (!strcmp(key, "reorder-pkts"))
-		imp->reorder_pkts = parse_count(key, value, 1000000);
-	else if (!strcmp(key, "reorder-ms"))
-		imp->reorder_ns = parse_count(key, value, 600000) * NSEC_PER_MSEC;
-	else if (!strcmp(key, "delay"))
-		imp->delay_ns = parse_count(key, value, 600000) * NSEC_PER_MSEC;
-	else if (!strcmp(key, "jitter"))
-		imp->jitter_ns = parse_count(key, value, 600000) * NSEC_PER_MSEC;
-	else {
-		fprintf(stderr, "relay: unknown option '%s'\n", key);
-		exit(2);
-	}
-}
-
 /* DIR:KEY=VALUE[,KEY=VALUE...] */
 static void parse_rule(char *rule)
 {
-	char *colon = strchr(rule, ':'), *item, *save = NULL;
+	char *colon = strchr(rule, ':');
 	bool ab, ba;
 
 	if (!colon)
@@ -563,29 +298,23 @@ static void parse_rule(char *rule)
 		fprintf(stderr, "relay: direction '%s': want ab, ba or both\n", rule);
 		exit(2);
 	}
-	for (item = strtok_r(colon + 1, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
-		char *eq = strchr(item, '=');
-
-		if (!eq)
-			usage();
-		*eq = '\0';
-		if (ab)
-			set_option(&dirs[0].imp, item, eq + 1);
-		if (ba)
-			set_option(&dirs[1].imp, item, eq + 1);
-	}
+	if ((ab && rules_parse(&dirs[0].lane.rules, strdupa(colon + 1))) ||
+	    (ba && rules_parse(&dirs[1].lane.rules, strdupa(colon + 1))))
+		exit(2);
 }
 
 static void describe(const struct direction *d)
 {
-	const struct impairment *m = &d->imp;
+	const struct impair_rules *m = &d->lane.rules;
 
 	printf("relay: %s drop=%g%% corrupt=%g%% dup=%g%% reorder=%g%% (after %u datagrams or "
-	       "%llu ms) delay=%llu ms jitter=%llu ms\n", d->name, m->drop * 100, m->corrupt * 100,
-	       m->dup * 100, m->reorder * 100, m->reorder_pkts,
-	       (unsigned long long)(m->reorder_ns / NSEC_PER_MSEC),
-	       (unsigned long long)(m->delay_ns / NSEC_PER_MSEC),
-	       (unsigned long long)(m->jitter_ns / NSEC_PER_MSEC));
+	       "%g ms) delay=%g ms jitter=%g ms", d->lane.name, m->drop * 100, m->corrupt * 100,
+	       m->dup * 100, m->reorder * 100, m->reorder_pkts, ms_of(m->reorder_ns),
+	       ms_of(m->delay_ns), ms_of(m->jitter_ns));
+	if (m->rate_bps > 0)
+		printf(" rate=%g Mbit/s queue=%g ms", m->rate_bps / 1e6,
+		       ms_of(rules_queue_ns(m)));
+	putchar('\n');
 }
 
 static void setup_directions(char **argv)
@@ -593,8 +322,8 @@ static void setup_directions(char **argv)
 	int fd_a = open_socket(argv[0]), fd_b = open_socket(argv[2]), i;
 	socklen_t len;
 
-	dirs[0] = (struct direction){ .name = "ab", .in_fd = fd_a, .out_fd = fd_b };
-	dirs[1] = (struct direction){ .name = "ba", .in_fd = fd_b, .out_fd = fd_a };
+	dirs[0] = (struct direction){ .in_fd = fd_a, .out_fd = fd_b };
+	dirs[1] = (struct direction){ .in_fd = fd_b, .out_fd = fd_a };
 	if (parse_addr(argv[1], &dirs[0].from, &len) ||
 	    parse_addr(argv[3], &dirs[0].to, &dirs[0].to_len)) {
 		fprintf(stderr, "relay: bad peer address '%s' or '%s'\n", argv[1], argv[3]);
@@ -604,11 +333,8 @@ static void setup_directions(char **argv)
 	dirs[1].to = dirs[0].from;
 	dirs[1].to_len = len;
 	for (i = 0; i < 2; i++) {
-		dirs[i].imp.reorder_pkts = 3;
-		dirs[i].imp.reorder_ns = 20 * NSEC_PER_MSEC;
-		dirs[i].heap = calloc(queue_max, sizeof(*dirs[i].heap));
-		dirs[i].held = calloc(queue_max, sizeof(*dirs[i].held));
-		if (!dirs[i].heap || !dirs[i].held) {
+		if (lane_init(&dirs[i].lane, i ? "ba" : "ab", queue_max, relay_emit,
+			      relay_corrupt)) {
 			fprintf(stderr, "relay: out of memory\n");
 			exit(1);
 		}
@@ -651,6 +377,8 @@ static bool handle_signals(int sfd)
 			break;
 		case SIGUSR2:
 			blackhole_until = now_ns() + blackhole_ns;
+			dirs[0].lane.blackhole_until = blackhole_until;
+			dirs[1].lane.blackhole_until = blackhole_until;
 			printf("relay: blackhole for %llu ms\n",
 			       (unsigned long long)(blackhole_ns / NSEC_PER_MSEC));
 			fflush(stdout);
@@ -662,20 +390,16 @@ static bool handle_signals(int sfd)
 	return true;
 }
 
-static int wait_ms(uint64_t now)
+/* The next time something must happen: a datagram due, or the blackhole's end (to say so). */
+static uint64_t next_deadline(uint64_t now)
 {
-	uint64_t t = next_due(&dirs[0]), t1 = next_due(&dirs[1]);
+	uint64_t t = lane_next_due(&dirs[0].lane), t1 = lane_next_due(&dirs[1].lane);
 
 	if (t1 < t)
 		t = t1;
 	if (blackhole_until > now && blackhole_until < t)
 		t = blackhole_until;
-	if (t == UINT64_MAX)
-		return -1;
-	if (t <= now)
-		return 0;
-	t = (t - now + NSEC_PER_MSEC - 1) / NSEC_PER_MSEC;
-	return t > 60000 ? 60000 : (int)t;
+	return t;
 }
 
 static void epoll_add(int ep, int fd, uint32_t tag)
@@ -724,6 +448,8 @@ int main(int argc, char **argv)
 	if (argc < 4)
 		usage();
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	impair_prog = "relay";
+	prctl(PR_SET_TIMERSLACK, 1UL);	/* wake for a due datagram on time, not 50 us late */
 	if (!seeded) {
 		int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
 
@@ -732,7 +458,7 @@ int main(int argc, char **argv)
 		if (fd >= 0)
 			close(fd);
 	}
-	rng_state = seed ? seed : 1;	/* xorshift must not start at zero */
+	rng_seed(seed);
 	setup_directions(argv);
 	for (i = 4; i < argc; i++)
 		parse_rule(argv[i]);
@@ -754,7 +480,8 @@ int main(int argc, char **argv)
 		report();
 
 	while (running) {
-		n = epoll_wait(ep, evs, 4, wait_ms(now_ns()));
+		now = now_ns();
+		n = epoll_wait_until(ep, evs, 4, now, next_deadline(now));
 		if (n < 0 && errno != EINTR) {
 			perror("relay: epoll_wait");
 			return 1;
@@ -766,8 +493,8 @@ int main(int argc, char **argv)
 				receive(&dirs[evs[i].data.u32]);
 		}
 		now = now_ns();
-		release_due(&dirs[0], now);
-		release_due(&dirs[1], now);
+		lane_release_due(&dirs[0].lane, now);
+		lane_release_due(&dirs[1].lane, now);
 		if (blackholed && now >= blackhole_until) {
 			printf("relay: blackhole over\n");
 			fflush(stdout);
@@ -776,14 +503,10 @@ int main(int argc, char **argv)
 	}
 	report();
 	for (i = 0; i < 2; i++) {
-		while (dirs[i].heap_len)
-			pkt_free(&dirs[i], heap_pop(&dirs[i]));
-		while (dirs[i].held_len)
-			pkt_free(&dirs[i], dirs[i].held[--dirs[i].held_len]);
-		free(dirs[i].heap);
-		free(dirs[i].held);
+		lane_clear(&dirs[i].lane);
 		close(dirs[i].in_fd);
 	}
+	pool_clear();
 	close(sfd);
 	close(ep);
 	return 0;
