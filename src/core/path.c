@@ -261,10 +261,13 @@ static void path_down(struct braid_peer *peer, uint64_t now, struct path *p, con
 	if (p->state == BRAID_PATH_DOWN)
 		return;
 	path_set_state(peer, p, BRAID_PATH_DOWN, why);
+	/* Down soon after traffic came back to it: a flap. A path that held a while starts over. */
 	if (p->last_failback != BRAID_NEVER && now - p->last_failback < PATH_FLAP_WINDOW_NS) {
 		p->holddown_until = now + p->holddown;
 		p->holddown = p->holddown * 2 > PATH_HOLDDOWN_MAX_NS ? PATH_HOLDDOWN_MAX_NS :
 								     p->holddown * 2;
+	} else {
+		p->holddown = PATH_HOLDDOWN_MIN_NS;
 	}
 	p->healthy_since = BRAID_NEVER;
 	p->unanswered_since = BRAID_NEVER;
@@ -355,35 +358,33 @@ const struct braid_endpoint *braid_peer_path_endpoint(const struct braid_peer *p
 	return path_endpoint(peer, slot);
 }
 
-/* True when the send started the path's silence clock. */
-static bool sent_on(struct path *p, uint64_t now, size_t bytes)
-{
-	p->tx_bytes += bytes;
-	p->tx_packets++;
-	p->last_tx = now;
-	if (p->unanswered_since != BRAID_NEVER)
-		return false;
-	p->unanswered_since = now;
-	return true;
-}
-
 void path_sent(struct braid_peer *peer, uint64_t now, const struct path_choice *choice,
-	       size_t bytes, bool is_data)
+	       size_t bytes, enum path_sent kind)
 {
 	struct multipath *mp = peer->paths.mp;
 	bool started = false;
+	struct path *p;
 
 	if (!mp || choice->first == PATH_MAIN)
 		return;
-	if (is_data)
+	if (kind == PATH_SENT_DATA)
 		mp->last_data_tx = now;
 	for (unsigned int i = 0; i < mp->n; i++) {
 		if (i != choice->first && !(choice->also & (1u << i)))
 			continue;
-		started |= sent_on(&mp->path[i], now, bytes);
+		p = &mp->path[i];
+		p->tx_bytes += bytes;
+		p->tx_packets++;
+		p->last_tx = now;
+		if (kind == PATH_SENT_QUIET)
+			continue;
+		if (p->unanswered_since == BRAID_NEVER) {
+			p->unanswered_since = now;
+			started = true;
+		}
 		/* A stock peer cannot be probed: data it should answer counts instead. */
-		if (is_data && mp->kind != BRAID_PEER_BRAID)
-			mp->path[i].unanswered++;
+		if (kind == PATH_SENT_DATA && mp->kind != BRAID_PEER_BRAID)
+			p->unanswered++;
 	}
 	if (started)
 		path_reschedule(peer, now);
@@ -399,7 +400,7 @@ void path_send_slot(struct braid_peer *peer, unsigned int slot, const void *buf,
 
 unsigned int path_send_choice(struct braid_peer *peer, uint64_t now,
 			      const struct path_choice *c, const void *buf, size_t len,
-			      uint8_t tos, bool is_data)
+			      uint8_t tos, enum path_sent kind)
 {
 	unsigned int copies = 1;
 
@@ -410,7 +411,7 @@ unsigned int path_send_choice(struct braid_peer *peer, uint64_t now,
 			copies++;
 		}
 	}
-	path_sent(peer, now, c, len, is_data);
+	path_sent(peer, now, c, len, kind);
 	return copies;
 }
 
@@ -419,10 +420,16 @@ unsigned int path_send(struct braid_peer *peer, uint64_t now, enum path_msg msg,
 {
 	struct path_choice c;
 
+	enum path_sent kind = PATH_SENT_QUIET;
+
 	if (!path_choose(peer, now, msg, NULL, len, &c))
 		return 0;
-	return path_send_choice(peer, now, &c, buf, len, tos,
-				msg == PATH_MSG_DATA && len > MESSAGE_MINIMUM_LEN);
+	/* Data and initiations get answers; keepalives and responses do not. */
+	if (msg == PATH_MSG_INITIATION)
+		kind = PATH_SENT_PROBE;
+	else if (msg == PATH_MSG_DATA && len > MESSAGE_MINIMUM_LEN)
+		kind = PATH_SENT_DATA;
+	return path_send_choice(peer, now, &c, buf, len, tos, kind);
 }
 
 unsigned int path_send_on(struct braid_peer *peer, uint64_t now, unsigned int slot,
@@ -434,7 +441,7 @@ unsigned int path_send_on(struct braid_peer *peer, uint64_t now, unsigned int sl
 	    !peer->paths.mp || slot >= peer->paths.mp->n)
 		return 0;
 	path_send_slot(peer, slot, buf, len, tos);
-	path_sent(peer, now, &c, len, false);
+	path_sent(peer, now, &c, len, PATH_SENT_PROBE);
 	return 1;
 }
 
@@ -823,7 +830,7 @@ int braid_peer_set_paths(struct braid_peer *peer, uint64_t now,
 	mp->n_configured = n;
 	mp->active = active;
 	mp->last_rx = last_rx;
-	if (active >= 0 && mp->path[active].state != BRAID_PATH_ACTIVE)
+	if (active >= 0 && !is_live(&mp->path[active]))
 		mp->active = -1;
 	if (is_multipath(peer) && !is_follower(mp))
 		select_active(peer, now, true);

@@ -93,17 +93,24 @@ bool path_can_send(const struct braid_peer *peer);
 /* The endpoint of a slot of a choice (PATH_MAIN included). */
 const struct braid_endpoint *path_endpoint(const struct braid_peer *peer, unsigned int slot);
 
+/* What a sent message asks of the far end, for the paths' silence clocks. */
+enum path_sent {
+	PATH_SENT_DATA,		/* data: a stock peer's answer (its own data) is all we hear */
+	PATH_SENT_PROBE,	/* a probe of a braid peer: it answers */
+	PATH_SENT_QUIET,	/* no answer is due (a reply, a HELLO, a keepalive) */
+};
+
 /* After a message of bytes went out as choice said (each copy counted). */
 void path_sent(struct braid_peer *peer, uint64_t now, const struct path_choice *choice,
-	       size_t bytes, bool is_data);
+	       size_t bytes, enum path_sent kind);
 
 /* Choose, hand the datagram to the caller for each path, and count it; how many copies went. */
 unsigned int path_send(struct braid_peer *peer, uint64_t now, enum path_msg msg,
 		       const void *buf, size_t len, uint8_t tos);
-/* Send as c says (is_data: it carries data a stock peer would answer); how many copies went. */
+/* Send as c says; how many copies went. */
 unsigned int path_send_choice(struct braid_peer *peer, uint64_t now,
 			      const struct path_choice *c, const void *buf, size_t len,
-			      uint8_t tos, bool is_data);
+			      uint8_t tos, enum path_sent kind);
 /* The same on one given slot only; 0 when there is no such path. */
 unsigned int path_send_on(struct braid_peer *peer, uint64_t now, unsigned int slot,
 			  const void *buf, size_t len, uint8_t tos);

@@ -55,8 +55,13 @@ static bool reply_allowed(struct multipath *mp, uint64_t now)
 }
 
 /* Seal a control message with the current session and send it by one path only. */
+/*
+ * Seal a control message with the current session and send it by one path
+ * only; expects_answer: its silence counts against the path (a probe to a
+ * braid peer), else it does not (a HELLO a stock peer will never answer, a reply).
+ */
 static bool send_control(struct braid_peer *peer, uint64_t now, unsigned int slot,
-			 const struct message_control *msg)
+			 const struct message_control *msg, bool expects_answer)
 {
 	struct braid_device *dev = peer->dev;
 	struct braid_keypair *kp;
@@ -71,7 +76,7 @@ static bool send_control(struct braid_peer *peer, uint64_t now, unsigned int slo
 				 dev->mtu);
 	braid_keypair_put(kp);
 	path_send_slot(peer, slot, dev->scratch, len, 0);
-	path_sent(peer, now, &c, len, false);
+	path_sent(peer, now, &c, len, expects_answer ? PATH_SENT_PROBE : PATH_SENT_QUIET);
 	transport_data_sent(peer, now, 0, len);
 	return true;
 }
@@ -94,18 +99,21 @@ void probe_send(struct braid_peer *peer, uint64_t now, unsigned int slot, bool i
 	struct message_control m;
 	struct path *p;
 
+	bool expects_answer = mp->kind == BRAID_PEER_BRAID;
+
 	fill_control(mp, now, &m, CONTROL_PROBE, is_hello ? CONTROL_FLAG_HELLO : 0, ++mp->probe_seq);
 	if (slot == PATH_MAIN) {
-		send_control(peer, now, slot, &m);
+		send_control(peer, now, slot, &m, false);
 		return;
 	}
 	p = &mp->path[slot];
 	/* Without a session nothing goes; the attempt still waits its interval. */
 	p->last_probe = now;
-	if (!send_control(peer, now, slot, &m))
+	if (!send_control(peer, now, slot, &m, expects_answer))
 		return;
 	p->probes_sent++;
-	p->unanswered++;
+	if (expects_answer)
+		p->unanswered++;
 }
 
 /*
@@ -152,7 +160,7 @@ static void reply_to(struct braid_peer *peer, uint64_t now, unsigned int slot,
 	braid_put_le32(m.owd_us, (uint32_t)(now / 1000 - braid_get_le64(probe->sent_us)));
 	if (slot != PATH_MAIN)
 		braid_put_le64(m.rx_bytes, mp->path[slot].rx_bytes);
-	send_control(peer, now, slot, &m);
+	send_control(peer, now, slot, &m, false);
 }
 
 static void got_reply(struct braid_peer *peer, uint64_t now, struct path *p,
@@ -234,6 +242,8 @@ void probe_plan(const struct multipath *mp, struct path *p, uint64_t now)
 		interval = PATH_SUSPECT_PROBE_NS;
 	else if (p->state == BRAID_PATH_PROBING)
 		interval = PATH_UP_DELAY_NS / 8;
+	else if (p->state == BRAID_PATH_DOWN)
+		interval = PATH_UP_DELAY_NS / 4;	/* to see it back soon */
 	else if (aggregating && mp->last_data_tx != BRAID_NEVER &&
 		 now - mp->last_data_tx < PATH_DATA_RECENT_NS)
 		interval = PATH_REPORT_INTERVAL_NS;

@@ -227,7 +227,7 @@ void braid_device_send_finish(struct braid_device *dev, uint64_t now,
 		peer = jobs[i].kp->peer;
 		choice = (struct path_choice){ .first = jobs[i].path, .also = jobs[i].also };
 		if (!peer->is_dead && jobs[i].sealed_len)
-			path_sent(peer, now, &choice, jobs[i].sealed_len, true);
+			path_sent(peer, now, &choice, jobs[i].sealed_len, PATH_SENT_DATA);
 		if (!peer->is_dead)
 			transport_data_sent(peer, now, 1, jobs[i].sealed_len *
 					    (1 + __builtin_popcount(jobs[i].also)));
@@ -252,7 +252,7 @@ static enum braid_drop send_one(struct braid_device *dev, uint64_t now, const ui
 	mlen = braid_keypair_seal(kp, 0, nonce, dev->scratch, pkt, len, dev->mtu);
 	braid_keypair_put(kp);
 	mlen *= path_send_choice(peer, now, &choice, dev->scratch, mlen,
-				 transport_outer_tos(pkt, len), true);
+				 transport_outer_tos(pkt, len), PATH_SENT_DATA);
 	transport_data_sent(peer, now, 1, mlen);
 	return BRAID_OK;
 }

@@ -16,6 +16,17 @@
   udp-recv ADDR PORT COUNT READYFILE     count datagrams until COUNT or 2 s of silence; print
                                          "INTACT CORRUPTED" (each datagram carries its digest)
   udp-send ADDR PORT COUNT MAXSIZE       send COUNT datagrams of sizes 40..MAXSIZE, paced
+  stream-send ADDR PORT PPS SECONDS [SIZE]
+                                         send PPS numbered datagrams a second (SIZE bytes,
+                                         default 200), each with its send time, for SECONDS
+  stream-recv ADDR PORT SECONDS READYFILE [PPS]
+                                         receive a stream-send for up to SECONDS (ending after
+                                         3 s of silence once it began); print "sent= received=
+                                         lost= dup= reordered= gap_ms= gap_at= p50_ms= p99_ms=":
+                                         gap_ms is the longest run of lost datagrams in ms
+                                         (PPS, default 1000, converts), gap_at when it began (s
+                                         into the stream), p50/p99 the one-way delay (both ends
+                                         on one machine share CLOCK_MONOTONIC)
   uapi SOCKET [TIMEOUT [eof]]            send stdin to a UAPI unix socket (then shut down our
                                          sending side if "eof" is given), print the reply until
                                          the daemon closes, an "errno=N" line followed by an
@@ -187,6 +198,76 @@ def udp_send(addr, port, count, maxsize):
     s.close()
 
 
+STREAM = struct.Struct("!Id")
+
+
+def stream_send(addr, port, pps, seconds, size="200"):
+    pps, seconds, size = int(pps), float(seconds), max(int(size), STREAM.size)
+    s = socket.socket(family(addr), socket.SOCK_DGRAM)
+    s.connect((addr, int(port)))
+    pad = bytes(size - STREAM.size)
+    start = time.monotonic()
+    for seq in range(int(pps * seconds)):
+        due = start + seq / pps
+        delay = due - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        try:
+            s.send(STREAM.pack(seq, time.monotonic()) + pad)
+        except OSError:  # no route for a moment: that datagram is lost, the stream goes on
+            pass
+    s.close()
+    print("sent=%d" % int(pps * seconds))
+
+
+def stream_recv(addr, port, seconds, ready, pps="1000"):
+    seconds, pps = float(seconds), int(pps)
+    s = socket.socket(family(addr), socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+    s.bind((addr, int(port)))
+    open(ready, "w").close()
+    arrived, delays = {}, []
+    dup = reordered = highest = 0
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        s.settimeout(max(0.05, min(3 if arrived else 10, end - time.monotonic())))
+        try:
+            data = s.recv(65536)
+        except socket.timeout:
+            if arrived:
+                break
+            continue
+        now = time.monotonic()
+        if len(data) < STREAM.size:
+            continue
+        seq, sent = STREAM.unpack_from(data)
+        if seq in arrived:
+            dup += 1
+            continue
+        arrived[seq] = now
+        delays.append(now - sent)
+        if seq < highest:
+            reordered += 1
+        highest = max(highest, seq + 1)
+    sent = highest
+    gap = run = 0
+    gap_at = run_start = 0
+    for seq in range(sent):
+        if seq in arrived:
+            run = 0
+            continue
+        if run == 0:
+            run_start = seq
+        run += 1
+        if run > gap:
+            gap, gap_at = run, run_start
+    delays.sort()
+    pct = lambda q: delays[min(len(delays) - 1, int(q * len(delays)))] * 1000 if delays else -1
+    print("sent=%d received=%d lost=%d dup=%d reordered=%d gap_ms=%.0f gap_at=%.2f "
+          "p50_ms=%.2f p99_ms=%.2f" % (sent, len(arrived), sent - len(arrived), dup, reordered,
+                                      gap * 1000.0 / pps, gap_at / pps, pct(0.5), pct(0.99)))
+
+
 def uapi(path, timeout="3", eof=""):
     request = sys.stdin.buffer.read()
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -240,6 +321,8 @@ def main():
         "tcp-send-paced": tcp_send_paced,
         "udp-recv": udp_recv,
         "udp-send": udp_send,
+        "stream-send": stream_send,
+        "stream-recv": stream_recv,
         "uapi": uapi,
         "uapi-idle": uapi_idle,
         "unix-stale": unix_stale,
