@@ -1,0 +1,281 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# multipath.sh BRAID IMPL_B: a client with two uplinks (braid, host a) and a server (IMPL_B: braid
+# or wireguard-go, host b) behind a router r (lib.sh's multipath topology):
+#
+#	a cA 198.51.100.2/25   2001:db8:1:1::2/64 -- rA  r
+#	a cB 198.51.100.130/25 2001:db8:1:2::2/64 -- rB  r  rS 203.0.113.1/24 -- sS 203.0.113.2/24  b
+#	a wg0 192.0.2.1/24 2001:db8:2::1/64                        b wg0 192.0.2.2/24 2001:db8:2::2/64
+#
+# a's peer b has the endpoint 203.0.113.2:10002 and the paths cA and cB (prio 1), set with
+# `braid set`; b learns a from its packets. Cases, each with traffic both ways (a UDP stream of
+# 1000 datagrams a second with a sequence number in each, and TCP paced at 20 Mbit/s whose sha256
+# must match across the switch):
+#   - failover: A carries the traffic, B is standby, the far end's kind is found (braid: yes,
+#     wireguard-go: no, after its HELLOs went unanswered);
+#   - A goes away three ways (mp_down: admin down, carrier loss, silent black-hole): traffic moves
+#     to B and goes on; A comes back: traffic returns to A, losing nothing;
+#   - an uplink that appears later: B's interface deleted, then made again: its path is down,
+#     then up;
+#   - redundant, 5% random loss on each uplink, independently (nft numgen in r): what a sends
+#     arrives with well under 5% lost (braid server: both ways);
+#   - learned paths on a braid server: both of a's addresses, the one in use active;
+#   - NAT on B (r masquerades it): failover to B works through it;
+#   - IPv6 underlays: the same failover with the endpoint [2001:db8:3::2]:10002;
+#   - off: WireGuard's behaviour, the standby uplink carries nothing, the server shows no path.
+# The bounds here are generous (a loaded CI machine); bench/failover.sh measures the gaps.
+
+. "$(dirname "$0")/cases.sh"
+netns_init "$@"
+is_braid a || { echo "$T: host a must be braid (the client with uplinks)"; netns_finish; }
+mp_hosts 2
+BRAID=$IMPL_A
+SERVER4=203.0.113.2:10002
+SERVER6=[2001:db8:3::2]:10002
+
+# braid_cmd HOST ARGS: the braid binary's client commands (set, show) in the host.
+braid_cmd() {
+	local h=$1
+	shift
+	hx "$h" timeout 10 "$BRAID" "$@"
+}
+
+mp_set() { braid_cmd a set wg0 peer "$(pub b)" "$@" || fail "braid set $*"; }
+
+# path_line HOST SLOT: the SLOT-th braid_path line (0-based) of the host's only peer, from get.
+path_line() {
+	printf 'get=1\n\n' | hx "$1" timeout 5 "$PY" "$NETTOOL" uapi /var/run/wireguard/wg0.sock |
+		grep '^braid_path=' | sed -n "$(($2 + 1))p"
+}
+
+path_state() { path_line "$1" "$2" | sed -n 's/.*,state=\([a-z]*\).*/\1/p'; }
+
+state_is() { [ "$(path_state "$1" "$2")" = "$3" ]; }
+state_is_not() { ! state_is "$@"; }
+
+# wait_state HOST SLOT STATE SECONDS
+wait_state() {
+	wait_for "$4" "path $2 of $1 to be $3" state_is "$1" "$2" "$3" ||
+		fail "path $2 of $1 is $(path_state "$1" "$2"), not $3"
+}
+
+far_kind_is() { [ "$(far_kind)" = "$1" ]; }
+
+far_kind() {
+	printf 'get=1\n\n' | hx a timeout 5 "$PY" "$NETTOOL" uapi /var/run/wireguard/wg0.sock |
+		sed -n 's/^braid_peer_multipath=//p'
+}
+
+setup() {
+	mp_topology
+	wg_up a
+	wg_up b
+	peer_set a b allowed-ips 192.0.2.2/32,2001:db8:2::2/128 endpoint "$SERVER4"
+	peer_set b a allowed-ips 192.0.2.1/32,2001:db8:2::1/128
+	mp_set multipath failover path cA path cB,prio=1
+	ping_ok a 192.0.2.2
+	ping_all b 192.0.2.1 3
+}
+
+failover_steady() {
+	local want=yes
+	is_braid b || want=no
+	wait_for 8 "a to find out what b is (braid_peer_multipath=$want)" far_kind_is "$want"
+	ping_all a 192.0.2.2 10
+	wait_state a 0 active 3
+	wait_state a 1 standby 3
+	say "a: $(path_line a 0)"
+	say "a: $(path_line a 1)"
+	say "far end is braid: $(far_kind)"
+}
+
+# Background traffic both ways while something happens: a UDP stream each way (1000/s, for
+# SECONDS) and TCP a -> b paced at 20 Mbit/s. traffic_check reads the results.
+traffic_start() {
+	local secs=$1
+	reap a b	# what a failed case left listening
+	rm -f "$STATE"/st.* "$STATE"/tcp.*
+	hx b timeout $((secs + 15)) "$PY" "$NETTOOL" stream-recv 192.0.2.2 7001 $((secs + 10)) \
+		"$STATE/st.up.ready" >"$STATE/st.up" 2>&1 &
+	hx a timeout $((secs + 15)) "$PY" "$NETTOOL" stream-recv 192.0.2.1 7002 $((secs + 10)) \
+		"$STATE/st.down.ready" >"$STATE/st.down" 2>&1 &
+	hx b timeout $((secs + 15)) "$PY" "$NETTOOL" tcp-recv-timed 192.0.2.2 7003 \
+		"$STATE/tcp.ready" >"$STATE/tcp.recv" 2>&1 &
+	wait_for 5 "the receivers" test -e "$STATE/st.up.ready" -a -e "$STATE/st.down.ready" \
+		-a -e "$STATE/tcp.ready"
+	hx a timeout $((secs + 10)) "$PY" "$NETTOOL" stream-send 192.0.2.2 7001 1000 "$secs" \
+		>/dev/null 2>&1 &
+	hx b timeout $((secs + 10)) "$PY" "$NETTOOL" stream-send 192.0.2.1 7002 1000 "$secs" \
+		>/dev/null 2>&1 &
+	hx a timeout $((secs + 10)) "$PY" "$NETTOOL" tcp-send-paced 192.0.2.2 7003 "$secs" 20 \
+		>"$STATE/tcp.send" 2>&1 &
+}
+
+# traffic_check MAX_GAP_MS [MAX_LOSS_PERMILLE]: both streams' longest gap at most MAX_GAP_MS (and
+# their loss at most MAX_LOSS_PERMILLE, default no limit), TCP's sha256 as sent.
+traffic_check() {
+	local dir gap lost sent got want
+	wait
+	for dir in up down; do
+		say "stream $dir: $(cat "$STATE/st.$dir")"
+		gap=$(sed -n 's/.*gap_ms=\([0-9]*\).*/\1/p' "$STATE/st.$dir")
+		lost=$(sed -n 's/.*lost=\([0-9]*\).*/\1/p' "$STATE/st.$dir")
+		sent=$(sed -n 's/.*sent=\([0-9]*\).*/\1/p' "$STATE/st.$dir")
+		[ -n "$gap" ] && [ "$sent" -gt 1000 ] || fail "stream $dir: $(cat "$STATE/st.$dir")"
+		[ "$gap" -le "$1" ] || fail "stream $dir: a gap of $gap ms (at most $1)"
+		[ -z "${2:-}" ] || [ $((lost * 1000)) -le $((sent * $2)) ] ||
+			fail "stream $dir: $lost of $sent lost (at most $2 per mille)"
+	done
+	want=$(sed -n 's/.*sha256=\([0-9a-f]*\).*/\1/p' "$STATE/tcp.send")
+	got=$(sed -n 's/.*sha256=\([0-9a-f]*\).*/\1/p' "$STATE/tcp.recv")
+	say "TCP: $(cat "$STATE/tcp.recv")"
+	[ -n "$want" ] && [ "$want" = "$got" ] || fail "TCP sha256: sent $want, received $got"
+}
+
+# switch KIND: A goes away (KIND) under traffic and comes back; traffic moves to B and back.
+switch() {
+	traffic_start 10
+	sleep 2
+	mp_down A "$1"
+	wait_state a 0 down 3
+	wait_state a 1 active 1
+	sleep 2
+	mp_up A
+	# Each case's failure comes within a minute of the last failback: a flap, so A waits out a
+	# hold-down that doubles (2, 4, 8 s) on top of the up-delay.
+	wait_state a 0 active 30
+	traffic_check 1000
+	say "a after failback: $(path_line a 0)"
+}
+
+admin_down() { switch admin; }
+carrier_loss() { switch carrier; }
+blackhole() { switch blackhole; }
+
+# A failback loses nothing: A is restored before the traffic starts and comes back under it.
+failback_lossless() {
+	mp_down A blackhole
+	wait_state a 0 down 5
+	traffic_start 12
+	sleep 1
+	mp_up A
+	# A braid server answers probes every 0.5 s; a stock one only a handshake initiation, at
+	# most one every REKEY_TIMEOUT (5 s). Then 2 s of health.
+	wait_state a 0 active 10
+	traffic_check 100 2
+}
+
+late_uplink() {
+	hx a ip link del cB || fail "deleting cB"
+	wait_state a 1 down 3
+	link_add a cB r rB
+	mp_addrs B
+	mp_routes B
+	wait_for 3 "path B to come back" state_is_not a 1 down
+	say "a, B made again: $(path_line a 1)"
+	wait_state a 1 standby 6
+	ping_all a 192.0.2.2 5
+}
+
+# nft_loss UPLINK PERCENT|off: r drops PERCENT of what it forwards from or to the uplink, at random.
+nft_loss() {
+	hx r nft delete table inet "mploss$1" 2>/dev/null || true
+	[ "$2" = off ] || nft_table r "inet mploss$1" forward \
+		"type filter hook forward priority -5" \
+		"iifname \"r$1\" numgen random mod 100 < $2 drop" \
+		"oifname \"r$1\" numgen random mod 100 < $2 drop" || fail "loss on uplink $1"
+}
+
+redundant() {
+	mp_set multipath redundant
+	ping_all a 192.0.2.2 5
+	nft_loss A 5
+	nft_loss B 5
+	traffic_start 10
+	if is_braid b; then
+		traffic_check 2000 15
+	else
+		# A stock server sends by one path only: its direction keeps the uplink's 5%.
+		wait
+		say "stream up: $(cat "$STATE/st.up")"
+		say "stream down (stock server, one path): $(cat "$STATE/st.down")"
+		local lost sent
+		lost=$(sed -n 's/.*lost=\([0-9]*\).*/\1/p' "$STATE/st.up")
+		sent=$(sed -n 's/.*sent=\([0-9]*\).*/\1/p' "$STATE/st.up")
+		[ $((lost * 1000)) -le $((sent * 15)) ] || fail "up: $lost of $sent lost"
+	fi
+	nft_loss A off
+	nft_loss B off
+	mp_set multipath failover
+}
+
+learned_paths() {
+	is_braid b || { say "wireguard-go keeps one endpoint: nothing to check"; return 0; }
+	ping_all a 192.0.2.2 5
+	local lines
+	lines=$(printf 'get=1\n\n' | hx b timeout 5 "$PY" "$NETTOOL" uapi \
+		/var/run/wireguard/wg0.sock | grep '^braid_path=')
+	say "b: $lines"
+	grep -q "remote=198.51.100.2:10001,state=active" <<<"$lines" || fail "b: no active path to A"
+	grep -q "remote=198.51.100.130:10001" <<<"$lines" || fail "b: no path to B"
+}
+
+nat_on_b() {
+	mp_nat B on
+	mp_down A admin
+	wait_state a 0 down 3
+	ping_all a 192.0.2.2 10
+	ping_all b 192.0.2.1 10
+	say "b sees a at $(peer_field b a endpoint) (NAT on B)"
+	[[ "$(peer_field b a endpoint)" == 203.0.113.1:* ]] ||
+		fail "b's endpoint for a is not r's NAT address"
+	mp_up A
+	mp_nat B off
+	wait_state a 0 active 40
+}
+
+ipv6_underlay() {
+	peer_set a b endpoint "$SERVER6"
+	mp_set replace-paths path cA path cB,prio=1
+	ping_all a 2001:db8:2::2 5
+	wait_state a 0 active 3
+	say "a: $(path_line a 0)"
+	path_line a 0 | grep -q 'remote=\[2001:db8:3::2\]:10002' || fail "path A is not IPv6"
+	traffic_start 6
+	sleep 2
+	mp_down A admin
+	wait_state a 0 down 3
+	traffic_check 1000
+	mp_up A
+	wait_state a 0 active 6
+	peer_set a b endpoint "$SERVER4"
+	mp_set replace-paths path cA path cB,prio=1
+	ping_all a 192.0.2.2 3
+}
+
+mode_off() {
+	mp_set multipath off
+	local before after
+	sleep 1
+	before=$(link_stat a cB tx packets)
+	ping_all a 192.0.2.2 20
+	ping_all b 192.0.2.1 20
+	after=$(link_stat a cB tx packets)
+	say "cB sent $((after - before)) packets while off"
+	[ $((after - before)) -le 2 ] || fail "the standby uplink carried $((after - before)) packets"
+	[ "$(peer_field b a endpoint)" = 198.51.100.2:10001 ] || fail "b's endpoint: $(peer_field b a endpoint)"
+}
+
+run_gate "setup: client with 2 uplinks, router, server; failover on cA, cB" setup 40
+run_case "failover: A active, B standby, the far end's kind known" failover_steady 30
+run_case "failback to A loses nothing" failback_lossless 40
+run_case "A admin down under traffic: moves to B and back, TCP intact" admin_down 60
+run_case "A loses carrier under traffic: moves to B and back, TCP intact" carrier_loss 60
+run_case "A black-holed silently under traffic: moves to B and back, TCP intact" blackhole 60
+run_case "an uplink that appears later comes up" late_uplink 30
+run_case "redundant: 5% loss on each uplink leaves little" redundant 40
+run_case "learned paths on the server" learned_paths 20
+run_case "NAT on uplink B: failover through it" nat_on_b 60
+run_case "IPv6 underlays: failover" ipv6_underlay 40
+run_case "off: WireGuard's behaviour, nothing on the standby uplink" mode_off 40
+netns_finish
