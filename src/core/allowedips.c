@@ -13,10 +13,15 @@
  * address; IPv4 uses the top 32 bits of the first word) so that matching a
  * prefix is a mask and a compare, and the first differing bit is a clz.
  *
+ * Every node holding a prefix is also on its peer's list (a circular list
+ * whose head the peer embeds), so a peer's walk and removal visit only its
+ * own nodes: the trie is keyed by prefix, the lists by peer.
+ *
  * Every traversal is iterative, using parent pointers.
  */
 #include <errno.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 
@@ -27,8 +32,10 @@ struct allowedips_node {
 	struct allowedips_node *bit[2];
 	struct allowedips_node *parent;
 	void *peer;
+	struct allowedips_link peer_link;	/* on peer's list; unlinked when peer is NULL */
 	uint64_t key[2];
 	uint8_t cidr;
+	bool is_v6;
 };
 
 struct addr_family {
@@ -50,6 +57,42 @@ static bool family_of(int af, struct addr_family *f)
 static struct allowedips_node **root_of(struct allowedips *table, int af)
 {
 	return af == AF_INET ? &table->root4 : &table->root6;
+}
+
+static struct allowedips_node *node_of(const struct allowedips_link *link)
+{
+	return (struct allowedips_node *)((char *)link - offsetof(struct allowedips_node, peer_link));
+}
+
+static void list_append(struct allowedips_link *list, struct allowedips_node *node)
+{
+	if (!list->next)
+		list->next = list->prev = list;
+	node->peer_link.prev = list->prev;
+	node->peer_link.next = list;
+	list->prev->next = &node->peer_link;
+	list->prev = &node->peer_link;
+}
+
+/* Take node off its peer's list; a node without a peer is on none. */
+static void list_unlink(struct allowedips_node *node)
+{
+	if (!node->peer)
+		return;
+	node->peer_link.prev->next = node->peer_link.next;
+	node->peer_link.next->prev = node->peer_link.prev;
+	node->peer_link.next = node->peer_link.prev = NULL;
+	node->peer = NULL;
+}
+
+/* Give node to peer, at the end of its list, unless it holds node already. */
+static void set_peer(struct allowedips_node *node, void *peer, struct allowedips_link *list)
+{
+	if (node->peer == peer)
+		return;
+	list_unlink(node);
+	node->peer = peer;
+	list_append(list, node);
 }
 
 /* The top cidr bits of a 64-bit word; shifting by 64 is undefined, hence 0. */
@@ -121,7 +164,8 @@ static struct allowedips_node **slot_of(struct allowedips_node **root,
 	return &parent->bit[parent->bit[1] == node];
 }
 
-static struct allowedips_node *node_new(const uint64_t key[2], uint8_t cidr, void *peer,
+/* A node without a peer (set_peer() gives it one). */
+static struct allowedips_node *node_new(const uint64_t key[2], uint8_t cidr, bool is_v6,
 					struct allowedips_node *parent)
 {
 	struct allowedips_node *node = calloc(1, sizeof(*node));
@@ -131,7 +175,7 @@ static struct allowedips_node *node_new(const uint64_t key[2], uint8_t cidr, voi
 	node->key[0] = key[0];
 	node->key[1] = key[1];
 	node->cidr = cidr;
-	node->peer = peer;
+	node->is_v6 = is_v6;
 	node->parent = parent;
 	return node;
 }
@@ -174,29 +218,18 @@ static struct allowedips_node *postorder_next(struct allowedips_node *node)
 	return parent;
 }
 
-/* The pre-order successor of node, for walks that change nothing. */
-static const struct allowedips_node *preorder_next(const struct allowedips_node *node)
-{
-	const struct allowedips_node *parent;
-
-	if (node->bit[0])
-		return node->bit[0];
-	if (node->bit[1])
-		return node->bit[1];
-	for (parent = node->parent; parent; node = parent, parent = parent->parent)
-		if (parent->bit[0] == node && parent->bit[1])
-			return parent->bit[1];
-	return NULL;
-}
-
 static void free_trie(struct allowedips_node **root)
 {
 	struct allowedips_node *node, *next;
 
 	for (node = *root ? first_leaf(*root) : NULL; node; node = next) {
 		next = postorder_next(node);
-		/* Children go first; unhooking each keeps the parent free of dangling pointers. */
+		/*
+		 * Children go first; unhooking each keeps the parent free of dangling
+		 * pointers, and unlinking it keeps its peer's list whole.
+		 */
 		*slot_of(root, node) = NULL;
+		list_unlink(node);
 		free(node);
 	}
 }
@@ -214,7 +247,7 @@ void allowedips_free(struct allowedips *table)
  * at some bit (new branch node holding both).
  */
 static int insert(struct allowedips_node **root, const uint64_t key[2], uint8_t cidr,
-		  void *peer)
+		  bool is_v6, void *peer, struct allowedips_link *list)
 {
 	struct allowedips_node **slot = root, *node, *parent = NULL, *leaf, *branch;
 	uint8_t common = 0;
@@ -224,32 +257,35 @@ static int insert(struct allowedips_node **root, const uint64_t key[2], uint8_t 
 		if (common < node->cidr)
 			break;
 		if (node->cidr == cidr) {
-			node->peer = peer;
+			set_peer(node, peer, list);
 			return 0;
 		}
 		parent = node;
 		slot = &node->bit[key_bit(key, node->cidr)];
 	}
 
-	leaf = node_new(key, cidr, peer, parent);
+	leaf = node_new(key, cidr, is_v6, parent);
 	if (!leaf)
 		return -ENOMEM;
 	if (!node) {
 		*slot = leaf;
+		set_peer(leaf, peer, list);
 		return 0;
 	}
 	if (common == cidr) {
 		leaf->bit[key_bit(node->key, cidr)] = node;
 		node->parent = leaf;
 		*slot = leaf;
+		set_peer(leaf, peer, list);
 		return 0;
 	}
 	/* The prefix of both, cut at the first bit where they differ. */
-	branch = node_new(key, common, NULL, parent);
+	branch = node_new(key, common, is_v6, parent);
 	if (!branch) {
 		free(leaf);
 		return -ENOMEM;
 	}
+	set_peer(leaf, peer, list);
 	branch->key[0] &= mask64(common < 64 ? common : 64);
 	branch->key[1] &= mask64(common > 64 ? common - 64 : 0);
 	branch->bit[key_bit(key, common)] = leaf;
@@ -261,15 +297,15 @@ static int insert(struct allowedips_node **root, const uint64_t key[2], uint8_t 
 }
 
 int allowedips_insert(struct allowedips *table, int family, const uint8_t *addr,
-		      uint8_t cidr, void *peer)
+		      uint8_t cidr, void *peer, struct allowedips_link *list)
 {
 	struct addr_family f;
 	uint64_t key[2];
 
-	if (!family_of(family, &f) || cidr > f.bits || !addr || !peer)
+	if (!family_of(family, &f) || cidr > f.bits || !addr || !peer || !list)
 		return -EINVAL;
 	key_from_addr(key, &f, addr, cidr);
-	return insert(root_of(table, family), key, cidr, peer);
+	return insert(root_of(table, family), key, cidr, family == AF_INET6, peer, list);
 }
 
 static struct allowedips_node *find_exact(struct allowedips_node *node, const uint64_t key[2],
@@ -299,7 +335,7 @@ int allowedips_remove(struct allowedips *table, int family, const uint8_t *addr,
 	if (!node || node->peer != peer)
 		return -ENOENT;
 
-	node->peer = NULL;
+	list_unlink(node);
 	parent = node->parent;
 	/* A leaf leaves its parent with one child; if that parent is a bare branch, it goes too. */
 	if (compact(root, node) && parent)
@@ -307,28 +343,21 @@ int allowedips_remove(struct allowedips *table, int family, const uint8_t *addr,
 	return 0;
 }
 
-/*
- * O(n) in the size of the trie: the tree is keyed by prefix, not by peer.
- * Post-order, so a node is judged after its children have been compacted.
- */
-static void remove_by_peer(struct allowedips_node **root, void *peer)
+void allowedips_remove_by_peer(struct allowedips *table, struct allowedips_link *list)
 {
-	struct allowedips_node *node, *next;
+	struct allowedips_node *node, *parent, **root;
 
-	for (node = *root ? first_leaf(*root) : NULL; node; node = next) {
-		next = postorder_next(node);
-		if (node->peer == peer)
-			node->peer = NULL;
-		compact(root, node);
-	}
-}
-
-void allowedips_remove_by_peer(struct allowedips *table, void *peer)
-{
-	if (!peer)
+	if (!list || !list->next)
 		return;
-	remove_by_peer(&table->root4, peer);
-	remove_by_peer(&table->root6, peer);
+	while (list->next != list) {
+		node = node_of(list->next);
+		root = node->is_v6 ? &table->root6 : &table->root4;
+		list_unlink(node);
+		parent = node->parent;
+		/* As in allowedips_remove(): the node, then a bare branch it leaves behind. */
+		if (compact(root, node) && parent)
+			compact(root, parent);
+	}
 }
 
 void *allowedips_lookup(const struct allowedips *table, int family, const uint8_t *addr)
@@ -352,36 +381,24 @@ void *allowedips_lookup(const struct allowedips *table, int family, const uint8_
 	return best;
 }
 
-/* O(n) in the size of the trie, like remove_by_peer. Pre-order: sorted by address. */
-static int walk_by_peer(const struct allowedips_node *node, const struct addr_family *f, void *peer,
-			allowedips_walk_fn *fn, void *ctx)
+int allowedips_walk_by_peer(const struct allowedips_link *list, allowedips_walk_fn *fn,
+			    void *ctx)
 {
+	const struct allowedips_link *link;
+	const struct allowedips_node *node;
+	struct addr_family f;
 	uint8_t addr[16];
 	int ret;
 
-	for (; node; node = preorder_next(node)) {
-		if (node->peer != peer)
-			continue;
-		key_to_addr(addr, f, node->key);
-		ret = fn(ctx, f->af, addr, node->cidr);
+	if (!list || !list->next)
+		return 0;
+	for (link = list->next; link != list; link = link->next) {
+		node = node_of(link);
+		family_of(node->is_v6 ? AF_INET6 : AF_INET, &f);
+		key_to_addr(addr, &f, node->key);
+		ret = fn(ctx, f.af, addr, node->cidr);
 		if (ret)
 			return ret;
 	}
 	return 0;
-}
-
-int allowedips_walk_by_peer(const struct allowedips *table, void *peer,
-			    allowedips_walk_fn *fn, void *ctx)
-{
-	struct addr_family f4, f6;
-	int ret;
-
-	if (!peer)
-		return 0;
-	family_of(AF_INET, &f4);
-	family_of(AF_INET6, &f6);
-	ret = walk_by_peer(table->root4, &f4, peer, fn, ctx);
-	if (!ret)
-		ret = walk_by_peer(table->root6, &f6, peer, fn, ctx);
-	return ret;
 }

@@ -65,7 +65,7 @@ void braid_peer_free(struct braid_peer *peer)
 	device_log(dev, BRAID_LOG_VERBOSE, "peer %llu removed", (unsigned long long)peer->internal_id);
 	peer->is_dead = true;
 	device_remove_peer(dev, peer);
-	allowedips_remove_by_peer(&dev->allowedips, peer);
+	allowedips_remove_by_peer(&dev->allowedips, &peer->allowed_ips);
 	timers_stop(peer);
 	path_free(&peer->paths);
 	peer_purge_staged_packets(peer, BRAID_OK);
@@ -122,7 +122,8 @@ int braid_peer_add_allowed_ip(struct braid_peer *peer, int family, const void *a
 {
 	if (addr_len(family) < 0)
 		return -EINVAL;
-	return allowedips_insert(&peer->dev->allowedips, family, addr, cidr, peer);
+	return allowedips_insert(&peer->dev->allowedips, family, addr, cidr, peer,
+				 &peer->allowed_ips);
 }
 
 int braid_peer_remove_allowed_ip(struct braid_peer *peer, int family, const void *addr, uint8_t cidr)
@@ -134,7 +135,7 @@ int braid_peer_remove_allowed_ip(struct braid_peer *peer, int family, const void
 
 void braid_peer_clear_allowed_ips(struct braid_peer *peer)
 {
-	allowedips_remove_by_peer(&peer->dev->allowedips, peer);
+	allowedips_remove_by_peer(&peer->dev->allowedips, &peer->allowed_ips);
 }
 
 struct walk_ctx {
@@ -153,7 +154,7 @@ int braid_peer_foreach_allowed_ip(const struct braid_peer *peer, braid_allowed_i
 {
 	struct walk_ctx w = { fn, ctx };
 
-	return allowedips_walk_by_peer(&peer->dev->allowedips, (void *)peer, walk_one, &w);
+	return allowedips_walk_by_peer(&peer->allowed_ips, walk_one, &w);
 }
 
 void braid_peer_get_stats(const struct braid_peer *peer, struct braid_peer_stats *stats)

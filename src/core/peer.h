@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "allowedips.h"
 #include "braid.h"
 #include "cookie.h"
 #include "noise.h"
@@ -33,6 +34,7 @@ struct braid_peer {
 	struct cookie_maker cookie;
 
 	struct peer_paths paths;
+	struct allowedips_link allowed_ips;	/* the prefixes it holds in dev->allowedips */
 	uint16_t persistent_keepalive_interval;
 
 	/* Deadlines (BRAID_NEVER when not pending), as in the kernel's timers.c. */
