@@ -90,10 +90,14 @@ static void random_cb(void *ctx, void *buf, size_t len)
 	device_random(ctx, buf, len);
 }
 
-void device_note_deadline(struct braid_device *dev, uint64_t deadline)
+void device_note_peer_deadline(struct braid_peer *peer, uint64_t deadline)
 {
-	if (deadline < dev->next_deadline)
-		dev->next_deadline = deadline;
+	struct deadline_entry *e = &peer->deadline;
+
+	if (deadline == BRAID_NEVER || peer->is_dead)
+		return;
+	if (!deadline_is_queued(e) || deadline < e->at)
+		deadline_heap_set(&peer->dev->deadlines, e, deadline);
 }
 
 enum braid_drop device_drop(struct braid_device *dev, enum braid_drop why)
@@ -171,7 +175,6 @@ struct braid_device *braid_device_new(const struct braid_device_config *config,
 	dev->last_under_load = BRAID_NEVER;
 	dev->log_tokens = NSEC_PER_SEC;
 	dev->mtu = BRAID_DEFAULT_MTU;
-	dev->next_deadline = BRAID_NEVER;
 	dev->next_gc = BRAID_NEVER;
 	cookie_checker_init(&dev->cookie_checker, random_cb, dev);
 
@@ -217,6 +220,8 @@ void braid_device_free(struct braid_device *dev)
 	ratelimiter_free(dev->ratelimiter);
 	index_table_free(&dev->index);
 	free(dev->peer_buckets);
+	deadline_heap_free(&dev->deadlines);
+	free(dev->held);
 	cookie_checker_clear(&dev->cookie_checker);
 	crypto_x25519_key_free(dev->static_key);
 	crypto_wipe(dev->static_private, sizeof(dev->static_private));
@@ -290,6 +295,7 @@ void device_remove_peer(struct braid_device *dev, struct braid_peer *peer)
 		link = &(*link)->hash_next;
 	if (*link)
 		*link = peer->hash_next;
+	deadline_heap_remove(&dev->deadlines, &peer->deadline);
 	if (peer->prev)
 		peer->prev->next = peer->next;
 	else
@@ -430,10 +436,8 @@ static void send_cookie_reply(struct braid_device *dev, uint64_t now, const uint
 
 static void schedule_gc(struct braid_device *dev, uint64_t now)
 {
-	if (dev->next_gc == BRAID_NEVER) {
+	if (dev->next_gc == BRAID_NEVER)
 		dev->next_gc = now + NSEC_PER_SEC;
-		device_note_deadline(dev, dev->next_gc);
-	}
 }
 
 /*
@@ -630,27 +634,83 @@ enum braid_drop braid_device_receive(struct braid_device *dev, uint64_t now,
 	return why == BRAID_OK ? BRAID_OK : device_drop(dev, why);
 }
 
+/* Queue peer at its true next deadline, or take it out when it has none. */
+static void requeue(struct braid_device *dev, struct braid_peer *peer)
+{
+	uint64_t next = timers_next_deadline(peer);
+
+	if (next == BRAID_NEVER)
+		deadline_heap_remove(&dev->deadlines, &peer->deadline);
+	else
+		deadline_heap_set(&dev->deadlines, &peer->deadline, next);
+}
+
+/* Out of the heap until the tick ends; false when there is no room to keep it. */
+static bool hold(struct braid_device *dev, struct braid_peer *peer)
+{
+	struct braid_peer **held;
+	size_t cap = dev->cap_held ? 2 * dev->cap_held : 8;
+
+	if (dev->n_held == dev->cap_held) {
+		held = reallocarray(dev->held, cap, sizeof(*held));
+		if (!held)
+			return false;
+		dev->held = held;
+		dev->cap_held = cap;
+	}
+	deadline_heap_remove(&dev->deadlines, &peer->deadline);
+	dev->held[dev->n_held++] = peer;
+	return true;
+}
+
+/*
+ * The heap's keys are never later than the peers' deadlines, but may be
+ * earlier (a timer cleared or pushed back does not tell the heap). Peers
+ * come out earliest first, ties in the order they were created (the order
+ * a walk of the peer list would take). A key that turns out early just
+ * requeues its peer; a peer whose timers run is requeued at what they
+ * leave. One that is still due after its timers ran waits for the next
+ * tick, which its deadline (now or before) asks for at once. Last, the
+ * first key is made exact, so the deadline returned is the true one.
+ */
 uint64_t braid_device_tick(struct braid_device *dev, uint64_t now)
 {
+	struct deadline_entry *e;
 	struct braid_peer *peer;
-	uint64_t next = BRAID_NEVER, deadline;
+	uint32_t round = ++dev->tick_round;
 
-	for (peer = dev->peers_head; peer; peer = peer->next) {
-		deadline = timers_tick(peer, now);
-		if (deadline < next)
-			next = deadline;
+	while ((e = deadline_heap_first(&dev->deadlines)) && e->at <= now) {
+		peer = container_of(e, struct braid_peer, deadline);
+		if (timers_next_deadline(peer) <= now) {
+			if (peer->tick_round == round) {
+				if (!hold(dev, peer))
+					break;
+				continue;
+			}
+			peer->tick_round = round;
+			timers_tick(peer, now);
+		}
+		requeue(dev, peer);
+	}
+	while (dev->n_held)
+		requeue(dev, dev->held[--dev->n_held]);
+	while ((e = deadline_heap_first(&dev->deadlines)) && e->at > now) {
+		peer = container_of(e, struct braid_peer, deadline);
+		if (timers_next_deadline(peer) == e->at)
+			break;
+		requeue(dev, peer);
 	}
 	if (dev->next_gc != BRAID_NEVER && dev->next_gc <= now) {
 		ratelimiter_gc(dev->ratelimiter, now);
 		dev->next_gc = ratelimiter_count(dev->ratelimiter) ? now + NSEC_PER_SEC : BRAID_NEVER;
 	}
-	if (dev->next_gc < next)
-		next = dev->next_gc;
-	dev->next_deadline = next;
-	return next;
+	return braid_device_next_deadline(dev);
 }
 
 uint64_t braid_device_next_deadline(const struct braid_device *dev)
 {
-	return dev->next_deadline;
+	const struct deadline_entry *e = deadline_heap_first(&dev->deadlines);
+	uint64_t next = e ? e->at : BRAID_NEVER;
+
+	return dev->next_gc < next ? dev->next_gc : next;
 }

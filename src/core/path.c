@@ -614,7 +614,7 @@ void path_session_started(struct braid_peer *peer, uint64_t now, uint64_t rtt_ns
 	if (!is_follower(mp) && mp->kind != BRAID_PEER_BRAID) {
 		mp->hellos = mp->kind == BRAID_PEER_STOCK ? PATH_HELLOS - 1 : 0;
 		mp->next_hello = now;
-		device_note_deadline(peer->dev, now);
+		device_note_peer_deadline(peer, now);
 	}
 }
 
@@ -919,7 +919,7 @@ static void reschedule(struct braid_peer *peer, uint64_t now)
 	    mp->next_stock_probe < next)
 		next = mp->next_stock_probe;
 	mp->next_deadline = next;
-	device_note_deadline(peer->dev, next);
+	device_note_peer_deadline(peer, next);
 }
 
 uint64_t path_tick(struct braid_peer *peer, uint64_t now)

@@ -29,7 +29,9 @@ struct braid_peer *braid_peer_new(struct braid_device *dev, const uint8_t public
 		errno = ENOSPC;
 		return NULL;
 	}
-	peer = calloc(1, sizeof(*peer));
+	/* Room in the timer heap first: a peer's timers must never fail to queue. */
+	peer = deadline_heap_reserve(&dev->deadlines, dev->peer_count + 1) ? NULL :
+	       calloc(1, sizeof(*peer));
 	if (!peer) {
 		errno = ENOMEM;
 		return NULL;
@@ -37,6 +39,8 @@ struct braid_peer *braid_peer_new(struct braid_device *dev, const uint8_t public
 	atomic_init(&peer->refcount, 1);
 	peer->dev = dev;
 	peer->internal_id = ++dev->next_peer_id;
+	/* Peers due at the same time run in the order they were made. */
+	peer->deadline.order = (uint32_t)peer->internal_id;
 	cookie_maker_init(&peer->cookie, public_key);
 	noise_handshake_init(&peer->handshake, peer, public_key);
 	path_init(&peer->paths);

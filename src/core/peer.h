@@ -13,6 +13,7 @@
 #include "allowedips.h"
 #include "braid.h"
 #include "cookie.h"
+#include "deadlines.h"
 #include "noise.h"
 #include "path.h"
 #include "staged.h"
@@ -37,7 +38,13 @@ struct braid_peer {
 	struct allowedips_link allowed_ips;	/* the prefixes it holds in dev->allowedips */
 	uint16_t persistent_keepalive_interval;
 
-	/* Deadlines (BRAID_NEVER when not pending), as in the kernel's timers.c. */
+	/*
+	 * Deadlines (BRAID_NEVER when not pending), as in the kernel's timers.c.
+	 * The peer waits in the device's heap no later than the earliest of them
+	 * and of its paths' (device_note_peer_deadline()).
+	 */
+	struct deadline_entry deadline;
+	uint32_t tick_round;			/* the device's tick that last ran its timers */
 	uint64_t timer_retransmit_handshake;
 	uint64_t timer_send_keepalive;
 	uint64_t timer_new_handshake;
