@@ -168,6 +168,8 @@ struct braid_device *braid_device_new(const struct braid_device_config *config,
 	dev->ctx = ctx;
 	dev->slots = (config ? config->data_threads : 0) + 1;
 	dev->no_multipath = config && config->no_multipath;
+	dev->max_peers = config && config->max_peers && config->max_peers < MAX_PEERS_PER_DEVICE ?
+			 config->max_peers : MAX_PEERS_PER_DEVICE;
 	dev->load_rate = config && config->handshake_load_rate ? config->handshake_load_rate :
 								 DEVICE_HANDSHAKE_LOAD_RATE;
 	dev->load_tokens = NSEC_PER_SEC;
@@ -290,6 +292,11 @@ void device_add_peer(struct braid_device *dev, struct braid_peer *peer)
 void device_remove_peer(struct braid_device *dev, struct braid_peer *peer)
 {
 	struct braid_peer **link = &dev->peer_buckets[peer_bucket(dev, peer->handshake.remote_static)];
+	struct braid_peer_cursor *c;
+
+	for (c = dev->cursors; c; c = c->link)
+		if (c->prev == peer)
+			c->prev = peer->prev;
 
 	while (*link && *link != peer)
 		link = &(*link)->hash_next;
@@ -312,6 +319,49 @@ struct braid_peer *braid_device_next_peer(const struct braid_device *dev,
 					  const struct braid_peer *prev)
 {
 	return prev ? prev->next : dev->peers_head;
+}
+
+size_t braid_device_peer_count(const struct braid_device *dev)
+{
+	return dev->peer_count;
+}
+
+size_t braid_device_max_peers(const struct braid_device *dev)
+{
+	return dev->max_peers;
+}
+
+void braid_peer_cursor_open(struct braid_peer_cursor *c, struct braid_device *dev)
+{
+	c->dev = dev;
+	c->prev = NULL;
+	c->link = dev->cursors;
+	dev->cursors = c;
+}
+
+struct braid_peer *braid_peer_cursor_next(struct braid_peer_cursor *c)
+{
+	struct braid_peer *peer = c->prev ? c->prev->next : c->dev->peers_head;
+
+	if (peer)
+		c->prev = peer;
+	return peer;
+}
+
+void braid_peer_cursor_close(struct braid_peer_cursor *c)
+{
+	struct braid_peer_cursor **p;
+
+	if (!c->dev)
+		return;
+	for (p = &c->dev->cursors; *p; p = &(*p)->link) {
+		if (*p == c) {
+			*p = c->link;
+			break;
+		}
+	}
+	c->dev = NULL;
+	c->prev = NULL;
 }
 
 struct braid_peer *braid_device_find_peer(const struct braid_device *dev,

@@ -44,7 +44,8 @@ struct braid_device {
 
 	struct braid_peer *peers_head, *peers_tail;
 	struct braid_peer **peer_buckets;
-	size_t peer_bucket_count, peer_count;
+	size_t peer_bucket_count, peer_count, max_peers;
+	struct braid_peer_cursor *cursors;	/* open ones: a removed peer moves them on */
 	uint64_t next_peer_id, next_keypair_id;
 
 	unsigned int mtu;

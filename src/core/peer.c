@@ -13,6 +13,8 @@
 #include "timers.h"
 #include "transport.h"
 
+_Static_assert((int)MAX_PEERS_PER_DEVICE == (int)BRAID_MAX_PEERS, "braid.h tells callers the limit");
+
 struct braid_peer *braid_peer_new(struct braid_device *dev, const uint8_t public_key[BRAID_KEY_LEN])
 {
 	struct braid_peer *peer;
@@ -25,7 +27,7 @@ struct braid_peer *braid_peer_new(struct braid_device *dev, const uint8_t public
 		errno = EEXIST;
 		return NULL;
 	}
-	if (dev->peer_count >= MAX_PEERS_PER_DEVICE) {
+	if (dev->peer_count >= dev->max_peers) {
 		errno = ENOSPC;
 		return NULL;
 	}
