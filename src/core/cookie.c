@@ -128,8 +128,7 @@ void cookie_checker_create_reply(struct cookie_checker *checker, uint64_t now,
 void cookie_maker_init(struct cookie_maker *maker, const uint8_t their_public[NOISE_PUBLIC_KEY_LEN])
 {
 	memset(maker, 0, sizeof(*maker));
-	precompute_key(maker->message_mac1_key, their_public, mac1_label);
-	precompute_key(maker->cookie_decryption_key, their_public, cookie_label);
+	maker->their_public = their_public;
 }
 
 void cookie_maker_clear(struct cookie_maker *maker)
@@ -143,6 +142,12 @@ void cookie_maker_add_macs(struct cookie_maker *maker, uint64_t now, uint8_t *ms
 {
 	struct message_macs *macs = (struct message_macs *)(msg + len - sizeof(*macs));
 
+	/* Both keys at once: a cookie reply answers a message sent with mac1. */
+	if (!maker->has_keys) {
+		precompute_key(maker->message_mac1_key, maker->their_public, mac1_label);
+		precompute_key(maker->cookie_decryption_key, maker->their_public, cookie_label);
+		maker->has_keys = true;
+	}
 	compute_mac1(macs->mac1, msg, len, maker->message_mac1_key);
 	memcpy(maker->last_mac1_sent, macs->mac1, COOKIE_LEN);
 	maker->have_sent_mac1 = true;

@@ -30,6 +30,8 @@ struct cookie_checker {
 };
 
 struct cookie_maker {
+	const uint8_t *their_public;	/* the peer's static key; outlives the maker */
+	bool has_keys;			/* the two below, derived when first needed */
 	uint8_t message_mac1_key[NOISE_SYMMETRIC_KEY_LEN];
 	uint8_t cookie_decryption_key[NOISE_SYMMETRIC_KEY_LEN];
 	uint8_t cookie[COOKIE_LEN];
@@ -58,6 +60,11 @@ void cookie_checker_create_reply(struct cookie_checker *checker, uint64_t now,
 				 struct message_handshake_cookie *dst, const uint8_t *msg,
 				 size_t len, const struct braid_endpoint *from);
 
+/*
+ * their_public must stay valid, unchanged, as long as the maker: the keys
+ * are derived from it when the first message goes out, so that a peer that
+ * never handshakes costs no hashing.
+ */
 void cookie_maker_init(struct cookie_maker *maker, const uint8_t their_public[NOISE_PUBLIC_KEY_LEN]);
 void cookie_maker_clear(struct cookie_maker *maker);
 void cookie_maker_add_macs(struct cookie_maker *maker, uint64_t now, uint8_t *msg, size_t len);

@@ -43,8 +43,8 @@ struct braid_peer *braid_peer_new(struct braid_device *dev, const uint8_t public
 	peer->internal_id = ++dev->next_peer_id;
 	/* Peers due at the same time run in the order they were made. */
 	peer->deadline.order = (uint32_t)peer->internal_id;
-	cookie_maker_init(&peer->cookie, public_key);
 	noise_handshake_init(&peer->handshake, peer, public_key);
+	cookie_maker_init(&peer->cookie, peer->handshake.remote_static);
 	path_init(&peer->paths);
 	staged_init(&peer->staged);
 	timers_init(peer);
