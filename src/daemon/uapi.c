@@ -112,8 +112,9 @@ struct set_form {
 	uint16_t listen_port;
 	uint32_t fwmark;
 	struct spool spool;
-	size_t n_sections;
-	struct mp_change *mps;
+	size_t n_sections, n_removing;	/* sections, and those with remove=true */
+	struct mp_change *mps;		/* n_mp of them */
+	size_t n_mp;
 };
 
 /* A key=value line, not NUL-terminated. */
@@ -561,6 +562,7 @@ static int parse_multipath_line(struct parser *p, const struct kv *kv)
 			return fail(p, -ENOMEM, "out of memory");
 		mc->next = p->form->mps;
 		p->form->mps = mc;
+		p->form->n_mp++;
 	}
 	if (key_is(kv, "braid_multipath")) {
 		for (i = 0; i <= BRAID_MULTIPATH_AGGREGATE; i++)
@@ -603,6 +605,7 @@ static int parse_peer_line(struct parser *p, const struct kv *kv)
 	if (key_is(kv, "remove")) {
 		if (!parse_true(kv))
 			return fail(p, -EINVAL, "invalid remove");
+		p->form->n_removing += !(sec->flags & SECTION_REMOVE);
 		sec->flags |= SECTION_REMOVE;
 	} else if (key_is(kv, "update_only")) {
 		if (!parse_true(kv))
@@ -738,6 +741,13 @@ static void commit_start(struct commit *c, struct uapi *u, const struct set_form
 	    braid_device_find_peer(u->dev, c->own_public))
 		c->peers--;
 	c->most = c->peers;
+	/*
+	 * The dry run costs a lookup a section: skip it when even every section
+	 * adding a peer would fit, unless multipath lines need their check.
+	 */
+	if (!form->n_mp && c->peers + (form->n_sections - form->n_removing) <=
+			   braid_device_max_peers(u->dev))
+		c->step = COMMIT_NET;
 }
 
 static void commit_free(struct commit *c)
