@@ -17,12 +17,18 @@
  * whose head the peer embeds), so a peer's walk and removal visit only its
  * own nodes: the trie is keyed by prefix, the lists by peer.
  *
+ * Nodes are carved from chunks of ALLOWEDIPS_CHUNK_NODES (a node removed
+ * goes on a free list for the next insert), so that a table of millions of
+ * prefixes is freed, when it empties or the device goes, by freeing a few
+ * hundred chunks rather than each node.
+ *
  * Every traversal is iterative, using parent pointers.
  */
 #include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 
 #include "allowedips.h"
@@ -36,6 +42,13 @@ struct allowedips_node {
 	uint64_t key[2];
 	uint8_t cidr;
 	bool is_v6;
+};
+
+enum { ALLOWEDIPS_CHUNK_NODES = 4096 };
+
+struct allowedips_chunk {
+	struct allowedips_chunk *next;
+	struct allowedips_node nodes[ALLOWEDIPS_CHUNK_NODES];
 };
 
 struct addr_family {
@@ -164,11 +177,56 @@ static struct allowedips_node **slot_of(struct allowedips_node **root,
 	return &parent->bit[parent->bit[1] == node];
 }
 
-/* A node without a peer (set_peer() gives it one). */
-static struct allowedips_node *node_new(const uint64_t key[2], uint8_t cidr, bool is_v6,
-					struct allowedips_node *parent)
+static struct allowedips_node *node_alloc(struct allowedips *table)
 {
-	struct allowedips_node *node = calloc(1, sizeof(*node));
+	struct allowedips_chunk *chunk;
+	struct allowedips_node *node = table->free_nodes;
+
+	if (node) {
+		table->free_nodes = node->bit[0];
+	} else {
+		if (!table->chunks || table->chunk_used == ALLOWEDIPS_CHUNK_NODES) {
+			chunk = malloc(sizeof(*chunk));
+			if (!chunk)
+				return NULL;
+			chunk->next = table->chunks;
+			table->chunks = chunk;
+			table->chunk_used = 0;
+		}
+		node = &table->chunks->nodes[table->chunk_used++];
+	}
+	memset(node, 0, sizeof(*node));
+	return node;
+}
+
+/* Every node at once: the chunks go back. */
+static void release_nodes(struct allowedips *table)
+{
+	struct allowedips_chunk *chunk, *next;
+
+	for (chunk = table->chunks; chunk; chunk = next) {
+		next = chunk->next;
+		free(chunk);
+	}
+	table->chunks = NULL;
+	table->chunk_used = 0;
+	table->free_nodes = NULL;
+}
+
+/* A node leaves the trie; the last one out gives every chunk back. */
+static void node_free(struct allowedips *table, struct allowedips_node *node)
+{
+	node->bit[0] = table->free_nodes;
+	table->free_nodes = node;
+	if (!table->root4 && !table->root6)
+		release_nodes(table);
+}
+
+/* A node without a peer (set_peer() gives it one). */
+static struct allowedips_node *node_new(struct allowedips *table, const uint64_t key[2],
+					uint8_t cidr, bool is_v6, struct allowedips_node *parent)
+{
+	struct allowedips_node *node = node_alloc(table);
 
 	if (!node)
 		return NULL;
@@ -184,17 +242,17 @@ static struct allowedips_node *node_new(const uint64_t key[2], uint8_t cidr, boo
  * Drop node if it no longer earns its place: no peer and fewer than two
  * children. A single child takes its slot. Returns whether it was freed.
  */
-static bool compact(struct allowedips_node **root, struct allowedips_node *node)
+static bool compact(struct allowedips *table, struct allowedips_node *node)
 {
 	struct allowedips_node *child;
 
 	if (node->peer || (node->bit[0] && node->bit[1]))
 		return false;
 	child = node->bit[0] ? node->bit[0] : node->bit[1];
-	*slot_of(root, node) = child;
+	*slot_of(node->is_v6 ? &table->root6 : &table->root4, node) = child;
 	if (child)
 		child->parent = node->parent;
-	free(node);
+	node_free(table, node);
 	return true;
 }
 
@@ -218,26 +276,26 @@ static struct allowedips_node *postorder_next(struct allowedips_node *node)
 	return parent;
 }
 
-static void free_trie(struct allowedips_node **root)
+/* Take every node off its peer's list; the nodes themselves go with their chunks. */
+static void unlink_trie(struct allowedips_node *root)
 {
-	struct allowedips_node *node, *next;
+	struct allowedips_node *node;
 
-	for (node = *root ? first_leaf(*root) : NULL; node; node = next) {
-		next = postorder_next(node);
-		/*
-		 * Children go first; unhooking each keeps the parent free of dangling
-		 * pointers, and unlinking it keeps its peer's list whole.
-		 */
-		*slot_of(root, node) = NULL;
+	for (node = root ? first_leaf(root) : NULL; node; node = postorder_next(node))
 		list_unlink(node);
-		free(node);
-	}
 }
 
 void allowedips_free(struct allowedips *table)
 {
-	free_trie(&table->root4);
-	free_trie(&table->root6);
+	unlink_trie(table->root4);
+	unlink_trie(table->root6);
+	allowedips_forget(table);
+}
+
+void allowedips_forget(struct allowedips *table)
+{
+	table->root4 = table->root6 = NULL;
+	release_nodes(table);
 }
 
 /*
@@ -246,10 +304,11 @@ void allowedips_free(struct allowedips *table)
  * a prefix of the node in the way (new node above it), or parts from it
  * at some bit (new branch node holding both).
  */
-static int insert(struct allowedips_node **root, const uint64_t key[2], uint8_t cidr,
-		  bool is_v6, void *peer, struct allowedips_link *list)
+static int insert(struct allowedips *table, const uint64_t key[2], uint8_t cidr, bool is_v6,
+		  void *peer, struct allowedips_link *list)
 {
-	struct allowedips_node **slot = root, *node, *parent = NULL, *leaf, *branch;
+	struct allowedips_node **slot = is_v6 ? &table->root6 : &table->root4;
+	struct allowedips_node *node, *parent = NULL, *leaf, *branch;
 	uint8_t common = 0;
 
 	while ((node = *slot)) {
@@ -264,7 +323,7 @@ static int insert(struct allowedips_node **root, const uint64_t key[2], uint8_t 
 		slot = &node->bit[key_bit(key, node->cidr)];
 	}
 
-	leaf = node_new(key, cidr, is_v6, parent);
+	leaf = node_new(table, key, cidr, is_v6, parent);
 	if (!leaf)
 		return -ENOMEM;
 	if (!node) {
@@ -280,9 +339,9 @@ static int insert(struct allowedips_node **root, const uint64_t key[2], uint8_t 
 		return 0;
 	}
 	/* The prefix of both, cut at the first bit where they differ. */
-	branch = node_new(key, common, is_v6, parent);
+	branch = node_new(table, key, common, is_v6, parent);
 	if (!branch) {
-		free(leaf);
+		node_free(table, leaf);
 		return -ENOMEM;
 	}
 	set_peer(leaf, peer, list);
@@ -305,7 +364,7 @@ int allowedips_insert(struct allowedips *table, int family, const uint8_t *addr,
 	if (!family_of(family, &f) || cidr > f.bits || !addr || !peer || !list)
 		return -EINVAL;
 	key_from_addr(key, &f, addr, cidr);
-	return insert(root_of(table, family), key, cidr, family == AF_INET6, peer, list);
+	return insert(table, key, cidr, family == AF_INET6, peer, list);
 }
 
 static struct allowedips_node *find_exact(struct allowedips_node *node, const uint64_t key[2],
@@ -322,7 +381,7 @@ static struct allowedips_node *find_exact(struct allowedips_node *node, const ui
 int allowedips_remove(struct allowedips *table, int family, const uint8_t *addr,
 		      uint8_t cidr, void *peer)
 {
-	struct allowedips_node **root, *node, *parent;
+	struct allowedips_node *node, *parent;
 	struct addr_family f;
 	uint64_t key[2];
 
@@ -330,33 +389,31 @@ int allowedips_remove(struct allowedips *table, int family, const uint8_t *addr,
 	if (!family_of(family, &f) || cidr > f.bits || !addr || !peer)
 		return -ENOENT;
 	key_from_addr(key, &f, addr, cidr);
-	root = root_of(table, family);
-	node = find_exact(*root, key, cidr);
+	node = find_exact(*root_of(table, family), key, cidr);
 	if (!node || node->peer != peer)
 		return -ENOENT;
 
 	list_unlink(node);
 	parent = node->parent;
 	/* A leaf leaves its parent with one child; if that parent is a bare branch, it goes too. */
-	if (compact(root, node) && parent)
-		compact(root, parent);
+	if (compact(table, node) && parent)
+		compact(table, parent);
 	return 0;
 }
 
 void allowedips_remove_by_peer(struct allowedips *table, struct allowedips_link *list)
 {
-	struct allowedips_node *node, *parent, **root;
+	struct allowedips_node *node, *parent;
 
 	if (!list || !list->next)
 		return;
 	while (list->next != list) {
 		node = node_of(list->next);
-		root = node->is_v6 ? &table->root6 : &table->root4;
 		list_unlink(node);
 		parent = node->parent;
 		/* As in allowedips_remove(): the node, then a bare branch it leaves behind. */
-		if (compact(root, node) && parent)
-			compact(root, parent);
+		if (compact(table, node) && parent)
+			compact(table, parent);
 	}
 }
 

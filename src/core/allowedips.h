@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 struct allowedips_node;
+struct allowedips_chunk;
 
 /* A link in a peer's list of prefixes; also the list's head, embedded in the peer (zeroed: empty). */
 struct allowedips_link {
@@ -21,10 +22,20 @@ struct allowedips_link {
 struct allowedips {
 	struct allowedips_node *root4;
 	struct allowedips_node *root6;
+	/* Nodes come from chunks of many, given back all at once when the table empties. */
+	struct allowedips_chunk *chunks;
+	unsigned int chunk_used;		/* nodes handed out from the newest chunk */
+	struct allowedips_node *free_nodes;
 };
 
-/* A zeroed struct is an empty table. */
+/* A zeroed struct is an empty table. Empties it, and every peer's list. */
 void allowedips_free(struct allowedips *table);
+/*
+ * Empty it at once, without a walk, leaving the peers' lists pointing at
+ * freed nodes: for callers that drop every peer with it (their lists are
+ * never used again).
+ */
+void allowedips_forget(struct allowedips *table);
 
 /*
  * family is AF_INET (addr: 4 bytes, cidr <= 32) or AF_INET6 (16 bytes, cidr <= 128).

@@ -20,6 +20,11 @@ void deadline_heap_free(struct deadline_heap *heap)
 	heap->n = heap->cap = 0;
 }
 
+void deadline_heap_forget(struct deadline_heap *heap)
+{
+	heap->n = 0;
+}
+
 int deadline_heap_reserve(struct deadline_heap *heap, size_t n)
 {
 	size_t cap = heap->cap ? heap->cap : 64;

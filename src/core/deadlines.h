@@ -27,6 +27,8 @@ struct deadline_heap {
 };
 
 void deadline_heap_free(struct deadline_heap *heap);
+/* Empty it without touching the entries, whose owners are going away with it. */
+void deadline_heap_forget(struct deadline_heap *heap);
 /* Room for n entries in all, so that deadline_heap_set() cannot fail: 0 or -ENOMEM. */
 int deadline_heap_reserve(struct deadline_heap *heap, size_t n);
 /* Queue e at `at`, or move it there if it is queued; needs the room reserved for it. */

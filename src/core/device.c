@@ -205,12 +205,33 @@ err:
 	return NULL;
 }
 
+/*
+ * Every table at once, then each peer released: nothing is unlinked one
+ * peer at a time, which with a million peers would cost a cache miss or two
+ * a peer for nothing.
+ */
 void braid_device_clear_peers(struct braid_device *dev)
 {
-	/* Emptying the trie first makes each peer's removal from it free. */
-	allowedips_free(&dev->allowedips);
-	while (dev->peers_head)
-		braid_peer_free(dev->peers_head);
+	struct braid_peer *peer, *next;
+	struct braid_peer_cursor *c;
+
+	if (!dev->peer_count)
+		return;
+	device_log(dev, BRAID_LOG_VERBOSE, "removing all %zu peers", dev->peer_count);
+	/* Their lists of prefixes go with them. */
+	allowedips_forget(&dev->allowedips);
+	memset(dev->peer_buckets, 0, dev->peer_bucket_count * sizeof(*dev->peer_buckets));
+	deadline_heap_forget(&dev->deadlines);
+	for (c = dev->cursors; c; c = c->link)
+		c->prev = NULL;
+	for (peer = dev->peers_head; peer; peer = next) {
+		next = peer->next;
+		peer->prev = peer->next = peer->hash_next = NULL;
+		peer->allowed_ips = (struct allowedips_link){ 0 };
+		peer_release(peer);
+	}
+	dev->peers_head = dev->peers_tail = NULL;
+	dev->peer_count = 0;
 }
 
 void braid_device_free(struct braid_device *dev)

@@ -72,6 +72,14 @@ void braid_peer_free(struct braid_peer *peer)
 	peer->is_dead = true;
 	device_remove_peer(dev, peer);
 	allowedips_remove_by_peer(&dev->allowedips, &peer->allowed_ips);
+	peer_release(peer);
+}
+
+void peer_release(struct braid_peer *peer)
+{
+	struct braid_device *dev = peer->dev;
+
+	peer->is_dead = true;
 	timers_stop(peer);
 	path_free(&peer->paths);
 	peer_purge_staged_packets(peer, BRAID_OK);

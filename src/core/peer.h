@@ -62,6 +62,12 @@ struct braid_peer {
 };
 
 void peer_put(struct braid_peer *peer);
+/*
+ * The rest of braid_peer_free(), once the device holds the peer nowhere
+ * (list, key table, trie, timer heap): stop it, wipe its secrets, drop the
+ * device's reference.
+ */
+void peer_release(struct braid_peer *peer);
 
 /* Send an initiation unless one went out less than REKEY_TIMEOUT ago. */
 void peer_send_handshake_initiation(struct braid_peer *peer, uint64_t now, bool is_retry);
