@@ -114,7 +114,7 @@ daemon-objs = $(addprefix $(BUILD)/daemon/,$(addsuffix .o,$(basename $1)))
 LIB := $(BUILD)/libbraid.a
 BRAID := $(BUILD)/braid
 
-.PHONY: all lib deps analyze unit unit-san unit-tsan unit-valgrind netns check demo bench bench-net bench-flood soak clean install
+.PHONY: all lib deps analyze unit unit-san unit-tsan unit-valgrind netns check demo bench bench-net bench-flood bench-scale soak clean install
 all: lib $(BRAID)
 
 lib: $(LIB)
@@ -259,6 +259,14 @@ bench: deps $(BRAID) $(BUILD)/bench/crypto $(BUILD)/bench/workers
 # Handshake floods against braid and wireguard-go (root, ~12 min; not part of check).
 bench-flood: deps $(BRAID) $(BUILD)/tools/flood
 	$(Q)./bench/flood.sh $(abspath $(BRAID)) /usr/bin/wireguard-go $(abspath $(BUILD)/tools/flood)
+
+# A server with many peers (root, ~10 min; not part of check): handshakes per second with 100k
+# peers against a handful, in process; then bench/scale.sh: setconf, show dump, syncconf,
+# clearing and memory at 1k-60k peers beside wireguard-go, 100k and 1M alone, ping through a
+# tunnel while 100k-peer operations run, and stopping the daemon in the middle of a set.
+bench-scale: deps $(BRAID) $(BUILD)/bench/handshakes
+	$(Q)$(BUILD)/bench/handshakes
+	$(Q)SCALE_OUT="$${SCALE_OUT:-$(abspath $(BUILD))/bench/scale.tsv}" ./bench/scale.sh $(abspath $(BRAID))
 
 bench-net: deps $(BRAID)
 	$(Q)BENCH_OUT="$${BENCH_OUT:-$(abspath $(BUILD))/bench/results.json}" ./bench/run.sh $(abspath $(BRAID))
