@@ -60,6 +60,7 @@ CORE := \
 	keys.c \
 	replay.c \
 	allowedips.c \
+	pubkeys.c \
 	index.c \
 	ratelimiter.c \
 	cookie.c \

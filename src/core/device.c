@@ -31,7 +31,7 @@
 #include "timers.h"
 #include "transport.h"
 
-enum { PEER_INITIAL_BUCKETS = 64, LOG_DROPS_PER_SECOND = 10 };
+enum { LOG_DROPS_PER_SECOND = 10 };
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static bool init_ok;
@@ -180,13 +180,12 @@ struct braid_device *braid_device_new(const struct braid_device_config *config,
 	dev->next_gc = BRAID_NEVER;
 	cookie_checker_init(&dev->cookie_checker, random_cb, dev);
 
-	dev->peer_buckets = calloc(PEER_INITIAL_BUCKETS, sizeof(*dev->peer_buckets));
-	if (!dev->peer_buckets)
-		goto err_dev;
-	dev->peer_bucket_count = PEER_INITIAL_BUCKETS;
-	if (index_table_init(&dev->index, random_cb, dev) < 0)
-		goto err_buckets;
 	device_random(dev, seed, sizeof(seed));
+	/* The key table's mix and the rate limiter's key, from one draw. */
+	if (pubkeys_init(&dev->pubkeys, braid_get_le64(seed) ^ braid_get_le64(seed + 8)))
+		goto err_dev;
+	if (index_table_init(&dev->index, random_cb, dev) < 0)
+		goto err_pubkeys;
 	dev->ratelimiter = ratelimiter_new(config && config->ratelimiter_entries ?
 					   config->ratelimiter_entries :
 					   RATELIMITER_DEFAULT_MAX_ENTRIES, seed);
@@ -196,8 +195,8 @@ struct braid_device *braid_device_new(const struct braid_device_config *config,
 
 err_index:
 	index_table_free(&dev->index);
-err_buckets:
-	free(dev->peer_buckets);
+err_pubkeys:
+	pubkeys_free(&dev->pubkeys);
 err_dev:
 	free(dev);
 err:
@@ -220,13 +219,13 @@ void braid_device_clear_peers(struct braid_device *dev)
 	device_log(dev, BRAID_LOG_VERBOSE, "removing all %zu peers", dev->peer_count);
 	/* Their lists of prefixes go with them. */
 	allowedips_forget(&dev->allowedips);
-	memset(dev->peer_buckets, 0, dev->peer_bucket_count * sizeof(*dev->peer_buckets));
+	pubkeys_clear(&dev->pubkeys);
 	deadline_heap_forget(&dev->deadlines);
 	for (c = dev->cursors; c; c = c->link)
 		c->prev = NULL;
 	for (peer = dev->peers_head; peer; peer = next) {
 		next = peer->next;
-		peer->prev = peer->next = peer->hash_next = NULL;
+		peer->prev = peer->next = NULL;
 		peer->allowed_ips = (struct allowedips_link){ 0 };
 		peer_release(peer);
 	}
@@ -242,7 +241,7 @@ void braid_device_free(struct braid_device *dev)
 	staged_pool_free(&dev->staged_pool);
 	ratelimiter_free(dev->ratelimiter);
 	index_table_free(&dev->index);
-	free(dev->peer_buckets);
+	pubkeys_free(&dev->pubkeys);
 	deadline_heap_free(&dev->deadlines);
 	free(dev->held);
 	cookie_checker_clear(&dev->cookie_checker);
@@ -252,54 +251,23 @@ void braid_device_free(struct braid_device *dev)
 	free(dev);
 }
 
-/* Public keys are uniformly random and chosen by the administrator: their bytes are the hash. */
-static size_t peer_bucket(const struct braid_device *dev, const uint8_t key[NOISE_PUBLIC_KEY_LEN])
-{
-	return (braid_get_le32(key) ^ braid_get_le32(key + 4)) & (dev->peer_bucket_count - 1);
-}
-
 struct braid_peer *device_lookup_peer(const struct braid_device *dev,
 				      const uint8_t public_key[NOISE_PUBLIC_KEY_LEN])
 {
-	struct braid_peer *peer;
-
-	for (peer = dev->peer_buckets[peer_bucket(dev, public_key)]; peer; peer = peer->hash_next)
-		if (!memcmp(peer->handshake.remote_static, public_key, NOISE_PUBLIC_KEY_LEN))
-			return peer;
-	return NULL;
+	return pubkeys_lookup(&dev->pubkeys, public_key);
 }
 
-static void grow_peer_table(struct braid_device *dev)
+int device_reserve_peer(struct braid_device *dev)
 {
-	size_t old_count = dev->peer_bucket_count, i;
-	struct braid_peer **old = dev->peer_buckets, *peer, *next;
-	struct braid_peer **buckets = calloc(old_count * 2, sizeof(*buckets));
-
-	if (!buckets)
-		return;
-	dev->peer_buckets = buckets;
-	dev->peer_bucket_count = old_count * 2;
-	for (i = 0; i < old_count; ++i) {
-		for (peer = old[i]; peer; peer = next) {
-			size_t b = peer_bucket(dev, peer->handshake.remote_static);
-
-			next = peer->hash_next;
-			peer->hash_next = buckets[b];
-			buckets[b] = peer;
-		}
-	}
-	free(old);
+	if (pubkeys_reserve(&dev->pubkeys) ||
+	    deadline_heap_reserve(&dev->deadlines, dev->peer_count + 1))
+		return -ENOMEM;
+	return 0;
 }
 
 void device_add_peer(struct braid_device *dev, struct braid_peer *peer)
 {
-	size_t b;
-
-	if (dev->peer_count >= dev->peer_bucket_count)
-		grow_peer_table(dev);
-	b = peer_bucket(dev, peer->handshake.remote_static);
-	peer->hash_next = dev->peer_buckets[b];
-	dev->peer_buckets[b] = peer;
+	pubkeys_insert(&dev->pubkeys, peer);
 	peer->prev = dev->peers_tail;
 	peer->next = NULL;
 	if (dev->peers_tail)
@@ -312,17 +280,12 @@ void device_add_peer(struct braid_device *dev, struct braid_peer *peer)
 
 void device_remove_peer(struct braid_device *dev, struct braid_peer *peer)
 {
-	struct braid_peer **link = &dev->peer_buckets[peer_bucket(dev, peer->handshake.remote_static)];
 	struct braid_peer_cursor *c;
 
 	for (c = dev->cursors; c; c = c->link)
 		if (c->prev == peer)
 			c->prev = peer->prev;
-
-	while (*link && *link != peer)
-		link = &(*link)->hash_next;
-	if (*link)
-		*link = peer->hash_next;
+	pubkeys_remove(&dev->pubkeys, peer);
 	deadline_heap_remove(&dev->deadlines, &peer->deadline);
 	if (peer->prev)
 		peer->prev->next = peer->next;
@@ -332,7 +295,7 @@ void device_remove_peer(struct braid_device *dev, struct braid_peer *peer)
 		peer->next->prev = peer->prev;
 	else
 		dev->peers_tail = peer->prev;
-	peer->prev = peer->next = peer->hash_next = NULL;
+	peer->prev = peer->next = NULL;
 	--dev->peer_count;
 }
 

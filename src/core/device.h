@@ -15,6 +15,7 @@
 #include "cookie.h"
 #include "deadlines.h"
 #include "index.h"
+#include "pubkeys.h"
 #include "messages.h"
 #include "ratelimiter.h"
 #include "staged.h"
@@ -43,8 +44,8 @@ struct braid_device {
 	struct allowedips allowedips;
 
 	struct braid_peer *peers_head, *peers_tail;
-	struct braid_peer **peer_buckets;
-	size_t peer_bucket_count, peer_count, max_peers;
+	struct pubkey_table pubkeys;
+	size_t peer_count, max_peers;
 	struct braid_peer_cursor *cursors;	/* open ones: a removed peer moves them on */
 	uint64_t next_peer_id, next_keypair_id;
 
@@ -86,7 +87,9 @@ void device_log(struct braid_device *dev, enum braid_log_level level, const char
 /* Rate-limited verbose log for hostile or broken input. */
 void device_log_drop(struct braid_device *dev, uint64_t now, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-/* Link a new peer into the device's list and table (which grows when it can). */
+/* Room for one more peer in every table, so that adding it cannot fail: 0 or -ENOMEM. */
+int device_reserve_peer(struct braid_device *dev);
+/* Link a new peer into the device's list and tables, after device_reserve_peer(). */
 void device_add_peer(struct braid_device *dev, struct braid_peer *peer);
 void device_remove_peer(struct braid_device *dev, struct braid_peer *peer);
 struct braid_peer *device_lookup_peer(const struct braid_device *dev,

@@ -31,9 +31,8 @@ struct braid_peer *braid_peer_new(struct braid_device *dev, const uint8_t public
 		errno = ENOSPC;
 		return NULL;
 	}
-	/* Room in the timer heap first: a peer's timers must never fail to queue. */
-	peer = deadline_heap_reserve(&dev->deadlines, dev->peer_count + 1) ? NULL :
-	       calloc(1, sizeof(*peer));
+	/* Room in the device's tables first: a peer's timers must never fail to queue. */
+	peer = device_reserve_peer(dev) ? NULL : calloc(1, sizeof(*peer));
 	if (!peer) {
 		errno = ENOMEM;
 		return NULL;

@@ -27,7 +27,6 @@ struct braid_peer {
 	atomic_uint refcount;
 	bool is_dead;
 	struct braid_peer *prev, *next;		/* device list, insertion order */
-	struct braid_peer *hash_next;		/* device table by public key */
 	uint64_t internal_id;
 
 	struct noise_handshake handshake;
