@@ -451,7 +451,8 @@ static void *append(struct parser *p, size_t len, size_t align)
 static int append_failed(struct parser *p)
 {
 	if (p->form->spool.bytes + UAPI_LINE_MAX > UAPI_SET_MAX)
-		return fail(p, -E2BIG, "the request is too large");
+		return fail(p, -E2BIG, "larger than braid takes in one set (UAPI_SET_MAX, 1 GiB"
+			    " parsed, about 9 million peers)");
 	return fail(p, -ENOMEM, "out of memory");
 }
 
@@ -970,7 +971,7 @@ static void commit_clear(struct uapi *u, size_t *budget)
 	for (; *budget && (peer = braid_device_next_peer(u->dev, NULL)); --*budget)
 		braid_peer_free(peer);
 	if (*budget && u->mp)
-		u->mp->n = 0;
+		mp_config_clear(u->mp);
 }
 
 static int commit_peers(struct commit *c, struct uapi *u, uint64_t now,
