@@ -10,6 +10,9 @@
 #   syncconf  wg syncconf with one peer's endpoint changed
 #   clear     wg setconf with no peers (all of them removed)
 #   rss/peer  the daemon's resident memory after setconf, less before, per peer
+#   set, get  the set wg setconf sends and a get, straight on the UAPI socket (bench/
+#             uapi_time.py): the daemon's own time, without wg's parsing of the configuration
+#             or of the reply, which at a million peers takes seconds of its own
 # Side by side at SCALE_BOTH peers (default "1000 10000 60000"; wireguard-go refuses more than
 # 65,536), braid alone at SCALE_ALONE (default "100000 1000000").
 #
@@ -18,11 +21,16 @@
 # peers (a set of each); and how long the daemon takes to exit on SIGTERM, and on
 # `ip link del`, in the middle of a setconf of the largest count.
 #
+# On a virtual machine the first write to a page of guest memory costs far more than the next
+# ones (this one: ~3 s per GB the first time, ~0.5 s after), which would charge the largest runs
+# for the machine's history rather than for the daemon: SCALE_WARM_MB (default 3072) of memory
+# is written once before the runs and freed; 0 skips it.
+#
 # Addresses: 2001:db8::/32 only (bench/scale_conf.py); the tunnel's underlay is a veth pair
 # between the two namespaces, nothing is routed out of them, and the configured peers'
 # endpoints are never sent anything (no packet is routed to them, none has a keepalive).
 # Results: a table on stdout, and one line per figure in SCALE_OUT (default
-# build/bench/scale.tsv).
+# build/bench/scale.tsv); what the daemons logged beside it (scale.log).
 
 set -u
 export LC_ALL=C
@@ -51,6 +59,7 @@ cleanup() {
 		kill -KILL "$p" 2>/dev/null
 	done
 	wait 2>/dev/null
+	cp "$TMP/daemon.log" "${OUT%.tsv}.log" 2>/dev/null
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -129,6 +138,21 @@ conf() { # N: the configuration of N peers, made once
 	echo "$TMP/$1.conf"
 }
 
+uapi_conf() { # N: what wg setconf would send for such a configuration, made once
+	[ -e "$TMP/$1.uapi" ] || python3 "$HERE/scale_conf.py" "$1" "$TMP/$1.uapi" --uapi
+	echo "$TMP/$1.uapi"
+}
+
+# uapi_timed HOST WHAT: the time of one operation on wg0's socket (uapi_time.py), or FAIL.
+uapi_timed() {
+	local out
+	out=$(hx "$1" python3 "$HERE/uapi_time.py" /var/run/wireguard/wg0.sock "$2" 2>>"$TMP/wg.log")
+	case "$out" in
+	*" 0") echo "${out%% *}" ;;
+	*) echo "FAIL($out)" ;;
+	esac
+}
+
 # one IMPL N: every operation on a fresh daemon.
 one() {
 	local impl=$1 n=$2 name h file before after dumped t0
@@ -151,6 +175,8 @@ one() {
 	head -n 4 "$file" >"$TMP/empty.conf"
 	record "$name" "$n" clear "$(timed "$h" wg setconf wg0 "$TMP/empty.conf")" ms
 	[ "$(hx "$h" wg show wg0 peers | wc -l)" = 0 ] || echo "scale.sh: $name kept peers" >&2
+	record "$name" "$n" "set (uapi)" "$(uapi_timed "$h" "$(uapi_conf "$n")")" ms
+	record "$name" "$n" "get (uapi)" "$(uapi_timed "$h" get)" ms
 	t0=$(ms)
 	kill -TERM "$DPID"
 	gone "$DPID" "$t0"
@@ -263,6 +289,10 @@ interrupted() {
 }
 
 echo "scale.sh: $BRAID${WGGO:+ and $WGGO ($("$WGGO" --version 2>&1 | head -n 1))}; $(nproc) CPUs"
+if [ "${SCALE_WARM_MB:-3072}" != 0 ]; then
+	python3 -c 'import sys; n = int(sys.argv[1]) << 20; m = bytearray(n); m[::4096] = b"x" * (n // 4096)' \
+		"${SCALE_WARM_MB:-3072}"
+fi
 for n in $BOTH; do
 	one "$BRAID" "$n"
 	[ -z "$WGGO" ] || one "$WGGO" "$n"
