@@ -19,7 +19,7 @@
 # Then, on a live braid tunnel whose server holds SCALE_PING (default 100000) other peers: ping
 # through it every 10 ms while the server serves a full get, adds, updates and removes those
 # peers (a set of each); and how long the daemon takes to exit on SIGTERM, and on
-# `ip link del`, in the middle of a setconf of the largest count.
+# `ip link del`, 1 s and 3 s into a set of the largest count sent straight to its socket.
 #
 # On a virtual machine the first write to a page of guest memory costs far more than the next
 # ones (this one: ~3 s per GB the first time, ~0.5 s after), which would charge the largest runs
@@ -263,19 +263,21 @@ latency() {
 
 # ---- stopping in the middle of a long set ----
 
-# interrupted N HOW: setconf of N peers, and after a second SIGTERM (term) or ip link del.
+# interrupted N HOW SECONDS: the set of N peers sent straight to the socket (no wg parsing
+# first, so the daemon is at work at once), and SECONDS later SIGTERM (term) or ip link del.
 interrupted() {
-	local n=$1 how=$2 h file t0 wpid when
-	file=$(conf "$n")
+	local n=$1 how=$2 after=$3 h file t0 cpid when
+	file=$(uapi_conf "$n")
 	host
 	h=$HOST
 	start "$h" "$BRAID" wg0 || return 1
-	nsenter -t "$h" -n -m wg setconf wg0 "$file" >/dev/null 2>&1 &
-	wpid=$!
-	sleep 1
+	nsenter -t "$h" -n -m python3 "$HERE/uapi_time.py" /var/run/wireguard/wg0.sock "$file" \
+		>/dev/null 2>&1 &
+	cpid=$!
+	sleep "$after"
 	# Whether the set was still being applied when the stop came.
 	when=after-set
-	kill -0 "$wpid" 2>/dev/null && when=mid-set
+	kill -0 "$cpid" 2>/dev/null && when=mid-set
 	t0=$(ms)
 	if [ "$how" = term ]; then
 		kill -TERM "$DPID"
@@ -283,8 +285,8 @@ interrupted() {
 		hx "$h" ip link del wg0
 	fi
 	gone "$DPID" "$t0"
-	wait "$wpid" 2>/dev/null
-	record "$(basename "$BRAID")" "$n" "exit ($how, $when)" "$GONE_MS" ms
+	wait "$cpid" 2>/dev/null
+	record "$(basename "$BRAID")" "$n" "exit ($how ${after}s in, $when)" "$GONE_MS" ms
 	drop_host "$h"
 }
 
@@ -303,8 +305,10 @@ done
 [ -z "$PING_PEERS" ] || latency "$PING_PEERS"
 largest=$(echo $BOTH $ALONE | tr ' ' '\n' | sort -n | tail -n 1)
 if [ -n "$largest" ]; then
-	interrupted "$largest" term
-	interrupted "$largest" linkdel
+	for after in 1 3; do
+		interrupted "$largest" term "$after"
+		interrupted "$largest" linkdel "$after"
+	done
 fi
 [ ! -s "$TMP/wg.log" ] || { echo "wg said:"; sort "$TMP/wg.log" | uniq -c | head; }
 echo "scale.sh: figures in $OUT"
