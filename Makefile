@@ -115,7 +115,8 @@ daemon-objs = $(addprefix $(BUILD)/daemon/,$(addsuffix .o,$(basename $1)))
 LIB := $(BUILD)/libbraid.a
 BRAID := $(BUILD)/braid
 
-.PHONY: all lib deps analyze unit unit-san unit-tsan unit-valgrind netns check demo bench bench-net bench-flood bench-scale soak clean install
+.PHONY: all lib deps analyze unit unit-san unit-tsan unit-valgrind netns check demo bench \
+	bench-net bench-flood bench-scale soak clean install
 all: lib $(BRAID)
 
 lib: $(LIB)
@@ -153,8 +154,8 @@ UNIT_DEPS_test_workers := $(call linux-objs,workers watch)
 UNIT_LAYER_test_sandbox := daemon
 UNIT_DEPS_test_sandbox := $(call daemon-objs,privilege seccomp)
 UNIT_LAYER_test_uapi := daemon
-UNIT_DEPS_test_uapi := $(call daemon-objs,uapi uapi_get spool log multipath) $(call linux-objs,uplinks) \
-	$(LIB)
+UNIT_DEPS_test_uapi := $(call daemon-objs,uapi uapi_get spool log multipath) \
+	$(call linux-objs,uplinks) $(LIB)
 UNIT_LAYER_test_multipath := daemon
 UNIT_DEPS_test_multipath := $(UNIT_DEPS_test_uapi)
 # Anything else is a test of the core.
@@ -191,7 +192,8 @@ unit-tsan:
 # with 10,000 peers here rather than 100,000 (BRAID_TEST_SCALE), to stay within seconds.
 unit-valgrind: $(UNIT_TESTS)
 	$(Q)RUNNER="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite" \
-		SKIP=test_sandbox BRAID_TEST_SCALE=10000 ./scripts/run-unit.sh $(UNIT_TESTS)
+		SKIP=test_sandbox BRAID_TEST_SCALE=10000 \
+		./scripts/run-unit.sh $(UNIT_TESTS)
 
 # Test tools (tests/tools), linked with libbraid for its crypto.
 TOOLS := $(BUILD)/tools/flood $(BUILD)/tools/relay
@@ -267,7 +269,8 @@ bench-flood: deps $(BRAID) $(BUILD)/tools/flood
 # tunnel while 100k-peer operations run, and stopping the daemon in the middle of a set.
 bench-scale: deps $(BRAID) $(BUILD)/bench/handshakes
 	$(Q)$(BUILD)/bench/handshakes
-	$(Q)SCALE_OUT="$${SCALE_OUT:-$(abspath $(BUILD))/bench/scale.tsv}" ./bench/scale.sh $(abspath $(BRAID))
+	$(Q)SCALE_OUT="$${SCALE_OUT:-$(abspath $(BUILD))/bench/scale.tsv}" \
+		./bench/scale.sh $(abspath $(BRAID))
 
 bench-net: deps $(BRAID)
 	$(Q)BENCH_OUT="$${BENCH_OUT:-$(abspath $(BUILD))/bench/results.json}" ./bench/run.sh $(abspath $(BRAID))

@@ -232,7 +232,8 @@ static void to_server(struct world *w, struct host *h)
 		d = h->out[0];
 		memmove(h->out, h->out + 1, --h->n_out * sizeof(h->out[0]));
 		t0 = now_ns();
-		if (braid_device_receive(w->server.dev, fake_now, &h->addr, d.data, d.len) != BRAID_OK)
+		if (braid_device_receive(w->server.dev, fake_now, &h->addr, d.data, d.len) !=
+		    BRAID_OK)
 			die("the server dropped a message");
 		w->server_ns += now_ns() - t0;
 	}

@@ -146,7 +146,8 @@ uapi_conf() { # N: what wg setconf would send for such a configuration, made onc
 # uapi_timed HOST WHAT: the time of one operation on wg0's socket (uapi_time.py), or FAIL.
 uapi_timed() {
 	local out
-	out=$(hx "$1" python3 "$HERE/uapi_time.py" /var/run/wireguard/wg0.sock "$2" 2>>"$TMP/wg.log")
+	out=$(hx "$1" python3 "$HERE/uapi_time.py" /var/run/wireguard/wg0.sock "$2" \
+		2>>"$TMP/wg.log")
 	case "$out" in
 	*" 0") echo "${out%% *}" ;;
 	*) echo "FAIL($out)" ;;
@@ -188,6 +189,7 @@ one() {
 
 # pinged LABEL CMD...: ping through the tunnel every 10 ms while CMD runs on the server; the
 # worst round trip and how many replies were late by more than 50 ms over the idle median.
+# (The last request may still be in flight when ping is stopped: one reply fewer than sent.)
 pinged() {
 	local label=$1 t
 	shift
@@ -224,10 +226,11 @@ latency() {
 	ck=$(wg genkey)
 	spub=$(echo "$sk" | wg pubkey)
 	cpub=$(echo "$ck" | wg pubkey)
-	printf '[Interface]\nPrivateKey = %s\nListenPort = 51820\n\n[Peer]\nPublicKey = %s\nAllowedIPs = 2001:db8:2::2/128\n' \
-		"$sk" "$cpub" >"$TMP/srv.conf"
-	printf '[Interface]\nPrivateKey = %s\n\n[Peer]\nPublicKey = %s\nAllowedIPs = 2001:db8:2::1/128\nEndpoint = [2001:db8:1::1]:51820\nPersistentKeepalive = 25\n' \
-		"$ck" "$spub" >"$TMP/cli.conf"
+	printf '[Interface]\nPrivateKey = %s\nListenPort = 51820\n\n[Peer]\nPublicKey = %s\n%s\n' \
+		"$sk" "$cpub" "AllowedIPs = 2001:db8:2::2/128" >"$TMP/srv.conf"
+	printf '[Interface]\nPrivateKey = %s\n\n[Peer]\nPublicKey = %s\n%s\n%s\n%s\n' \
+		"$ck" "$spub" "AllowedIPs = 2001:db8:2::1/128" "Endpoint = [2001:db8:1::1]:51820" \
+		"PersistentKeepalive = 25" >"$TMP/cli.conf"
 	hx "$SRV" wg setconf wgs "$TMP/srv.conf"
 	hx "$CLI" wg setconf wgc "$TMP/cli.conf"
 	hx "$SRV" ip addr add 2001:db8:2::1/64 dev wgs nodad
@@ -251,7 +254,8 @@ latency() {
 		pinged "wg addconf: $n peers updated" wg addconf wgs "$TMP/peers.conf"
 		pinged "wg syncconf: $n peers removed" wg syncconf wgs "$TMP/srv.conf"
 	} | while IFS=$'\t' read -r label sent got max late took; do
-		printf '  %-34s %6s %6s %9s %9s %9s\n' "$label" "$sent" "$got" "$max" "$late" "$took"
+		printf '  %-34s %6s %6s %9s %9s %9s\n' \
+			"$label" "$sent" "$got" "$max" "$late" "$took"
 		printf 'braid\t%s\tping max (%s)\t%s\tms\n' "$n" "$label" "$max" >>"$OUT"
 		printf 'braid\t%s\tping late (%s)\t%s\treplies\n' "$n" "$label" "$late" >>"$OUT"
 	done
@@ -292,8 +296,8 @@ interrupted() {
 
 echo "scale.sh: $BRAID${WGGO:+ and $WGGO ($("$WGGO" --version 2>&1 | head -n 1))}; $(nproc) CPUs"
 if [ "${SCALE_WARM_MB:-3072}" != 0 ]; then
-	python3 -c 'import sys; n = int(sys.argv[1]) << 20; m = bytearray(n); m[::4096] = b"x" * (n // 4096)' \
-		"${SCALE_WARM_MB:-3072}"
+	python3 -c 'import sys; n = int(sys.argv[1]) << 20; m = bytearray(n)
+m[::4096] = b"x" * (n // 4096)' "${SCALE_WARM_MB:-3072}"
 fi
 for n in $BOTH; do
 	one "$BRAID" "$n"

@@ -108,13 +108,6 @@ bool uapi_session_run(struct uapi_session *s, uint64_t now, struct uapi_buf *out
 bool uapi_session_keep(const struct uapi_session *s);
 
 /*
- * Run one whole operation (it ends with its empty line) and append its
- * reply. False when the connection should close after the reply.
- */
-bool uapi_execute(struct uapi *u, uint64_t now, const char *op, size_t len,
-		  struct uapi_buf *out);
-
-/*
  * Run every operation in a complete input (as a client that sent in[] and
  * then closed its side): input ending inside an operation is answered with
  * errno=-EPROTO and not applied. False when the connection would close early.
