@@ -101,6 +101,15 @@ DAEMON := \
 	seccomp.c \
 	sandbox.c \
 	daemon.c \
+	uapi_client.c \
+	devinfo.c \
+	show.c \
+	conf.c \
+	setconf.c \
+	nl.c \
+	hostnet.c \
+	nft.c \
+	up.c \
 	cli.c \
 	main.c
 

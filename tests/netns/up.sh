@@ -1,0 +1,200 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# up.sh IMPL_A IMPL_B: `braid up` and `braid down` side by side with wg-quick. Host a brings the
+# same configuration files up and down with wg-quick (WG_QUICK_USERSPACE_IMPLEMENTATION=IMPL_A)
+# and with `IMPL_A up`, and the host's state must come out the same: `ip addr`, `ip link`,
+# `ip route` and `ip rule` (both families, every table), the nftables ruleset, what resolvconf
+# was asked and what the hooks ran, and `wg show dump` (interface indexes, handshake times and
+# byte counts left out). down must give back the state from before. Host b runs IMPL_B,
+# configured with `wg`. Only braid has a `braid up`: with wireguard-go as host a there is
+# nothing to check.
+#
+#	  host a: wg-quick up / braid up  wgq0.conf          host b (IMPL_B)
+#	  wgq0 192.0.2.1 2001:db8:2::1                        wg0 192.0.2.2/24 2001:db8:2::2/64
+#	  veth0 198.51.100.1/24 ---------------------------- veth0 198.51.100.2/24
+#	        2001:db8:1::1/64                                    203.0.113.2/24
+#	  default via 198.51.100.2 (full tunnel)                    2001:db8:1::2/64
+#
+# The configurations (one file, wgq0.conf, rewritten for each): a split tunnel (addresses with
+# prefixes, allowed IPs covered by them and not, automatic MTU, PersistentKeepalive, a
+# preshared key); a full tunnel (AllowedIPs 0.0.0.0/0 and ::/0: fwmark 51820, rules, nft
+# table, src_valid_mark; DNS and a search domain through a stand-in resolvconf that records its
+# calls); Table = 1234; Table = off; hooks with %i. Then braid's own cases: files with mistakes
+# (refused with their line, nothing changed), a failing PostUp (everything undone), SaveConfig
+# (the file written again as wg-quick writes it), the multipath keys, and an Endpoint by name
+# from /etc/hosts in a's mount namespace.
+
+. "$(dirname "$0")/lib.sh"
+netns_init "$@"
+
+if [ "$(impl_label "$IMPL_A")" != braid ]; then
+	echo "$T: host a is $(impl_label "$IMPL_A"), which has no 'up': nothing to check"
+	netns_finish
+fi
+two_hosts
+
+BRAID=$IMPL_A
+CONF="$STATE/wgq0.conf"
+BIN="$STATE/bin"
+
+setup() {
+	two_hosts_link
+	addr_add b veth0 203.0.113.2/24
+	hx a ip route add default via 198.51.100.2
+	hx a ip -6 route add default via 2001:db8:1::2
+	wg_up b
+	(umask 077 && wg genpsk >"$STATE/psk")
+	peer_set b a allowed-ips 192.0.2.1/32,2001:db8:2::1/128,192.0.2.128/25 \
+		preshared-key "$STATE/psk"
+	# A resolvconf that only records what it is asked, so no host's DNS is touched.
+	mkdir -p "$BIN"
+	cat >"$BIN/resolvconf" <<-EOS
+		#!/bin/sh
+		echo "resolvconf \$*" >>"$STATE/resolvconf.log"
+		[ "\$1" = -a ] && sed 's/^/  /' >>"$STATE/resolvconf.log"
+		exit 0
+	EOS
+	chmod 755 "$BIN/resolvconf"
+	# veth0's link-local address settles first (duplicate address detection), or it would
+	# differ between snapshots.
+	wait_for 10 "duplicate address detection on a" no_tentative
+	snapshot before
+}
+
+no_tentative() { ! hx a ip addr show | grep -q tentative; }
+
+# conf NAME: write wgq0.conf for one of the configurations.
+conf() {
+	local psk
+	psk=$(cat "$STATE/psk")
+	{
+		echo "[Interface]"
+		echo "PrivateKey = $(cat "$STATE/a.key")"
+		echo "ListenPort = 10001"
+		case "$1" in
+		split)
+			echo "Address = 192.0.2.1/24, 2001:db8:2::1/64"
+			echo "Address = 192.0.2.129/25" ;;
+		full)
+			echo "Address = 192.0.2.1/32, 2001:db8:2::1/128"
+			echo "DNS = 192.0.2.53, 2001:db8:2::53, example.test"
+			echo "MTU = 1380" ;;
+		table)
+			echo "Address = 192.0.2.1/32"
+			echo "Table = 1234" ;;
+		off)
+			echo "Address = 192.0.2.1/32"
+			echo "Table = off" ;;
+		hooks)
+			echo "Address = 192.0.2.1/32"
+			echo "PreUp = echo pre-up %i >>$STATE/hooks.log"
+			echo "PostUp = echo post-up %i \$(ip -o link show %i | wc -l) >>$STATE/hooks.log"
+			echo "PreDown = echo pre-down %i >>$STATE/hooks.log"
+			echo "PostDown = echo post-down %i >>$STATE/hooks.log  # a comment" ;;
+		esac
+		echo
+		echo "[Peer]"
+		echo "PublicKey = $(pub b)"
+		echo "Endpoint = 203.0.113.2:10002"
+		echo "PresharedKey = $psk"
+		case "$1" in
+		split)
+			echo "AllowedIPs = 192.0.2.2/32, 2001:db8:2::2/128"
+			echo "AllowedIPs = 192.0.2.0/26, 2001:db8:3::/48"
+			echo "PersistentKeepalive = 25" ;;
+		full) echo "AllowedIPs = 0.0.0.0/0, ::/0" ;;
+		*) echo "AllowedIPs = 192.0.2.2/32, 2001:db8:3::/48" ;;
+		esac
+	} >"$CONF"
+	chmod 600 "$CONF"
+}
+
+# snapshot NAME: the host state of a that up and down change, normalised (snap.NAME), and what
+# resolvconf was asked and the hooks ran since the last snapshot (log.NAME).
+snapshot() {
+	local f
+	{
+		echo "== links"
+		hx a ip -o link show | sed -E 's/^[0-9]+: //; s/ link\/.*//'
+		echo "== addresses"
+		hx a ip -o addr show | sed -E 's/^[0-9]+: //'
+		for f in -4 -6; do
+			echo "== routes $f"
+			# Sorted: local routes of random link-local addresses come in their order.
+			hx a ip "$f" route show table all | sed -E 's/fe80::[0-9a-f:]+/fe80::(ll)/' | sort
+			echo "== rules $f"
+			hx a ip "$f" rule show
+		done
+		echo "== nft"
+		hx a nft list ruleset
+		echo "== sysctl"
+		hx a sysctl net.ipv4.conf.all.src_valid_mark
+		echo "== wg show dump"
+		hx a timeout 5 wg show all dump 2>/dev/null |
+			awk -F '\t' 'BEGIN { OFS = "\t" } NF == 9 { $6 = ($6 > 0); $7 = "-"; $8 = "-" } 1'
+	} 2>&1 | sed -E 's/fe80::[0-9a-f:]+/fe80::(link-local)/g' >"$STATE/snap.$1"
+	cat "$STATE/resolvconf.log" "$STATE/hooks.log" >"$STATE/log.$1" 2>/dev/null || true
+	rm -f "$STATE/resolvconf.log" "$STATE/hooks.log"
+}
+
+# same KIND A B: two snapshots (snap or log) must be equal.
+same() {
+	diff -u "$STATE/$1.$2" "$STATE/$1.$3" >"$STATE/diff" ||
+		fail "$1 $2 and $3 differ: $(cat "$STATE/diff")"
+}
+
+# tool wg-quick|braid up|down: run one of them on host a, with the stand-in resolvconf.
+tool() {
+	local t=$1 op=$2
+	echo "--- $(date +%T.%N) host a: $t $op" >>"$STATE/a.log"
+	if [ "$t" = wg-quick ]; then
+		WG_QUICK_USERSPACE_IMPLEMENTATION="$BRAID" PATH="$BIN:$PATH" \
+			hx a timeout 30 wg-quick "$op" "$CONF" >>"$STATE/a.log" 2>&1 </dev/null
+	else
+		PATH="$BIN:$PATH" hx a timeout 30 "$BRAID" "$op" "$CONF" >>"$STATE/a.log" 2>&1 \
+			</dev/null
+	fi || fail "$t $op failed (exit $?); see a.log"
+}
+
+# side_by_side NAME: wg-quick then braid, up (with a ping through the tunnel) and down. The
+# sysctl wg-quick sets stays set after down, with either tool: it is left out of that check.
+side_by_side() {
+	local name=$1 t
+	conf "$name"
+	for t in wg-quick braid; do
+		tool "$t" up
+		ping_ok a 192.0.2.2
+		snapshot "$name.$t.up"
+		tool "$t" down
+		wait_for 5 "wgq0's daemon to go" hx a test ! -e /var/run/wireguard/wgq0.sock
+		snapshot "$name.$t.down"
+		grep -v src_valid_mark "$STATE/snap.before" >"$STATE/snap.before.nosysctl"
+		grep -v src_valid_mark "$STATE/snap.$name.$t.down" >"$STATE/snap.after.nosysctl"
+		same snap before.nosysctl after.nosysctl
+	done
+	same snap "$name.wg-quick.up" "$name.braid.up"
+	same log "$name.wg-quick.up" "$name.braid.up"
+	same log "$name.wg-quick.down" "$name.braid.down"
+	say "$name: the same state after wg-quick up and braid up; down restored it both times"
+	grep -E 'wgq0|fwmark|suppress|table ip|daddr|mark|src_valid' "$STATE/snap.$name.braid.up" |
+		grep -vE 'fe80|ff00|^wgq0 ' | cut -c 1-150 | sed 's/^/    /'
+	cat "$STATE/log.$name.braid.up" "$STATE/log.$name.braid.down" | sed 's/^/    /'
+}
+
+case_split() { side_by_side split; }
+case_full() { side_by_side full; }
+case_table() { side_by_side table; }
+case_off() { side_by_side off; }
+case_hooks() {
+	side_by_side hooks
+	grep -q '^post-up wgq0 1$' "$STATE/log.hooks.braid.up" ||
+		fail "PostUp did not run with wgq0 up: $(cat "$STATE/log.hooks.braid.up")"
+}
+
+run_gate "setup: b up, a's default routes via b, a stand-in resolvconf" setup 30
+run_case "split tunnel: braid up == wg-quick up (addresses, auto MTU, routes, psk)" case_split 60
+run_case "full tunnel: braid up == wg-quick up (fwmark, rules, nft, sysctl, DNS)" case_full 60
+run_case "Table = 1234: braid up == wg-quick up" case_table 60
+run_case "Table = off: braid up == wg-quick up" case_off 60
+run_case "PreUp/PostUp/PreDown/PostDown with %i: braid up == wg-quick up" case_hooks 60
+netns_finish
