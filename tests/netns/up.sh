@@ -29,7 +29,14 @@ netns_init "$@"
 
 if [ "$(impl_label "$IMPL_A")" != braid ]; then
 	echo "$T: host a is $(impl_label "$IMPL_A"), which has no 'up': nothing to check"
-	netns_finish
+	run_case "bad files: refused with the line of the mistake, nothing changed" case_bad_files 120
+run_case "a failing PostUp or PreUp: braid up undoes everything" case_undo 60
+run_case "SaveConfig: down writes the file as wg-quick does, with a peer added by wg" \
+	case_save_config 60
+run_case "Multipath, Path, MultipathEndpoint: a failover peer, shown by braid show" \
+	case_multipath 60
+run_case "Endpoint by name, from /etc/hosts in a's mount namespace" case_endpoint_name 60
+netns_finish
 fi
 two_hosts
 
@@ -43,7 +50,7 @@ setup() {
 	hx a ip route add default via 198.51.100.2
 	hx a ip -6 route add default via 2001:db8:1::2
 	wg_up b
-	(umask 077 && wg genpsk >"$STATE/psk")
+	(umask 077 && wg genpsk >"$STATE/psk" && wg genkey | wg pubkey >"$STATE/c.pub")
 	peer_set b a allowed-ips 192.0.2.1/32,2001:db8:2::1/128,192.0.2.128/25 \
 		preshared-key "$STATE/psk"
 	# A resolvconf that only records what it is asked, so no host's DNS is touched.
@@ -55,6 +62,12 @@ setup() {
 		exit 0
 	EOS
 	chmod 755 "$BIN/resolvconf"
+	# Names for a: its own /etc/hosts, and a resolv.conf pointing at nothing, so that no
+	# lookup ever leaves the namespace.
+	printf '127.0.0.1 localhost\n203.0.113.2 b.braid.test\n' >"$STATE/hosts"
+	printf 'nameserver 127.0.0.1\noptions timeout:1 attempts:1\n' >"$STATE/resolv.conf"
+	hx a mount --bind "$STATE/hosts" /etc/hosts
+	hx a mount --bind "$STATE/resolv.conf" /etc/resolv.conf
 	# veth0's link-local address settles first (duplicate address detection), or it would
 	# differ between snapshots.
 	wait_for 10 "duplicate address detection on a" no_tentative
@@ -137,6 +150,14 @@ snapshot() {
 	rm -f "$STATE/resolvconf.log" "$STATE/hooks.log"
 }
 
+# same_as_before NAME: snapshot NAME is the state before anything ran, but for the sysctl that
+# wg-quick leaves set (both tools do).
+same_as_before() {
+	grep -v src_valid_mark "$STATE/snap.before" >"$STATE/snap.before.nosysctl"
+	grep -v src_valid_mark "$STATE/snap.$1" >"$STATE/snap.$1.nosysctl"
+	same snap before.nosysctl "$1.nosysctl"
+}
+
 # same KIND A B: two snapshots (snap or log) must be equal.
 same() {
 	diff -u "$STATE/$1.$2" "$STATE/$1.$3" >"$STATE/diff" ||
@@ -168,9 +189,7 @@ side_by_side() {
 		tool "$t" down
 		wait_for 5 "wgq0's daemon to go" hx a test ! -e /var/run/wireguard/wgq0.sock
 		snapshot "$name.$t.down"
-		grep -v src_valid_mark "$STATE/snap.before" >"$STATE/snap.before.nosysctl"
-		grep -v src_valid_mark "$STATE/snap.$name.$t.down" >"$STATE/snap.after.nosysctl"
-		same snap before.nosysctl after.nosysctl
+		same_as_before "$name.$t.down"
 	done
 	same snap "$name.wg-quick.up" "$name.braid.up"
 	same log "$name.wg-quick.up" "$name.braid.up"
@@ -191,10 +210,126 @@ case_hooks() {
 		fail "PostUp did not run with wgq0 up: $(cat "$STATE/log.hooks.braid.up")"
 }
 
+
+# bad LINE MESSAGE: braid up refuses wgq0.conf, naming its line, and changes nothing.
+bad() {
+	local line=$1 msg=$2 out
+	if out=$(PATH="$BIN:$PATH" WG_ENDPOINT_RESOLUTION_RETRIES=0 hx a timeout 30 \
+		"$BRAID" up "$CONF" 2>&1 </dev/null); then
+		fail "braid up accepted a file with a mistake on line $line: $(cat -n "$CONF")"
+	fi
+	[[ $out == *"wgq0.conf:$line: "*"$msg"* ]] ||
+		fail "braid up's message does not name line $line ($msg): $out"
+	say "line $line: $out"
+	snapshot bad
+	same_as_before bad
+}
+
+# broken LINE TEXT: the split configuration with line LINE replaced by TEXT.
+broken() {
+	conf split
+	sed -i "$1c\\$2" "$CONF"
+}
+
+case_bad_files() {
+	broken 4 "Address = 192.0.2.300/24"
+	bad 4 "invalid Address"
+	broken 3 "ListenPort = 70000"
+	bad 3 "ListenPort"
+	broken 8 "PublicKey = not-a-key"
+	bad 8 "PublicKey"
+	broken 11 "Colour = blue"
+	bad 11 "unknown key"
+	broken 11 "MTU = 1400"
+	bad 11 "unknown key \`MTU' in [Peer]"
+	broken 9 "Endpoint = nowhere.invalid:10002"
+	bad 9 "cannot resolve"
+	broken 12 "Multipath = sideways"
+	bad 12 "Multipath"
+	broken 12 "Path = veth0,prio=300"
+	bad 12 "invalid Path"
+	broken 7 "[Peer]"
+	echo "[Peer]" >>"$CONF"
+	bad 14 "no PublicKey"
+	broken 2 "Table = no-such-table"
+	bad 2 "unknown routing table"
+	broken 2 "SaveConfig = maybe"
+	bad 2 "neither true nor false"
+}
+
+# undone HOOK: a failing hook; braid up fails, and the host is as before.
+undone() {
+	conf full
+	sed -i "/^\[Interface\]/a $1 = false" "$CONF"
+	if PATH="$BIN:$PATH" hx a timeout 30 "$BRAID" up "$CONF" >>"$STATE/a.log" 2>&1 </dev/null
+	then
+		fail "braid up succeeded with $1 = false"
+	fi
+	wait_for 5 "the daemon's socket to go" hx a test ! -e /var/run/wireguard/wgq0.sock
+	snapshot undone
+	same_as_before undone
+	say "$1 = false: braid up failed and left the host as it was"
+}
+
+case_undo() {
+	undone PostUp
+	undone PreUp
+}
+
+# save TOOL: up, a new peer with wg, down: the file as SaveConfig wrote it, in save.TOOL.
+save() {
+	conf split
+	sed -i '/^\[Interface\]/a SaveConfig = true' "$CONF"
+	tool "$1" up
+	wgh a set wgq0 peer "$(cat "$STATE/c.pub")" allowed-ips 192.0.2.3/32 \
+		endpoint 198.51.100.3:10003
+	tool "$1" down
+	sed -E 's/fe80::[0-9a-f:]+/fe80::(link-local)/' "$CONF" >"$STATE/save.$1"
+}
+
+case_save_config() {
+	save wg-quick
+	save braid
+	diff -u "$STATE/save.wg-quick" "$STATE/save.braid" >"$STATE/diff" ||
+		fail "SaveConfig wrote different files: $(cat "$STATE/diff")"
+	grep -q "$(cat "$STATE/c.pub")" "$STATE/save.braid" || fail "the new peer was not saved"
+	sed 's/^/    /' "$STATE/save.braid"
+}
+
+case_multipath() {
+	conf split
+	sed -i '/^\[Peer\]/a Multipath = failover\nPath = veth0\nMultipathEndpoint = 198.51.100.2:10002' \
+		"$CONF"
+	tool braid up
+	ping_all a 192.0.2.2 3
+	hx a "$BRAID" show wgq0 >"$STATE/show" || fail "braid show failed"
+	sed 's/^/    /' "$STATE/show"
+	grep -q "multipath: failover" "$STATE/show" || fail "braid show has no multipath line"
+	grep -q "path veth0: " "$STATE/show" || fail "braid show has no path on veth0"
+	tool braid down
+}
+
+case_endpoint_name() {
+	conf split
+	sed -i 's/^Endpoint = .*/Endpoint = b.braid.test:10002/' "$CONF"
+	tool braid up
+	[ "$(wgh a show wgq0 endpoints | cut -f 2)" = 203.0.113.2:10002 ] ||
+		fail "b.braid.test was not resolved to 203.0.113.2: $(wgh a show wgq0 endpoints)"
+	ping_ok a 192.0.2.2
+	tool braid down
+}
+
 run_gate "setup: b up, a's default routes via b, a stand-in resolvconf" setup 30
 run_case "split tunnel: braid up == wg-quick up (addresses, auto MTU, routes, psk)" case_split 60
 run_case "full tunnel: braid up == wg-quick up (fwmark, rules, nft, sysctl, DNS)" case_full 60
 run_case "Table = 1234: braid up == wg-quick up" case_table 60
 run_case "Table = off: braid up == wg-quick up" case_off 60
 run_case "PreUp/PostUp/PreDown/PostDown with %i: braid up == wg-quick up" case_hooks 60
+run_case "bad files: refused with the line of the mistake, nothing changed" case_bad_files 120
+run_case "a failing PostUp or PreUp: braid up undoes everything" case_undo 60
+run_case "SaveConfig: down writes the file as wg-quick does, with a peer added by wg" \
+	case_save_config 60
+run_case "Multipath, Path, MultipathEndpoint: a failover peer, shown by braid show" \
+	case_multipath 60
+run_case "Endpoint by name, from /etc/hosts in a's mount namespace" case_endpoint_name 60
 netns_finish
