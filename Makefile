@@ -95,6 +95,7 @@ LINUX := \
 DAEMON := \
 	log.c \
 	multipath.c \
+	resolver.c \
 	uapi.c \
 	uapi_sock.c \
 	privilege.c \
@@ -158,7 +159,8 @@ UNIT_DEPS_test_workers := $(call linux-objs,workers watch)
 UNIT_LAYER_test_sandbox := daemon
 UNIT_DEPS_test_sandbox := $(call daemon-objs,privilege seccomp)
 UNIT_LAYER_test_uapi := daemon
-UNIT_DEPS_test_uapi := $(call daemon-objs,uapi log multipath) $(call linux-objs,uplinks) $(LIB)
+UNIT_DEPS_test_uapi := $(call daemon-objs,uapi log multipath resolver privilege) \
+	$(call linux-objs,uplinks watch) $(LIB)
 UNIT_LAYER_test_multipath := daemon
 UNIT_DEPS_test_multipath := $(UNIT_DEPS_test_uapi)
 # Anything else is a test of the core.

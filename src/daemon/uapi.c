@@ -25,6 +25,7 @@
 
 #include "log.h"
 #include "multipath.h"
+#include "resolver.h"
 #include "uapi.h"
 #include "watch.h"
 
@@ -60,6 +61,8 @@ struct peer_change {
 	uint16_t keepalive;
 	uint8_t preshared_key[BRAID_KEY_LEN];
 	struct braid_endpoint endpoint;
+	bool has_endpoint_name;
+	char endpoint_name[RESOLVER_NAME_LEN];	/* "": forget the name */
 	/* allowed_ip and replace_allowed_ips lines, in order. */
 	struct aip_change *aips;
 	size_t n_aips, cap_aips;
@@ -330,6 +333,7 @@ struct parser {
 	uint8_t own_public_key[BRAID_KEY_LEN];
 	bool has_own_key;
 	bool has_multipath;		/* the braid_ peer keys are served */
+	bool has_names;			/* braid_endpoint_name is served */
 	const char *why;		/* for the log */
 };
 
@@ -508,6 +512,13 @@ static int parse_peer_line(struct parser *p, const struct kv *kv)
 	} else if (key_is(kv, "protocol_version")) {
 		if (!value_is(kv, "1"))
 			return fail(p, -EINVAL, "unsupported protocol_version");
+	} else if (key_is(kv, "braid_endpoint_name")) {
+		if (!p->has_names || (kv->value_len &&
+				      !resolver_name_is_valid(kv->value, kv->value_len)))
+			return fail(p, -EINVAL, "invalid braid_endpoint_name");
+		memcpy(pc->endpoint_name, kv->value, kv->value_len);
+		pc->endpoint_name[kv->value_len] = '\0';
+		pc->has_endpoint_name = true;
 	} else if (kv->key_len > 6 && !memcmp(kv->key, "braid_", 6)) {
 		return parse_multipath_line(p, kv);
 	} else {
@@ -550,7 +561,8 @@ static void set_request_free(struct set_request *req)
 /* body holds the lines after "set=1", without the final empty line. */
 static int parse_set(struct uapi *u, struct set_request *req, const char *body, size_t len)
 {
-	struct parser p = { .req = req, .has_multipath = u->mp != NULL };
+	struct parser p = { .req = req, .has_multipath = u->mp != NULL,
+			    .has_names = u->resolver != NULL };
 	const char *end = body + len, *nl;
 	int line_no = 1, ret = 0;
 
@@ -639,6 +651,21 @@ static int apply_multipath(struct uapi *u, struct braid_peer *peer, uint64_t now
 	return mp_config_apply(u->mp, peer, now);
 }
 
+/*
+ * The name the endpoint was resolved from, to resolve again when the peer
+ * stops answering (resolver.h). An endpoint= without it (wg's) forgets it.
+ */
+static int apply_name(struct uapi *u, uint64_t now, const struct peer_change *pc)
+{
+	if (!u->resolver)
+		return 0;
+	if (pc->has_endpoint_name)
+		return resolver_set_name(u->resolver, pc->public_key, pc->endpoint_name, now);
+	if (pc->has_endpoint)
+		resolver_forget(u->resolver, pc->public_key);
+	return 0;
+}
+
 static int apply_peer(struct uapi *u, uint64_t now, const struct peer_change *pc)
 {
 	struct braid_device *dev = u->dev;
@@ -655,6 +682,8 @@ static int apply_peer(struct uapi *u, uint64_t now, const struct peer_change *pc
 		}
 		if (u->mp)
 			mp_config_forget(u->mp, pc->public_key);
+		if (u->resolver)
+			resolver_forget(u->resolver, pc->public_key);
 		return 0;
 	}
 	if (!peer) {
@@ -669,7 +698,9 @@ static int apply_peer(struct uapi *u, uint64_t now, const struct peer_change *pc
 		braid_peer_set_preshared_key(peer, pc->preshared_key);
 	if (pc->has_endpoint)
 		braid_peer_set_endpoint(peer, &pc->endpoint);
-	ret = apply_aips(peer, pc);
+	ret = apply_name(u, now, pc);
+	if (!ret)
+		ret = apply_aips(peer, pc);
 	if (!ret)
 		ret = apply_multipath(u, peer, now, pc);
 	if (ret)
@@ -731,6 +762,8 @@ static int apply_set(struct uapi *u, uint64_t now, const struct set_request *req
 		braid_device_clear_peers(u->dev);
 		if (u->mp)
 			u->mp->n = 0;
+		if (u->resolver)
+			resolver_forget_all(u->resolver);
 	}
 	for (size_t i = 0; i < req->n_peers; i++) {
 		ret = apply_peer(u, now, &req->peers[i]);
@@ -871,6 +904,21 @@ static void put_multipath(const struct uapi *u, uint64_t now, struct uapi_buf *o
 		put_path(u, now, out, &info[i]);
 }
 
+static void put_name(const struct uapi *u, struct uapi_buf *out, const struct braid_peer *peer)
+{
+	uint8_t key[BRAID_KEY_LEN];
+	const char *name;
+
+	if (!u->resolver)
+		return;
+	braid_peer_get_public_key(peer, key);
+	name = resolver_name_of(u->resolver, key);
+	/* Longer than buf_printf's lines can be: copied as it is. */
+	if (name && buf_reserve(out, strlen(name) + 21)) {
+		out->len += (size_t)sprintf(out->data + out->len, "braid_endpoint_name=%s\n", name);
+	}
+}
+
 static void put_peer(const struct uapi *u, uint64_t now, struct uapi_buf *out,
 		     const struct braid_peer *peer)
 {
@@ -886,6 +934,7 @@ static void put_peer(const struct uapi *u, uint64_t now, struct uapi_buf *out,
 	buf_printf(out, "protocol_version=1\n");
 	if (braid_peer_get_endpoint(peer, &ep))
 		put_endpoint(out, &ep);
+	put_name(u, out, peer);
 	braid_peer_get_stats(peer, &st);
 	buf_printf(out, "last_handshake_time_sec=%llu\n",
 		   (unsigned long long)(st.last_handshake_ns / NSEC_PER_SEC));

@@ -31,7 +31,9 @@ FUZZ_LAYER_receive := core
 FUZZ_DEPS_receive := $(FUZZ_CORE_OBJS)
 FUZZ_LAYER_uapi := daemon
 FUZZ_DEPS_uapi := $(FUZZ_CORE_OBJS) $(FUZZ_DIR)/obj/daemon/uapi.o $(FUZZ_DIR)/obj/daemon/log.o \
-	$(FUZZ_DIR)/obj/daemon/multipath.o $(FUZZ_DIR)/obj/linux/uplinks.o
+	$(FUZZ_DIR)/obj/daemon/multipath.o $(FUZZ_DIR)/obj/linux/uplinks.o \
+	$(FUZZ_DIR)/obj/daemon/resolver.o $(FUZZ_DIR)/obj/daemon/privilege.o \
+	$(FUZZ_DIR)/obj/linux/watch.o
 FUZZ_LAYER_allowedips := core
 FUZZ_DEPS_allowedips := $(FUZZ_DIR)/obj/core/allowedips.o
 FUZZ_LAYER_offload := linux

@@ -36,6 +36,7 @@ run_case "SaveConfig: down writes the file as wg-quick does, with a peer added b
 run_case "Multipath, Path, MultipathEndpoint: a failover peer, shown by braid show" \
 	case_multipath 60
 run_case "Endpoint by name, from /etc/hosts in a's mount namespace" case_endpoint_name 60
+run_case "the name resolved again when the peer stops answering (b moved)" case_reresolve 90
 netns_finish
 fi
 two_hosts
@@ -169,11 +170,11 @@ tool() {
 	local t=$1 op=$2
 	echo "--- $(date +%T.%N) host a: $t $op" >>"$STATE/a.log"
 	if [ "$t" = wg-quick ]; then
-		WG_QUICK_USERSPACE_IMPLEMENTATION="$BRAID" PATH="$BIN:$PATH" \
+		WG_QUICK_USERSPACE_IMPLEMENTATION="$BRAID" PATH="$BIN:$PATH" LOG_LEVEL=verbose \
 			hx a timeout 30 wg-quick "$op" "$CONF" >>"$STATE/a.log" 2>&1 </dev/null
 	else
-		PATH="$BIN:$PATH" hx a timeout 30 "$BRAID" "$op" "$CONF" >>"$STATE/a.log" 2>&1 \
-			</dev/null
+		PATH="$BIN:$PATH" LOG_LEVEL=verbose hx a timeout 30 "$BRAID" "$op" "$CONF" \
+			>>"$STATE/a.log" 2>&1 </dev/null
 	fi || fail "$t $op failed (exit $?); see a.log"
 }
 
@@ -316,6 +317,41 @@ case_endpoint_name() {
 	[ "$(wgh a show wgq0 endpoints | cut -f 2)" = 203.0.113.2:10002 ] ||
 		fail "b.braid.test was not resolved to 203.0.113.2: $(wgh a show wgq0 endpoints)"
 	ping_ok a 192.0.2.2
+	hx a "$BRAID" show wgq0 | grep -q "endpoint: 203.0.113.2:10002 (b.braid.test:10002)" ||
+		fail "braid show does not name the endpoint: $(hx a "$BRAID" show wgq0)"
+	tool braid down
+}
+
+# b moves to 203.0.113.3 and its name follows; a's daemon notices that b no longer answers and
+# resolves the name again (after about RESOLVER_SILENCE_SEC, 20 s, of silence while sending).
+# b could otherwise reach a from 198.51.100.2 and a would simply roam there, so b's datagrams
+# from that address are dropped: b is a server that cannot call its clients (behind NAT).
+case_reresolve() {
+	local t0 i
+	conf split
+	sed -i 's/^Endpoint = .*/Endpoint = b.braid.test:10002/' "$CONF"
+	hx b nft add table ip braidup
+	hx b nft add chain ip braidup out '{ type filter hook output priority 0; }'
+	hx b nft add rule ip braidup out ip saddr 198.51.100.2 udp sport 10002 drop
+	tool braid up
+	ping_ok a 192.0.2.2
+	hx b ip addr del 203.0.113.2/24 dev veth0
+	hx b ip addr add 203.0.113.3/24 dev veth0
+	printf '127.0.0.1 localhost\n203.0.113.3 b.braid.test\n' >"$STATE/hosts.new"
+	cat "$STATE/hosts.new" >"$STATE/hosts"	# in place: the bind mount holds this inode
+	t0=$SECONDS
+	for ((i = 0; i < 60; i++)); do
+		hx a ping -n -q -c 1 -W 1 192.0.2.2 >/dev/null 2>&1 && break
+	done
+	[ "$(wgh a show wgq0 endpoints | cut -f 2)" = 203.0.113.3:10002 ] ||
+		fail "a's endpoint for b is $(wgh a show wgq0 endpoints | cut -f 2) after" \
+			"$((SECONDS - t0)) s, want 203.0.113.3:10002"
+	ping_all a 192.0.2.2 3
+	say "b moved to 203.0.113.3; a resolved b.braid.test again and reached it after" \
+		"$((SECONDS - t0)) s"
+	grep -F "b.braid.test" "$STATE/a.log" | tail -n 3 | cut -c 1-150 | sed 's/^/    /'
+	grep -q "b.braid.test:10002: now at 203.0.113.3:10002" "$STATE/a.log" ||
+		fail "a's daemon did not log the new address of b.braid.test"
 	tool braid down
 }
 
@@ -332,4 +368,5 @@ run_case "SaveConfig: down writes the file as wg-quick does, with a peer added b
 run_case "Multipath, Path, MultipathEndpoint: a failover peer, shown by braid show" \
 	case_multipath 60
 run_case "Endpoint by name, from /etc/hosts in a's mount namespace" case_endpoint_name 60
+run_case "the name resolved again when the peer stops answering (b moved)" case_reresolve 90
 netns_finish
