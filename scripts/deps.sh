@@ -5,7 +5,8 @@ set -e
 
 PACKAGES="make gcc clang libclang-rt-dev clang-tools cppcheck libssl-dev libcmocka-dev \
 	pkg-config iproute2 iputils-ping \
-	wireguard-tools wireguard-go iperf3 nftables procps psmisc coreutils python3 valgrind"
+	wireguard-tools wireguard-go iperf3 nftables procps psmisc coreutils python3 valgrind \
+	python3-prometheus-client man-db groff-base"
 
 missing=""
 for p in $PACKAGES; do

@@ -35,6 +35,8 @@ run_case "SaveConfig: down writes the file as wg-quick does, with a peer added b
 	case_save_config 60
 run_case "Multipath, Path, MultipathEndpoint: a failover peer, shown by braid show" \
 	case_multipath 60
+run_case "braid show dump (wg's lines, then braid's) and metrics (a real parser)" \
+	case_dump_metrics 60
 run_case "Endpoint by name, from /etc/hosts in a's mount namespace" case_endpoint_name 60
 run_case "the name resolved again when the peer stops answering (b moved)" case_reresolve 90
 netns_finish
@@ -310,6 +312,38 @@ case_multipath() {
 	tool braid down
 }
 
+# braid show dump: wg show dump's lines first, then braid's; metrics: valid for the reference
+# parser, with every family braid(8) lists.
+case_dump_metrics() {
+	local want got
+	conf split
+	sed -i '/^\[Peer\]/a Multipath = failover\nPath = veth0' "$CONF"
+	tool braid up
+	ping_all a 192.0.2.2 3
+	want=$(wgh a show wgq0 dump | cut -f 1-4,8)
+	got=$(hx a "$BRAID" show wgq0 dump | grep -v '^braid-' | cut -f 1-4,8)
+	[ "$want" = "$got" ] || fail "braid show dump differs from wg show dump: $want // $got"
+	hx a "$BRAID" show wgq0 dump | grep '^braid-' >"$STATE/dump.braid"
+	grep -q "^braid-peer	$(pub b)	failover	" "$STATE/dump.braid" ||
+		fail "no braid-peer line: $(cat "$STATE/dump.braid")"
+	grep -qF "braid-path	$(pub b)	veth0	198.51.100.1	203.0.113.2:10002	active	" \
+		"$STATE/dump.braid" || fail "no braid-path line: $(cat "$STATE/dump.braid")"
+	[ "$(grep -c '^braid-counter	drop_' "$STATE/dump.braid")" -ge 20 ] ||
+		fail "not every drop counter in the dump"
+	sed 's/^/    /' "$STATE/dump.braid" | head -n 6
+	hx a "$BRAID" show all metrics >"$STATE/metrics" || fail "braid show all metrics failed"
+	"$PY" "$NETNS_DIR/promcheck.py" braid_interface_info braid_peer_receive_bytes \
+		braid_peer_transmit_bytes braid_peer_last_handshake_age_seconds \
+		braid_peer_last_handshake_timestamp_seconds braid_path_state braid_path_rtt_seconds \
+		braid_path_transmit_bytes braid_path_receive_bytes braid_drops \
+		braid_cookie_replies_sent braid_handshakes_under_load <"$STATE/metrics" \
+		>"$STATE/promcheck" || fail "$(cat "$STATE/promcheck")"
+	sed 's/^/    /' "$STATE/promcheck"
+	grep -q '^braid_path_state{.*path="veth0".*state="active"} 1$' "$STATE/metrics" ||
+		fail "the active path is not in the metrics"
+	tool braid down
+}
+
 case_endpoint_name() {
 	conf split
 	sed -i 's/^Endpoint = .*/Endpoint = b.braid.test:10002/' "$CONF"
@@ -367,6 +401,8 @@ run_case "SaveConfig: down writes the file as wg-quick does, with a peer added b
 	case_save_config 60
 run_case "Multipath, Path, MultipathEndpoint: a failover peer, shown by braid show" \
 	case_multipath 60
+run_case "braid show dump (wg's lines, then braid's) and metrics (a real parser)" \
+	case_dump_metrics 60
 run_case "Endpoint by name, from /etc/hosts in a's mount namespace" case_endpoint_name 60
 run_case "the name resolved again when the peer stops answering (b moved)" case_reresolve 90
 netns_finish
