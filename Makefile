@@ -161,6 +161,10 @@ UNIT_DEPS_test_sandbox := $(call daemon-objs,privilege seccomp)
 UNIT_LAYER_test_uapi := daemon
 UNIT_DEPS_test_uapi := $(call daemon-objs,uapi log multipath resolver privilege) \
 	$(call linux-objs,uplinks watch) $(LIB)
+UNIT_LAYER_test_conf := daemon
+UNIT_DEPS_test_conf := $(call daemon-objs,conf setconf uapi_client devinfo) $(UNIT_DEPS_test_uapi)
+UNIT_LAYER_test_show := daemon
+UNIT_DEPS_test_show := $(call daemon-objs,show devinfo uapi_client) $(LIB)
 UNIT_LAYER_test_multipath := daemon
 UNIT_DEPS_test_multipath := $(UNIT_DEPS_test_uapi)
 # Anything else is a test of the core.
