@@ -137,6 +137,20 @@ lib: $(LIB)
 $(LIB): $(call core-objs,$(CORE))
 	$(call quiet,AR) $(AR) rcs $@ $^
 
+# Every object, with the include path of its layer (the first directory under src/).
+layer = $(firstword $(subst /, ,$*))
+$(BUILD)/%.o: src/%.c
+	@mkdir -p $(@D)
+	$(call quiet,CC) $(CC) $(CPPFLAGS) $(INCLUDES_$(layer)) $(CFLAGS) -c -o $@ $<
+
+$(BRAID): $(call daemon-objs,$(DAEMON)) $(call linux-objs,$(LINUX)) $(LIB)
+	$(call quiet,LD) $(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(LDLIBS)
+
+# A program built from one source file ($<), linked with the objects and archives among its
+# prerequisites; $1 is its include path, $2 what it links besides them.
+build-program = $(call quiet,CC) $(CC) $(CPPFLAGS) $1 $(CFLAGS) $(LDFLAGS) -o $@ $< \
+	$(filter %.o %.a,$^) $2 $(LDLIBS)
+
 # libbraid.so: the core again, compiled position-independent into a separate object set (the
 # static build and the daemon keep their faster non-PIC objects), linked with a version script
 # that exports only braid_* (dist/libbraid.map). SOVERSION changes when the ABI breaks.
@@ -314,6 +328,16 @@ uninstall:
 # completion, and that uninstall leaves nothing.
 install-check: $(BRAID) $(LIB) shared
 	$(Q)./tests/install/check.sh $(BUILD)
+
+# Debian packages from a copy of the tree, then lintian (scripts/deb.sh; about 1.5 minutes
+# here, the unit tests included); deb-check installs them on this machine, builds and runs
+# examples/handshake.c through pkg-config, and purges them again (tests/deb/check.sh, root).
+deb:
+	$(Q)./scripts/deps.sh deb
+	$(Q)./scripts/deb.sh $(abspath $(BUILD))/deb
+
+deb-check: deb
+	$(Q)./tests/deb/check.sh $(abspath $(BUILD))/deb
 
 # Benchmarks, side by side with the reference in one run (root, ~10 min; not part of check):
 # per-packet crypto against direct OpenSSL calls, then braid vs wireguard-go vs the bare veth
