@@ -20,6 +20,9 @@
 
 enum { CONF_FILE_MAX = 1 << 20 };
 
+/* Between the items of wg-quick's list values (Address, DNS): commas and spaces. */
+#define SEPARATORS ", \t"
+
 enum section { SECTION_NONE, SECTION_INTERFACE, SECTION_PEER };
 
 struct parser {
@@ -234,7 +237,8 @@ static int parse_addresses(struct parser *p, const char *value)
 
 	if (!copy)
 		return fail(p, "out of memory");
-	for (tok = strtok_r(copy, ", \t", &save); tok && !ret; tok = strtok_r(NULL, ", \t", &save)) {
+	for (tok = strtok_r(copy, SEPARATORS, &save); tok && !ret;
+	     tok = strtok_r(NULL, SEPARATORS, &save)) {
 		char shown[64];
 
 		snprintf(shown, sizeof(shown), "%s", tok);
@@ -247,7 +251,7 @@ static int parse_addresses(struct parser *p, const char *value)
 	return ret;
 }
 
-/* Servers (IPv4 dotted digits, or anything with a ':') and search domains, as wg-quick tells them. */
+/* Servers (IPv4 dotted digits, or anything with a ':') and search domains, as wg-quick does. */
 static int parse_dns(struct parser *p, const char *value)
 {
 	char *copy = strdup(value), *tok, *save = NULL;
@@ -256,7 +260,8 @@ static int parse_dns(struct parser *p, const char *value)
 
 	if (!copy)
 		return fail(p, "out of memory");
-	for (tok = strtok_r(copy, ", \t", &save); tok && !ret; tok = strtok_r(NULL, ", \t", &save)) {
+	for (tok = strtok_r(copy, SEPARATORS, &save); tok && !ret;
+	     tok = strtok_r(NULL, SEPARATORS, &save)) {
 		bool v4 = strspn(tok, "0123456789.") == strlen(tok), v6 = strchr(tok, ':');
 
 		if ((v4 || v6) && inet_pton(v6 ? AF_INET6 : AF_INET, tok, addr) != 1)
@@ -371,7 +376,8 @@ static int interface_key(struct parser *p, const char *key, const char *value, c
 	}
 	if (!strcasecmp(key, "ListenPort")) {
 		if (!parse_number(packed, 65535, &n))
-			return fail(p, "ListenPort `%.64s' is not a number from 0 to 65535", packed);
+			return fail(p, "ListenPort `%.64s' is not a number from 0 to 65535",
+				    packed);
 		c->has_listen_port = true;
 		c->listen_port = (uint16_t)n;
 		return 0;
@@ -444,7 +450,8 @@ static int parse_path(struct parser *p, struct conf_peer *peer, const char *valu
 static int parse_extra_endpoint(struct parser *p, struct conf_peer *peer, const char *value)
 {
 	if (peer->n_extra == BRAID_MAX_PATHS)
-		return fail(p, "more than %d MultipathEndpoint lines for one peer", BRAID_MAX_PATHS);
+		return fail(p, "more than %d MultipathEndpoint lines for one peer",
+			    BRAID_MAX_PATHS);
 	if (strlen(value) >= CONF_ENDPOINT_LEN || !endpoint_is_valid(value))
 		return fail(p, "MultipathEndpoint `%.64s' is not HOST:PORT", value);
 	peer->extra_lines[peer->n_extra] = p->line;

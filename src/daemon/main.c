@@ -47,7 +47,8 @@ static void usage(FILE *f, const char *prog)
 		   "  BRAID_OFFLOADS=0             no TUN or UDP offloads (vnet_hdr,\n"
 		   "                               UDP_SEGMENT, UDP_GRO): for comparisons,\n"
 		   "                               and to test the paths of kernels without them\n",
-		prog, prog, prog, prog, prog, SANDBOX_DEFAULT_USER, LOOP_MAX_WORKERS, LOOP_DEFAULT_WORKERS);
+		prog, prog, prog, prog, prog, SANDBOX_DEFAULT_USER, LOOP_MAX_WORKERS,
+		LOOP_DEFAULT_WORKERS);
 }
 
 /* Unset or "1": on; "0": off; anything else is a mistake, and the safe side is on. */

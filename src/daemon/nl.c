@@ -205,10 +205,12 @@ static int read_until(struct nl_sock *s, uint32_t last_seq, nl_msg_fn *fn, void 
 
 		if (n <= 0)
 			return first_err ? first_err : n ? (int)n : -ETIMEDOUT;
-		for (nh = &u.align, left = (size_t)n; NLMSG_OK(nh, left); nh = NLMSG_NEXT(nh, left)) {
+		for (nh = &u.align, left = (size_t)n; NLMSG_OK(nh, left);
+		     nh = NLMSG_NEXT(nh, left)) {
 			if (nh->nlmsg_type == NLMSG_ERROR) {
 				const struct nlmsgerr *e = NLMSG_DATA(nh);
-				int err = nh->nlmsg_len >= NLMSG_LENGTH(sizeof(*e)) ? e->error : -EPROTO;
+				int err = nh->nlmsg_len >= NLMSG_LENGTH(sizeof(*e)) ?
+					  e->error : -EPROTO;
 
 				if (err && !first_err)
 					first_err = err;

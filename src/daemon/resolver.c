@@ -219,7 +219,8 @@ int resolver_set_name(struct resolver *r, const uint8_t key[BRAID_KEY_LEN], cons
 		}
 		e = &r->names[r->n++];
 	}
-	*e = (struct resolver_name){ .heard_ns = now, .retry_ns = RESOLVER_RETRY_SEC * NSEC_PER_SEC };
+	*e = (struct resolver_name){ .heard_ns = now,
+				     .retry_ns = RESOLVER_RETRY_SEC * NSEC_PER_SEC };
 	memcpy(e->public_key, key, BRAID_KEY_LEN);
 	snprintf(e->name, sizeof(e->name), "%s", name);
 	if (r->dev) {
@@ -364,7 +365,8 @@ static void on_answer(struct watch *w, uint32_t events)
 				take(r, &r->names[i], space + 1, watch_now());
 	}
 	if (n == 0) {
-		log_error("resolver: the resolver process is gone; endpoint names stay as resolved");
+		log_error("resolver: the resolver process is gone; endpoint names stay as "
+			  "resolved");
 		close(w->fd);
 		w->fd = -1;
 	}

@@ -67,10 +67,10 @@ struct resolver_name {
 };
 
 struct resolver {
-	struct watch w;			/* our end of the socketpair; fd -1 without a resolver */
+	struct watch w;			/* our end of the socketpair; fd -1: no resolver */
 	pid_t pid;
 	struct braid_device *dev;
-	void (*changed)(void *ctx);	/* after the device was called (loop_after_device_call) */
+	void (*changed)(void *ctx);	/* after a call into the device */
 	void *ctx;
 	struct resolver_name *names;
 	size_t n, cap;

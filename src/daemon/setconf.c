@@ -203,8 +203,10 @@ static void save_interface(FILE *f, const struct conf *c, const struct dev_info 
 		devinfo_format_prefix(text, sizeof(text), &addrs[i]);
 		fprintf(f, "Address = %s\n", text);
 	}
-	for (size_t i = 0; i < c->dns.n || i < c->dns_search.n; i++)
-		fprintf(f, "DNS = %s\n", i < c->dns.n ? c->dns.item[i] : c->dns_search.item[i - c->dns.n]);
+	for (size_t i = 0; i < c->dns.n; i++)
+		fprintf(f, "DNS = %s\n", c->dns.item[i]);
+	for (size_t i = 0; i < c->dns_search.n; i++)
+		fprintf(f, "DNS = %s\n", c->dns_search.item[i]);
 	if (mtu)
 		fprintf(f, "MTU = %u\n", mtu);
 	if (c->table == CONF_TABLE_OFF)

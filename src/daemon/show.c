@@ -420,6 +420,41 @@ static void path_labels(FILE *f, const char *name, const char *ifname, const cha
 
 enum path_metric { P_STATE, P_RTT, P_TX, P_RX, P_LAST_RX };
 
+/* One path's sample (samples, for the state) of one metric. */
+static void path_sample(FILE *f, enum path_metric which, const char *ifn, const char *key,
+			const struct dev_path *t)
+{
+	switch (which) {
+	case P_STATE:
+		for (size_t s = 0; s < sizeof(path_states) / sizeof(*path_states); s++) {
+			path_labels(f, "braid_path_state", ifn, key, t);
+			label(f, "state", path_states[s], false);
+			fprintf(f, "} %d\n", !strcmp(t->state, path_states[s]));
+		}
+		break;
+	case P_RTT:
+		if (!t->rtt_us)
+			break;
+		path_labels(f, "braid_path_rtt_seconds", ifn, key, t);
+		fprintf(f, "} %.6f\n", (double)t->rtt_us / 1e6);
+		break;
+	case P_TX:
+		path_labels(f, "braid_path_transmit_bytes_total", ifn, key, t);
+		fprintf(f, "} %" PRIu64 "\n", t->tx_bytes);
+		break;
+	case P_RX:
+		path_labels(f, "braid_path_receive_bytes_total", ifn, key, t);
+		fprintf(f, "} %" PRIu64 "\n", t->rx_bytes);
+		break;
+	case P_LAST_RX:
+		if (!t->has_last_rx)
+			break;
+		path_labels(f, "braid_path_last_receive_age_seconds", ifn, key, t);
+		fprintf(f, "} %.3f\n", (double)t->last_rx_ms / 1e3);
+		break;
+	}
+}
+
 static void path_metric(const struct metrics *m, enum path_metric which)
 {
 	char b64[45];
@@ -429,41 +464,8 @@ static void path_metric(const struct metrics *m, enum path_metric which)
 			const struct dev_peer *p = &m->devs[i].peers[j];
 
 			key_b64(b64, p->public_key);
-			for (unsigned int k = 0; k < p->n_paths; k++) {
-				const struct dev_path *t = &p->paths[k];
-				const char *ifn = m->ifnames[i];
-
-				switch (which) {
-				case P_STATE:
-					for (size_t s = 0; s < 5; s++) {
-						path_labels(m->f, "braid_path_state", ifn, b64, t);
-						label(m->f, "state", path_states[s], false);
-						fprintf(m->f, "} %d\n", !strcmp(t->state, path_states[s]));
-					}
-					break;
-				case P_RTT:
-					if (!t->rtt_us)
-						break;
-					path_labels(m->f, "braid_path_rtt_seconds", ifn, b64, t);
-					fprintf(m->f, "} %.6f\n", (double)t->rtt_us / 1e6);
-					break;
-				case P_TX:
-					path_labels(m->f, "braid_path_transmit_bytes_total", ifn, b64, t);
-					fprintf(m->f, "} %" PRIu64 "\n", t->tx_bytes);
-					break;
-				case P_RX:
-					path_labels(m->f, "braid_path_receive_bytes_total", ifn, b64, t);
-					fprintf(m->f, "} %" PRIu64 "\n", t->rx_bytes);
-					break;
-				case P_LAST_RX:
-					if (!t->has_last_rx)
-						break;
-					path_labels(m->f, "braid_path_last_receive_age_seconds", ifn,
-						    b64, t);
-					fprintf(m->f, "} %.3f\n", (double)t->last_rx_ms / 1e3);
-					break;
-				}
-			}
+			for (unsigned int k = 0; k < p->n_paths; k++)
+				path_sample(m->f, which, m->ifnames[i], b64, &p->paths[k]);
 		}
 	}
 }
@@ -507,7 +509,8 @@ static void device_metrics(const struct metrics *m)
 	for (size_t i = 0; i < m->n; i++) {
 		fprintf(m->f, "braid_handshakes_under_load_total{");
 		label(m->f, "interface", m->ifnames[i], true);
-		fprintf(m->f, "} %" PRIu64 "\n", counter_value(&m->devs[i], "handshakes_under_load"));
+		fprintf(m->f, "} %" PRIu64 "\n",
+			counter_value(&m->devs[i], "handshakes_under_load"));
 	}
 }
 

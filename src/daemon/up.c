@@ -389,7 +389,7 @@ static bool endpoint_addr(const char *endpoint, struct prefix *p)
 	return inet_pton(p->family, host, p->addr) == 1;
 }
 
-/* wg-quick's MTU: the largest towards any endpoint, else the default route's, else 1500; less 80. */
+/* wg-quick's MTU: the largest towards an endpoint, else the default route's, else 1500; less 80. */
 static unsigned int auto_mtu(struct up *u, const struct dev_info *d)
 {
 	unsigned int best = 0, mtu;
@@ -570,22 +570,26 @@ static bool has_default_route(const struct dev_info *d)
 	return false;
 }
 
+static void delete_rules(struct up *u, int family, uint32_t mark)
+{
+	unsigned int n = 0;
+	int ret = host_rules_delete(&u->nl, family, mark, true, &n);
+
+	if (n)
+		say("ip %s rule delete table %u (and suppress_prefixlength 0): %u rules%s",
+		    fam(family), mark, n, ret ? " (failed)" : "");
+}
+
 /* wg-quick's del_if: the rules of a full tunnel, then the interface. */
 static void delete_interface(struct up *u)
 {
 	struct dev_info d;
-	unsigned int n;
 	int ret;
 
 	if (u->c->table == CONF_TABLE_AUTO && !devinfo_get(&d, u->ifname)) {
 		if (d.fwmark && has_default_route(&d)) {
-			for (int family = AF_INET; family; family = family == AF_INET ? AF_INET6 : 0) {
-				ret = host_rules_delete(&u->nl, family, d.fwmark, true, &n);
-				if (n)
-					say("ip %s rule delete table %u (and suppress_prefixlength 0): "
-					    "%u rules%s", fam(family), d.fwmark, n,
-					    ret ? " (failed)" : "");
-			}
+			delete_rules(u, AF_INET, d.fwmark);
+			delete_rules(u, AF_INET6, d.fwmark);
 		}
 		devinfo_free(&d);
 	}
