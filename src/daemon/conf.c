@@ -200,7 +200,7 @@ int conf_split_endpoint(const char *endpoint, char *host, size_t host_len, char 
 		return -EINVAL;
 	memcpy(host, h, hl);
 	host[hl] = '\0';
-	strcpy(port, colon + 1);
+	snprintf(port, port_len, "%s", colon + 1);
 	return 0;
 }
 
@@ -291,7 +291,7 @@ static int parse_table(struct parser *p, const char *value)
 			if (!isalnum((unsigned char)*s) && !strchr("_-.", *s))
 				return fail(p, "invalid Table `%.64s'", value);
 		c->table = CONF_TABLE_SET;
-		strcpy(c->table_name, value);
+		snprintf(c->table_name, sizeof(c->table_name), "%s", value);
 	}
 	return 0;
 }
@@ -443,7 +443,7 @@ static int parse_path(struct parser *p, struct conf_peer *peer, const char *valu
 	if (strlen(value) >= CONF_PATH_LEN || !mp_spec_parse(&spec, value, strlen(value)))
 		return fail(p, "invalid Path `%.64s' (an interface, a local address or auto, "
 			    "with ,prio=N ,endpoint=IP:PORT ,exclude=A+B)", value);
-	strcpy(peer->paths[peer->n_paths++], value);
+	snprintf(peer->paths[peer->n_paths++], CONF_PATH_LEN, "%s", value);
 	return 0;
 }
 
@@ -455,7 +455,7 @@ static int parse_extra_endpoint(struct parser *p, struct conf_peer *peer, const 
 	if (strlen(value) >= CONF_ENDPOINT_LEN || !endpoint_is_valid(value))
 		return fail(p, "MultipathEndpoint `%.64s' is not HOST:PORT", value);
 	peer->extra_lines[peer->n_extra] = p->line;
-	strcpy(peer->extra_endpoints[peer->n_extra++], value);
+	snprintf(peer->extra_endpoints[peer->n_extra++], CONF_ENDPOINT_LEN, "%s", value);
 	return 0;
 }
 
@@ -478,7 +478,7 @@ static int peer_key(struct parser *p, const char *key, const char *packed)
 			return fail(p, "Endpoint `%.64s' is not HOST:PORT", packed);
 		peer->has_endpoint = true;
 		peer->endpoint_line = p->line;
-		strcpy(peer->endpoint, packed);
+		snprintf(peer->endpoint, sizeof(peer->endpoint), "%s", packed);
 		return 0;
 	}
 	if (!strcasecmp(key, "AllowedIPs"))
@@ -638,7 +638,7 @@ static int find_file(const char *arg, char *path, size_t path_len, char ifname[I
 		for (size_t i = 0; i < 2; i++) {
 			snprintf(path, path_len, "%s/%s.conf", dirs[i], arg);
 			if (stat(path, &st) == 0) {
-				strcpy(ifname, arg);
+				snprintf(ifname, IF_NAMESIZE, "%s", arg);
 				return 0;
 			}
 		}
@@ -686,7 +686,7 @@ int conf_load(struct conf *c, const char *arg, struct conf_error *err)
 	free(text);
 	if (ret)
 		return ret;
-	strcpy(c->ifname, ifname);
+	snprintf(c->ifname, sizeof(c->ifname), "%s", ifname);
 	real = realpath(path, NULL);
 	c->path = real ? real : strdup(path);
 	return 0;

@@ -195,7 +195,7 @@ static int read_until(struct nl_sock *s, uint32_t last_seq, nl_msg_fn *fn, void 
 	union {
 		char buf[32768];
 		struct nlmsghdr align;
-	} u;
+	} u = { 0 };
 	int first_err = 0, stop = 0;
 
 	for (;;) {

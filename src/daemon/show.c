@@ -574,12 +574,16 @@ enum view { VIEW_PRETTY, VIEW_DUMP, VIEW_METRICS };
 
 static int show_targets(char *names, size_t n, enum view view, bool all)
 {
-	const char **ifnames = calloc(n ? n : 1, sizeof(*ifnames));
-	struct dev_info *devs = calloc(n ? n : 1, sizeof(*devs));
+	const char **ifnames;
+	struct dev_info *devs;
 	size_t ok = 0;
 	int ret = 0, err;
 	char *name = names;
 
+	if (!names)
+		n = 0;
+	ifnames = calloc(n ? n : 1, sizeof(*ifnames));
+	devs = calloc(n ? n : 1, sizeof(*devs));
 	if (!ifnames || !devs) {
 		free(ifnames);
 		free(devs);

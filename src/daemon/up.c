@@ -767,7 +767,7 @@ static int load_for_down(struct conf *c, const char *arg)
 
 	if (ret == -ENOENT && conf_is_ifname(arg)) {
 		memset(c, 0, sizeof(*c));
-		strcpy(c->ifname, arg);
+		snprintf(c->ifname, sizeof(c->ifname), "%s", arg);
 		return 0;
 	}
 	if (ret)
