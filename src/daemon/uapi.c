@@ -41,6 +41,7 @@
 
 #include "log.h"
 #include "multipath.h"
+#include "resolver.h"
 #include "spool.h"
 #include "uapi.h"
 #include "uapi_get.h"
@@ -79,6 +80,7 @@ enum item_tag {
 	ITEM_REMOVE6,
 	ITEM_CLEAR,		/* replace_allowed_ips=true */
 	ITEM_PSK,		/* 32 key bytes */
+	ITEM_NAME,		/* braid_endpoint_name: length (2 bytes), the name, a NUL */
 };
 
 enum section_flag {
@@ -86,6 +88,7 @@ enum section_flag {
 	SECTION_UPDATE_ONLY = 1 << 1,
 	SECTION_ENDPOINT = 1 << 2,
 	SECTION_KEEPALIVE = 1 << 3,
+	SECTION_NAME = 1 << 4,		/* a braid_endpoint_name item */
 };
 
 union inet_addr {
@@ -166,14 +169,14 @@ static bool buf_reserve(struct uapi_buf *buf, size_t more)
 
 void uapi_buf_printf(struct uapi_buf *buf, const char *fmt, ...)
 {
-	char line[256];
+	char line[512];
 	va_list ap;
 	int n;
 
 	va_start(ap, fmt);
 	n = vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	/* Every line we format is far shorter than the buffer. */
+	/* Every line we format is shorter: a path's, an endpoint name's (< 300). */
 	if (n > 0 && (size_t)n < sizeof(line) && buf_reserve(buf, n)) {
 		memcpy(buf->data + buf->len, line, n);
 		buf->len += n;
@@ -371,9 +374,9 @@ static bool parse_allowed_ip(struct aip_change *c, const struct kv *kv)
 
 /* ---- The parsed form of a set ---- */
 
-static size_t item_len(uint8_t tag)
+static size_t item_len(const uint8_t *item)
 {
-	switch (tag) {
+	switch (item[0]) {
 	case ITEM_ADD4:
 	case ITEM_REMOVE4:
 		return 2 + 4;
@@ -382,6 +385,8 @@ static size_t item_len(uint8_t tag)
 		return 2 + 16;
 	case ITEM_PSK:
 		return 1 + BRAID_KEY_LEN;
+	case ITEM_NAME:
+		return 4 + (item[1] | (size_t)item[2] << 8);
 	default:
 		return 1;
 	}
@@ -414,7 +419,7 @@ static const uint8_t *next_item(const struct set_form *form, struct spool_pos *p
 {
 	const uint8_t *item = spool_peek(&form->spool, pos, 1);
 
-	spool_skip(pos, item_len(item[0]));
+	spool_skip(pos, item_len(item));
 	return item;
 }
 
@@ -432,6 +437,7 @@ struct parser {
 	struct section *section;	/* the current one; NULL in the device part */
 	uint8_t *psk;			/* its ITEM_PSK: a later preshared_key rewrites it */
 	bool has_multipath;		/* the braid_ peer keys are served */
+	bool has_names;			/* braid_endpoint_name is served */
 	const char *why;		/* for the log */
 };
 
@@ -550,6 +556,23 @@ static int set_psk(struct parser *p, const struct kv *kv)
 	return ret;
 }
 
+/* braid_endpoint_name: the name the endpoint was resolved from ("" forgets it). */
+static int set_name(struct parser *p, const struct kv *kv)
+{
+	uint8_t data[2 + RESOLVER_NAME_LEN];
+	size_t len = kv->value_len;
+
+	if (!p->has_names || len >= RESOLVER_NAME_LEN ||
+	    (len && !resolver_name_is_valid(kv->value, len)))
+		return fail(p, -EINVAL, "invalid braid_endpoint_name");
+	data[0] = len & 0xff;
+	data[1] = len >> 8;
+	memcpy(data + 2, kv->value, len);
+	data[2 + len] = '\0';
+	p->section->flags |= SECTION_NAME;
+	return add_item(p, ITEM_NAME, data, 3 + len);
+}
+
 /* braid's own peer keys (multipath); a client that sends them knows they are ours. */
 static int parse_multipath_line(struct parser *p, const struct kv *kv)
 {
@@ -637,6 +660,8 @@ static int parse_peer_line(struct parser *p, const struct kv *kv)
 	} else if (key_is(kv, "protocol_version")) {
 		if (!value_is(kv, "1"))
 			return fail(p, -EINVAL, "unsupported protocol_version");
+	} else if (key_is(kv, "braid_endpoint_name")) {
+		return set_name(p, kv);
 	} else if (kv->key_len > 6 && !memcmp(kv->key, "braid_", 6)) {
 		return parse_multipath_line(p, kv);
 	} else {
@@ -808,9 +833,14 @@ static int count_section(struct commit *c, struct uapi *u, const struct set_form
 	return 0;
 }
 
-/* The items in order; the first failure stops them (and the set). */
-static int apply_items(struct braid_peer *peer, const struct set_form *form,
-		       struct spool_pos *pos, const struct section *sec)
+/*
+ * The items in order; the first failure stops them (and the set). An
+ * endpoint name goes to the resolver, to look up again when the peer stops
+ * answering (resolver.h).
+ */
+static int apply_items(struct uapi *u, uint64_t now, struct braid_peer *peer,
+		       const struct set_form *form, struct spool_pos *pos,
+		       const struct section *sec)
 {
 	const uint8_t *item;
 	int ret;
@@ -820,6 +850,12 @@ static int apply_items(struct braid_peer *peer, const struct set_form *form,
 		switch (item[0]) {
 		case ITEM_PSK:
 			braid_peer_set_preshared_key(peer, item + 1);
+			break;
+		case ITEM_NAME:
+			ret = resolver_set_name(u->resolver, sec->public_key,
+						(const char *)item + 3, now);
+			if (ret)
+				return ret;
 			break;
 		case ITEM_CLEAR:
 			braid_peer_clear_allowed_ips(peer);
@@ -896,6 +932,8 @@ static int apply_section(struct commit *c, struct uapi *u, uint64_t now,
 			}
 			if (u->mp)
 				mp_config_forget(u->mp, sec->public_key);
+			if (u->resolver)
+				resolver_forget(u->resolver, sec->public_key);
 		}
 		return 0;
 	}
@@ -910,8 +948,11 @@ static int apply_section(struct commit *c, struct uapi *u, uint64_t now,
 		memset(&ep, 0, sizeof(ep));
 		memcpy(&ep.addr, &sec->endpoint, sizeof(sec->endpoint));
 		braid_peer_set_endpoint(peer, &ep);
+		/* wg's endpoint= alone: the user chose an address, not a name. */
+		if (u->resolver && !(sec->flags & SECTION_NAME))
+			resolver_forget(u->resolver, sec->public_key);
 	}
-	ret = apply_items(peer, form, &c->pos, sec);
+	ret = apply_items(u, now, peer, form, &c->pos, sec);
 	if (!ret)
 		ret = apply_multipath(u, peer, now, sec);
 	if (ret)
@@ -973,6 +1014,8 @@ static void commit_clear(struct uapi *u, size_t *budget)
 		braid_peer_free(peer);
 	if (*budget && u->mp)
 		mp_config_clear(u->mp);
+	if (*budget && u->resolver)
+		resolver_forget_all(u->resolver);
 }
 
 static int commit_peers(struct commit *c, struct uapi *u, uint64_t now,
@@ -1110,7 +1153,8 @@ static void begin_operation(struct uapi_session *s, const char *line, size_t len
 	s->line_no = 1;
 	if (line_is(line, len, "set=1")) {
 		memset(&s->form, 0, sizeof(s->form));
-		s->parser = (struct parser){ .form = &s->form, .has_multipath = s->u->mp != NULL };
+		s->parser = (struct parser){ .form = &s->form, .has_multipath = s->u->mp != NULL,
+					    .has_names = s->u->resolver != NULL };
 		s->phase = PHASE_SET;
 	} else if (line_is(line, len, "get=1")) {
 		s->phase = PHASE_GET;

@@ -47,12 +47,14 @@ struct uapi_host_ops {
 };
 
 struct mp_config;
+struct resolver;
 
 struct uapi {
 	struct braid_device *dev;
 	const struct uapi_host_ops *host;
 	void *host_ctx;
 	struct mp_config *mp;		/* multipath specs; NULL: the braid_path keys are refused */
+	struct resolver *resolver;	/* endpoint names; NULL: braid_endpoint_name is refused */
 };
 
 /* A growing reply buffer; failed is set (and the text dropped) when memory runs out. */

@@ -13,6 +13,7 @@
 
 #include "log.h"
 #include "multipath.h"
+#include "resolver.h"
 #include "uapi_get.h"
 #include "watch.h"
 
@@ -140,6 +141,19 @@ static void put_multipath(const struct uapi *u, uint64_t now, struct uapi_buf *o
 				(unsigned long long)rs.bound_us);
 }
 
+static void put_name(const struct uapi *u, struct uapi_buf *out, const struct braid_peer *peer)
+{
+	uint8_t key[BRAID_KEY_LEN];
+	const char *name;
+
+	if (!u->resolver)
+		return;
+	braid_peer_get_public_key(peer, key);
+	name = resolver_name_of(u->resolver, key);
+	if (name)
+		uapi_buf_printf(out, "braid_endpoint_name=%s\n", name);
+}
+
 static void put_peer(const struct uapi *u, uint64_t now, struct uapi_buf *out,
 		     const struct braid_peer *peer)
 {
@@ -155,6 +169,7 @@ static void put_peer(const struct uapi *u, uint64_t now, struct uapi_buf *out,
 	uapi_buf_printf(out, "protocol_version=1\n");
 	if (braid_peer_get_endpoint(peer, &ep))
 		put_endpoint(out, &ep);
+	put_name(u, out, peer);
 	braid_peer_get_stats(peer, &st);
 	uapi_buf_printf(out, "last_handshake_time_sec=%llu\n",
 		   (unsigned long long)(st.last_handshake_ns / NSEC_PER_SEC));

@@ -29,6 +29,7 @@
 #include "braid.h"
 #include "log.h"
 #include "multipath.h"
+#include "resolver.h"
 #include "uapi.h"
 
 #define NOW (42ULL * 1000000000ULL)
@@ -120,6 +121,7 @@ struct instance {
 	struct uapi u;
 	struct mp_config mp;
 	struct uplinks uplinks;		/* none */
+	struct resolver names;		/* braid_endpoint_name, without a resolver process */
 };
 
 static void instance_init(struct instance *in, bool fail)
@@ -135,6 +137,8 @@ static void instance_init(struct instance *in, bool fail)
 	in->mp.route_fd = -1;
 	in->mp.uplinks = &in->uplinks;
 	in->u.mp = &in->mp;
+	in->names.w.fd = -1;
+	in->u.resolver = &in->names;
 }
 
 /*
@@ -246,6 +250,7 @@ static void check_round_trip(struct instance *in)
 	}
 	braid_device_free(fresh.u.dev);
 	mp_config_free(&fresh.mp);
+	resolver_stop(&fresh.names);
 	uapi_buf_free(&out1);
 	uapi_buf_free(&out2);
 	uapi_buf_free(&reply);
@@ -357,5 +362,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_round_trip(&in);
 	braid_device_free(in.u.dev);
 	mp_config_free(&in.mp);
+	resolver_stop(&in.names);
 	return 0;
 }

@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "log.h"
+#include "resolver.h"
 #include "uapi.h"
 
 /* ---- Fakes: the device's I/O and the UDP sockets ---- */
@@ -486,6 +487,53 @@ static void test_remove(void **state)
 	got = get(f);
 	assert_false(contains(got, a.pub_hex));
 	free(got);
+}
+
+/*
+ * braid_endpoint_name: kept with the peer, shown by get, forgotten by an
+ * endpoint= without it, by remove and by replace_peers; refused when the
+ * host serves no names, or when it is not NAME:PORT.
+ */
+static void test_endpoint_name(void **state)
+{
+	struct fixture *f = *state;
+	struct resolver names = { .w.fd = -1 };
+	struct test_key a;
+	char *got, *req;
+
+	make_key(&a);
+	req = format("set=1\npublic_key=%s\nbraid_endpoint_name=vpn.example.test:51820\n\n",
+		     a.pub_hex);
+	expect_reply(f, req, "errno=-22\n\n");
+	f->uapi.resolver = &names;
+	set_ok(f, "set=1\npublic_key=%s\nendpoint=198.51.100.2:51820\n"
+	       "braid_endpoint_name=vpn.example.test:51820\n\n", a.pub_hex);
+	got = get(f);
+	assert_true(contains(got, "endpoint=198.51.100.2:51820\n"
+				  "braid_endpoint_name=vpn.example.test:51820\n"));
+	free(got);
+	set_ok(f, "set=1\npublic_key=%s\nendpoint=198.51.100.3:51820\n\n", a.pub_hex);
+	got = get(f);
+	assert_false(contains(got, "braid_endpoint_name"));
+	free(got);
+	set_ok(f, "set=1\npublic_key=%s\nbraid_endpoint_name=vpn.example.test:51820\n\n",
+	       a.pub_hex);
+	set_ok(f, "set=1\npublic_key=%s\nremove=true\n\n", a.pub_hex);
+	assert_null(resolver_name_of(&names, a.pub));
+	set_ok(f, "set=1\npublic_key=%s\nbraid_endpoint_name=vpn.example.test:51820\n\n",
+	       a.pub_hex);
+	set_ok(f, "set=1\nreplace_peers=true\n\n");
+	assert_int_equal(names.n, 0);
+	free(req);
+	req = format("set=1\npublic_key=%s\nbraid_endpoint_name=vpn.example.test\n\n",
+		     a.pub_hex);
+	expect_reply(f, req, "errno=-22\n\n");
+	free(req);
+	req = format("set=1\npublic_key=%s\nbraid_endpoint_name=vpn example:1\n\n", a.pub_hex);
+	expect_reply(f, req, "errno=-22\n\n");
+	free(req);
+	resolver_stop(&names);
+	f->uapi.resolver = NULL;
 }
 
 static void test_replace_allowed_ips(void **state)
@@ -1080,6 +1128,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_replace_peers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_update_only, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_remove, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_endpoint_name, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_replace_allowed_ips, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_remove_one_prefix, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_own_public_key_ignored, setup, teardown),
