@@ -36,6 +36,8 @@ enum {
 	BRAID_DATA_OVERHEAD = 32,
 	/* Largest datagram braid sends: a data message around a 65535-byte inner packet. */
 	BRAID_MAX_MESSAGE_LEN = 65535 + 15 + BRAID_DATA_OVERHEAD,
+	/* Peers a device may hold, as the Linux kernel module allows. */
+	BRAID_MAX_PEERS = 1 << 20,
 };
 
 #define BRAID_NEVER UINT64_MAX
@@ -148,6 +150,8 @@ struct braid_device_config {
 	 * an IP packet. For tests and comparisons.
 	 */
 	bool no_multipath;
+	/* Peers the device may hold; 0, or more than BRAID_MAX_PEERS, means BRAID_MAX_PEERS. */
+	size_t max_peers;
 };
 
 /* ---- Device (control plane) ---- */
@@ -221,6 +225,27 @@ void braid_device_count_drop(struct braid_device *dev, enum braid_drop why);
 /* Peers in insertion order: pass NULL for the first. */
 struct braid_peer *braid_device_next_peer(const struct braid_device *dev,
 					  const struct braid_peer *prev);
+size_t braid_device_peer_count(const struct braid_device *dev);
+/* How many peers it may hold (braid_device_config.max_peers). */
+size_t braid_device_max_peers(const struct braid_device *dev);
+
+/*
+ * A walk of the peers in insertion order that may pause between peers while
+ * peers are added (the walk reaches them) and removed (the walk moves past
+ * them): for a caller that hands them out a few at a time. Opened on a
+ * device, it must be closed before the device is freed; a zeroed cursor is
+ * closed.
+ */
+struct braid_peer_cursor {
+	struct braid_peer *prev;		/* the last one handed out; NULL: none yet */
+	struct braid_peer_cursor *link;		/* the device's open cursors */
+	struct braid_device *dev;
+};
+
+void braid_peer_cursor_open(struct braid_peer_cursor *c, struct braid_device *dev);
+/* The next peer, or NULL at the end. */
+struct braid_peer *braid_peer_cursor_next(struct braid_peer_cursor *c);
+void braid_peer_cursor_close(struct braid_peer_cursor *c);
 struct braid_peer *braid_device_find_peer(const struct braid_device *dev,
 					  const uint8_t public_key[BRAID_KEY_LEN]);
 /* Drop every peer. */

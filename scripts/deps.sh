@@ -1,11 +1,17 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 # Install what the build and the tests need on Debian, when it is missing.
+#   scripts/deps.sh        what make check needs
+#   scripts/deps.sh deb    and what make deb and make deb-check need (packaging tools)
 set -e
 
 PACKAGES="make gcc clang libclang-rt-dev clang-tools cppcheck libssl-dev libcmocka-dev \
 	pkg-config iproute2 iputils-ping \
-	wireguard-tools wireguard-go iperf3 nftables procps psmisc coreutils python3 valgrind"
+	wireguard-tools wireguard-go iperf3 nftables procps psmisc coreutils python3 valgrind \
+	python3-prometheus-client man-db groff-base"
+if [ "${1:-}" = deb ]; then
+	PACKAGES="$PACKAGES dpkg-dev debhelper lintian"
+fi
 
 missing=""
 for p in $PACKAGES; do

@@ -378,7 +378,8 @@ void aggregate_deliver(struct braid_peer *peer, uint64_t now, uint64_t keypair_i
 	if (mp->reorder.late_by)
 		learn_from_late(mp, now);
 	if (mp->reorder.count)
-		device_note_deadline(peer->dev, reorder_deadline(&mp->reorder, aggregate_reorder_bound(mp, now)));
+		path_note_deadline(peer, reorder_deadline(&mp->reorder,
+							  aggregate_reorder_bound(mp, now)));
 }
 
 /* The far end aggregates per packet: keep a reorder buffer while it does. */

@@ -13,11 +13,22 @@
  * address; IPv4 uses the top 32 bits of the first word) so that matching a
  * prefix is a mask and a compare, and the first differing bit is a clz.
  *
+ * Every node holding a prefix is also on its peer's list (a circular list
+ * whose head the peer embeds), so a peer's walk and removal visit only its
+ * own nodes: the trie is keyed by prefix, the lists by peer.
+ *
+ * Nodes are carved from chunks of ALLOWEDIPS_CHUNK_NODES (a node removed
+ * goes on a free list for the next insert), so that a table of millions of
+ * prefixes is freed, when it empties or the device goes, by freeing a few
+ * hundred chunks rather than each node.
+ *
  * Every traversal is iterative, using parent pointers.
  */
 #include <errno.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 
 #include "allowedips.h"
@@ -27,8 +38,17 @@ struct allowedips_node {
 	struct allowedips_node *bit[2];
 	struct allowedips_node *parent;
 	void *peer;
+	struct allowedips_link peer_link;	/* on peer's list; unlinked when peer is NULL */
 	uint64_t key[2];
 	uint8_t cidr;
+	bool is_v6;
+};
+
+enum { ALLOWEDIPS_CHUNK_NODES = 4096 };
+
+struct allowedips_chunk {
+	struct allowedips_chunk *next;
+	struct allowedips_node nodes[ALLOWEDIPS_CHUNK_NODES];
 };
 
 struct addr_family {
@@ -50,6 +70,42 @@ static bool family_of(int af, struct addr_family *f)
 static struct allowedips_node **root_of(struct allowedips *table, int af)
 {
 	return af == AF_INET ? &table->root4 : &table->root6;
+}
+
+static struct allowedips_node *node_of(const struct allowedips_link *link)
+{
+	return (struct allowedips_node *)((char *)link - offsetof(struct allowedips_node, peer_link));
+}
+
+static void list_append(struct allowedips_link *list, struct allowedips_node *node)
+{
+	if (!list->next)
+		list->next = list->prev = list;
+	node->peer_link.prev = list->prev;
+	node->peer_link.next = list;
+	list->prev->next = &node->peer_link;
+	list->prev = &node->peer_link;
+}
+
+/* Take node off its peer's list; a node without a peer is on none. */
+static void list_unlink(struct allowedips_node *node)
+{
+	if (!node->peer)
+		return;
+	node->peer_link.prev->next = node->peer_link.next;
+	node->peer_link.next->prev = node->peer_link.prev;
+	node->peer_link.next = node->peer_link.prev = NULL;
+	node->peer = NULL;
+}
+
+/* Give node to peer, at the end of its list, unless it holds node already. */
+static void set_peer(struct allowedips_node *node, void *peer, struct allowedips_link *list)
+{
+	if (node->peer == peer)
+		return;
+	list_unlink(node);
+	node->peer = peer;
+	list_append(list, node);
 }
 
 /* The top cidr bits of a 64-bit word; shifting by 64 is undefined, hence 0. */
@@ -121,17 +177,63 @@ static struct allowedips_node **slot_of(struct allowedips_node **root,
 	return &parent->bit[parent->bit[1] == node];
 }
 
-static struct allowedips_node *node_new(const uint64_t key[2], uint8_t cidr, void *peer,
-					struct allowedips_node *parent)
+static struct allowedips_node *node_alloc(struct allowedips *table)
 {
-	struct allowedips_node *node = calloc(1, sizeof(*node));
+	struct allowedips_chunk *chunk;
+	struct allowedips_node *node = table->free_nodes;
+
+	if (node) {
+		table->free_nodes = node->bit[0];
+	} else {
+		if (!table->chunks || table->chunk_used == ALLOWEDIPS_CHUNK_NODES) {
+			chunk = malloc(sizeof(*chunk));
+			if (!chunk)
+				return NULL;
+			chunk->next = table->chunks;
+			table->chunks = chunk;
+			table->chunk_used = 0;
+		}
+		node = &table->chunks->nodes[table->chunk_used++];
+	}
+	memset(node, 0, sizeof(*node));
+	return node;
+}
+
+/* Every node at once: the chunks go back. */
+static void release_nodes(struct allowedips *table)
+{
+	struct allowedips_chunk *chunk, *next;
+
+	for (chunk = table->chunks; chunk; chunk = next) {
+		next = chunk->next;
+		free(chunk);
+	}
+	table->chunks = NULL;
+	table->chunk_used = 0;
+	table->free_nodes = NULL;
+}
+
+/* A node leaves the trie; the last one out gives every chunk back. */
+static void node_free(struct allowedips *table, struct allowedips_node *node)
+{
+	node->bit[0] = table->free_nodes;
+	table->free_nodes = node;
+	if (!table->root4 && !table->root6)
+		release_nodes(table);
+}
+
+/* A node without a peer (set_peer() gives it one). */
+static struct allowedips_node *node_new(struct allowedips *table, const uint64_t key[2],
+					uint8_t cidr, bool is_v6, struct allowedips_node *parent)
+{
+	struct allowedips_node *node = node_alloc(table);
 
 	if (!node)
 		return NULL;
 	node->key[0] = key[0];
 	node->key[1] = key[1];
 	node->cidr = cidr;
-	node->peer = peer;
+	node->is_v6 = is_v6;
 	node->parent = parent;
 	return node;
 }
@@ -140,17 +242,17 @@ static struct allowedips_node *node_new(const uint64_t key[2], uint8_t cidr, voi
  * Drop node if it no longer earns its place: no peer and fewer than two
  * children. A single child takes its slot. Returns whether it was freed.
  */
-static bool compact(struct allowedips_node **root, struct allowedips_node *node)
+static bool compact(struct allowedips *table, struct allowedips_node *node)
 {
 	struct allowedips_node *child;
 
 	if (node->peer || (node->bit[0] && node->bit[1]))
 		return false;
 	child = node->bit[0] ? node->bit[0] : node->bit[1];
-	*slot_of(root, node) = child;
+	*slot_of(node->is_v6 ? &table->root6 : &table->root4, node) = child;
 	if (child)
 		child->parent = node->parent;
-	free(node);
+	node_free(table, node);
 	return true;
 }
 
@@ -174,37 +276,26 @@ static struct allowedips_node *postorder_next(struct allowedips_node *node)
 	return parent;
 }
 
-/* The pre-order successor of node, for walks that change nothing. */
-static const struct allowedips_node *preorder_next(const struct allowedips_node *node)
+/* Take every node off its peer's list; the nodes themselves go with their chunks. */
+static void unlink_trie(struct allowedips_node *root)
 {
-	const struct allowedips_node *parent;
+	struct allowedips_node *node;
 
-	if (node->bit[0])
-		return node->bit[0];
-	if (node->bit[1])
-		return node->bit[1];
-	for (parent = node->parent; parent; node = parent, parent = parent->parent)
-		if (parent->bit[0] == node && parent->bit[1])
-			return parent->bit[1];
-	return NULL;
-}
-
-static void free_trie(struct allowedips_node **root)
-{
-	struct allowedips_node *node, *next;
-
-	for (node = *root ? first_leaf(*root) : NULL; node; node = next) {
-		next = postorder_next(node);
-		/* Children go first; unhooking each keeps the parent free of dangling pointers. */
-		*slot_of(root, node) = NULL;
-		free(node);
-	}
+	for (node = root ? first_leaf(root) : NULL; node; node = postorder_next(node))
+		list_unlink(node);
 }
 
 void allowedips_free(struct allowedips *table)
 {
-	free_trie(&table->root4);
-	free_trie(&table->root6);
+	unlink_trie(table->root4);
+	unlink_trie(table->root6);
+	allowedips_forget(table);
+}
+
+void allowedips_forget(struct allowedips *table)
+{
+	table->root4 = table->root6 = NULL;
+	release_nodes(table);
 }
 
 /*
@@ -213,10 +304,11 @@ void allowedips_free(struct allowedips *table)
  * a prefix of the node in the way (new node above it), or parts from it
  * at some bit (new branch node holding both).
  */
-static int insert(struct allowedips_node **root, const uint64_t key[2], uint8_t cidr,
-		  void *peer)
+static int insert(struct allowedips *table, const uint64_t key[2], uint8_t cidr, bool is_v6,
+		  void *peer, struct allowedips_link *list)
 {
-	struct allowedips_node **slot = root, *node, *parent = NULL, *leaf, *branch;
+	struct allowedips_node **slot = is_v6 ? &table->root6 : &table->root4;
+	struct allowedips_node *node, *parent = NULL, *leaf, *branch;
 	uint8_t common = 0;
 
 	while ((node = *slot)) {
@@ -224,32 +316,35 @@ static int insert(struct allowedips_node **root, const uint64_t key[2], uint8_t 
 		if (common < node->cidr)
 			break;
 		if (node->cidr == cidr) {
-			node->peer = peer;
+			set_peer(node, peer, list);
 			return 0;
 		}
 		parent = node;
 		slot = &node->bit[key_bit(key, node->cidr)];
 	}
 
-	leaf = node_new(key, cidr, peer, parent);
+	leaf = node_new(table, key, cidr, is_v6, parent);
 	if (!leaf)
 		return -ENOMEM;
 	if (!node) {
 		*slot = leaf;
+		set_peer(leaf, peer, list);
 		return 0;
 	}
 	if (common == cidr) {
 		leaf->bit[key_bit(node->key, cidr)] = node;
 		node->parent = leaf;
 		*slot = leaf;
+		set_peer(leaf, peer, list);
 		return 0;
 	}
 	/* The prefix of both, cut at the first bit where they differ. */
-	branch = node_new(key, common, NULL, parent);
+	branch = node_new(table, key, common, is_v6, parent);
 	if (!branch) {
-		free(leaf);
+		node_free(table, leaf);
 		return -ENOMEM;
 	}
+	set_peer(leaf, peer, list);
 	branch->key[0] &= mask64(common < 64 ? common : 64);
 	branch->key[1] &= mask64(common > 64 ? common - 64 : 0);
 	branch->bit[key_bit(key, common)] = leaf;
@@ -261,15 +356,15 @@ static int insert(struct allowedips_node **root, const uint64_t key[2], uint8_t 
 }
 
 int allowedips_insert(struct allowedips *table, int family, const uint8_t *addr,
-		      uint8_t cidr, void *peer)
+		      uint8_t cidr, void *peer, struct allowedips_link *list)
 {
 	struct addr_family f;
 	uint64_t key[2];
 
-	if (!family_of(family, &f) || cidr > f.bits || !addr || !peer)
+	if (!family_of(family, &f) || cidr > f.bits || !addr || !peer || !list)
 		return -EINVAL;
 	key_from_addr(key, &f, addr, cidr);
-	return insert(root_of(table, family), key, cidr, peer);
+	return insert(table, key, cidr, family == AF_INET6, peer, list);
 }
 
 static struct allowedips_node *find_exact(struct allowedips_node *node, const uint64_t key[2],
@@ -286,7 +381,7 @@ static struct allowedips_node *find_exact(struct allowedips_node *node, const ui
 int allowedips_remove(struct allowedips *table, int family, const uint8_t *addr,
 		      uint8_t cidr, void *peer)
 {
-	struct allowedips_node **root, *node, *parent;
+	struct allowedips_node *node, *parent;
 	struct addr_family f;
 	uint64_t key[2];
 
@@ -294,41 +389,32 @@ int allowedips_remove(struct allowedips *table, int family, const uint8_t *addr,
 	if (!family_of(family, &f) || cidr > f.bits || !addr || !peer)
 		return -ENOENT;
 	key_from_addr(key, &f, addr, cidr);
-	root = root_of(table, family);
-	node = find_exact(*root, key, cidr);
+	node = find_exact(*root_of(table, family), key, cidr);
 	if (!node || node->peer != peer)
 		return -ENOENT;
 
-	node->peer = NULL;
+	list_unlink(node);
 	parent = node->parent;
 	/* A leaf leaves its parent with one child; if that parent is a bare branch, it goes too. */
-	if (compact(root, node) && parent)
-		compact(root, parent);
+	if (compact(table, node) && parent)
+		compact(table, parent);
 	return 0;
 }
 
-/*
- * O(n) in the size of the trie: the tree is keyed by prefix, not by peer.
- * Post-order, so a node is judged after its children have been compacted.
- */
-static void remove_by_peer(struct allowedips_node **root, void *peer)
+void allowedips_remove_by_peer(struct allowedips *table, struct allowedips_link *list)
 {
-	struct allowedips_node *node, *next;
+	struct allowedips_node *node, *parent;
 
-	for (node = *root ? first_leaf(*root) : NULL; node; node = next) {
-		next = postorder_next(node);
-		if (node->peer == peer)
-			node->peer = NULL;
-		compact(root, node);
-	}
-}
-
-void allowedips_remove_by_peer(struct allowedips *table, void *peer)
-{
-	if (!peer)
+	if (!list || !list->next)
 		return;
-	remove_by_peer(&table->root4, peer);
-	remove_by_peer(&table->root6, peer);
+	while (list->next != list) {
+		node = node_of(list->next);
+		list_unlink(node);
+		parent = node->parent;
+		/* As in allowedips_remove(): the node, then a bare branch it leaves behind. */
+		if (compact(table, node) && parent)
+			compact(table, parent);
+	}
 }
 
 void *allowedips_lookup(const struct allowedips *table, int family, const uint8_t *addr)
@@ -352,36 +438,24 @@ void *allowedips_lookup(const struct allowedips *table, int family, const uint8_
 	return best;
 }
 
-/* O(n) in the size of the trie, like remove_by_peer. Pre-order: sorted by address. */
-static int walk_by_peer(const struct allowedips_node *node, const struct addr_family *f, void *peer,
-			allowedips_walk_fn *fn, void *ctx)
+int allowedips_walk_by_peer(const struct allowedips_link *list, allowedips_walk_fn *fn,
+			    void *ctx)
 {
+	const struct allowedips_link *link;
+	const struct allowedips_node *node;
+	struct addr_family f;
 	uint8_t addr[16];
 	int ret;
 
-	for (; node; node = preorder_next(node)) {
-		if (node->peer != peer)
-			continue;
-		key_to_addr(addr, f, node->key);
-		ret = fn(ctx, f->af, addr, node->cidr);
+	if (!list || !list->next)
+		return 0;
+	for (link = list->next; link != list; link = link->next) {
+		node = node_of(link);
+		family_of(node->is_v6 ? AF_INET6 : AF_INET, &f);
+		key_to_addr(addr, &f, node->key);
+		ret = fn(ctx, f.af, addr, node->cidr);
 		if (ret)
 			return ret;
 	}
 	return 0;
-}
-
-int allowedips_walk_by_peer(const struct allowedips *table, void *peer,
-			    allowedips_walk_fn *fn, void *ctx)
-{
-	struct addr_family f4, f6;
-	int ret;
-
-	if (!peer)
-		return 0;
-	family_of(AF_INET, &f4);
-	family_of(AF_INET6, &f6);
-	ret = walk_by_peer(table->root4, &f4, peer, fn, ctx);
-	if (!ret)
-		ret = walk_by_peer(table->root6, &f6, peer, fn, ctx);
-	return ret;
 }

@@ -18,7 +18,7 @@
 static const char mac1_label[] = "mac1----";
 static const char cookie_label[] = "cookie--";
 
-static void precompute_key(uint8_t key[NOISE_SYMMETRIC_KEY_LEN],
+static void derive_key(uint8_t key[NOISE_SYMMETRIC_KEY_LEN],
 			   const uint8_t pubkey[NOISE_PUBLIC_KEY_LEN], const char *label)
 {
 	crypto_hash(key, (const uint8_t *)label, strlen(label), pubkey, NOISE_PUBLIC_KEY_LEN);
@@ -52,8 +52,8 @@ void cookie_checker_precompute_keys(struct cookie_checker *checker,
 		memset(checker->cookie_encryption_key, 0, NOISE_SYMMETRIC_KEY_LEN);
 		return;
 	}
-	precompute_key(checker->message_mac1_key, our_public, mac1_label);
-	precompute_key(checker->cookie_encryption_key, our_public, cookie_label);
+	derive_key(checker->message_mac1_key, our_public, mac1_label);
+	derive_key(checker->cookie_encryption_key, our_public, cookie_label);
 }
 
 void cookie_checker_clear(struct cookie_checker *checker)
@@ -128,8 +128,7 @@ void cookie_checker_create_reply(struct cookie_checker *checker, uint64_t now,
 void cookie_maker_init(struct cookie_maker *maker, const uint8_t their_public[NOISE_PUBLIC_KEY_LEN])
 {
 	memset(maker, 0, sizeof(*maker));
-	precompute_key(maker->message_mac1_key, their_public, mac1_label);
-	precompute_key(maker->cookie_decryption_key, their_public, cookie_label);
+	maker->their_public = their_public;
 }
 
 void cookie_maker_clear(struct cookie_maker *maker)
@@ -143,7 +142,10 @@ void cookie_maker_add_macs(struct cookie_maker *maker, uint64_t now, uint8_t *ms
 {
 	struct message_macs *macs = (struct message_macs *)(msg + len - sizeof(*macs));
 
-	compute_mac1(macs->mac1, msg, len, maker->message_mac1_key);
+	uint8_t key[NOISE_SYMMETRIC_KEY_LEN];
+
+	derive_key(key, maker->their_public, mac1_label);
+	compute_mac1(macs->mac1, msg, len, key);
 	memcpy(maker->last_mac1_sent, macs->mac1, COOKIE_LEN);
 	maker->have_sent_mac1 = true;
 
@@ -159,14 +161,14 @@ void cookie_maker_add_macs(struct cookie_maker *maker, uint64_t now, uint8_t *ms
 bool cookie_maker_consume_reply(struct cookie_maker *maker, uint64_t now,
 				const struct message_handshake_cookie *src)
 {
-	uint8_t cookie[COOKIE_LEN];
+	uint8_t cookie[COOKIE_LEN], key[NOISE_SYMMETRIC_KEY_LEN];
 
 	/* A reply must answer a mac1 we sent, and only once. */
 	if (!maker->have_sent_mac1)
 		return false;
+	derive_key(key, maker->their_public, cookie_label);
 	if (!crypto_xaead_open(cookie, src->encrypted_cookie, sizeof(src->encrypted_cookie),
-			       maker->last_mac1_sent, COOKIE_LEN, src->nonce,
-			       maker->cookie_decryption_key)) {
+			       maker->last_mac1_sent, COOKIE_LEN, src->nonce, key)) {
 		crypto_wipe(cookie, sizeof(cookie));
 		return false;
 	}

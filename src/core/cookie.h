@@ -29,9 +29,14 @@ struct cookie_checker {
 	void *random_ctx;
 };
 
+/*
+ * Its mac1 and cookie keys are derived from the peer's public key each time
+ * a message goes out or a reply comes in (a hash, next to the handshake's
+ * Diffie-Hellmans), so that a peer that never handshakes costs no hashing
+ * and no room for them.
+ */
 struct cookie_maker {
-	uint8_t message_mac1_key[NOISE_SYMMETRIC_KEY_LEN];
-	uint8_t cookie_decryption_key[NOISE_SYMMETRIC_KEY_LEN];
+	const uint8_t *their_public;	/* the peer's static key; outlives the maker */
 	uint8_t cookie[COOKIE_LEN];
 	uint64_t birthdate;
 	bool is_valid;
@@ -58,6 +63,7 @@ void cookie_checker_create_reply(struct cookie_checker *checker, uint64_t now,
 				 struct message_handshake_cookie *dst, const uint8_t *msg,
 				 size_t len, const struct braid_endpoint *from);
 
+/* their_public must stay valid, unchanged, as long as the maker. */
 void cookie_maker_init(struct cookie_maker *maker, const uint8_t their_public[NOISE_PUBLIC_KEY_LEN]);
 void cookie_maker_clear(struct cookie_maker *maker);
 void cookie_maker_add_macs(struct cookie_maker *maker, uint64_t now, uint8_t *msg, size_t len);

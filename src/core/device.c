@@ -31,7 +31,7 @@
 #include "timers.h"
 #include "transport.h"
 
-enum { PEER_INITIAL_BUCKETS = 64, LOG_DROPS_PER_SECOND = 10 };
+enum { LOG_DROPS_PER_SECOND = 10 };
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static bool init_ok;
@@ -90,10 +90,14 @@ static void random_cb(void *ctx, void *buf, size_t len)
 	device_random(ctx, buf, len);
 }
 
-void device_note_deadline(struct braid_device *dev, uint64_t deadline)
+void device_note_peer_deadline(struct braid_peer *peer, uint64_t deadline)
 {
-	if (deadline < dev->next_deadline)
-		dev->next_deadline = deadline;
+	struct deadline_entry *e = &peer->deadline;
+
+	if (deadline == BRAID_NEVER || peer->is_dead)
+		return;
+	if (!deadline_is_queued(e) || deadline < e->at)
+		deadline_heap_set(&peer->dev->deadlines, e, deadline);
 }
 
 enum braid_drop device_drop(struct braid_device *dev, enum braid_drop why)
@@ -164,6 +168,8 @@ struct braid_device *braid_device_new(const struct braid_device_config *config,
 	dev->ctx = ctx;
 	dev->slots = (config ? config->data_threads : 0) + 1;
 	dev->no_multipath = config && config->no_multipath;
+	dev->max_peers = config && config->max_peers && config->max_peers < MAX_PEERS_PER_DEVICE ?
+			 config->max_peers : MAX_PEERS_PER_DEVICE;
 	dev->load_rate = config && config->handshake_load_rate ? config->handshake_load_rate :
 								 DEVICE_HANDSHAKE_LOAD_RATE;
 	dev->load_tokens = NSEC_PER_SEC;
@@ -171,17 +177,15 @@ struct braid_device *braid_device_new(const struct braid_device_config *config,
 	dev->last_under_load = BRAID_NEVER;
 	dev->log_tokens = NSEC_PER_SEC;
 	dev->mtu = BRAID_DEFAULT_MTU;
-	dev->next_deadline = BRAID_NEVER;
 	dev->next_gc = BRAID_NEVER;
 	cookie_checker_init(&dev->cookie_checker, random_cb, dev);
 
-	dev->peer_buckets = calloc(PEER_INITIAL_BUCKETS, sizeof(*dev->peer_buckets));
-	if (!dev->peer_buckets)
-		goto err_dev;
-	dev->peer_bucket_count = PEER_INITIAL_BUCKETS;
-	if (index_table_init(&dev->index, random_cb, dev) < 0)
-		goto err_buckets;
 	device_random(dev, seed, sizeof(seed));
+	/* The key table's mix and the rate limiter's key, from one draw. */
+	if (pubkeys_init(&dev->pubkeys, braid_get_le64(seed) ^ braid_get_le64(seed + 8)))
+		goto err_dev;
+	if (index_table_init(&dev->index, random_cb, dev) < 0)
+		goto err_pubkeys;
 	dev->ratelimiter = ratelimiter_new(config && config->ratelimiter_entries ?
 					   config->ratelimiter_entries :
 					   RATELIMITER_DEFAULT_MAX_ENTRIES, seed);
@@ -191,8 +195,8 @@ struct braid_device *braid_device_new(const struct braid_device_config *config,
 
 err_index:
 	index_table_free(&dev->index);
-err_buckets:
-	free(dev->peer_buckets);
+err_pubkeys:
+	pubkeys_free(&dev->pubkeys);
 err_dev:
 	free(dev);
 err:
@@ -200,12 +204,33 @@ err:
 	return NULL;
 }
 
+/*
+ * Every table at once, then each peer released: nothing is unlinked one
+ * peer at a time, which with a million peers would cost a cache miss or two
+ * a peer for nothing.
+ */
 void braid_device_clear_peers(struct braid_device *dev)
 {
-	/* Emptying the trie first makes each peer's removal from it free. */
-	allowedips_free(&dev->allowedips);
-	while (dev->peers_head)
-		braid_peer_free(dev->peers_head);
+	struct braid_peer *peer, *next;
+	struct braid_peer_cursor *c;
+
+	if (!dev->peer_count)
+		return;
+	device_log(dev, BRAID_LOG_VERBOSE, "removing all %zu peers", dev->peer_count);
+	/* Their lists of prefixes go with them. */
+	allowedips_forget(&dev->allowedips);
+	pubkeys_clear(&dev->pubkeys);
+	deadline_heap_forget(&dev->deadlines);
+	for (c = dev->cursors; c; c = c->link)
+		c->prev = NULL;
+	for (peer = dev->peers_head; peer; peer = next) {
+		next = peer->next;
+		peer->prev = peer->next = NULL;
+		peer->allowed_ips = (struct allowedips_link){ 0 };
+		peer_release(peer);
+	}
+	dev->peers_head = dev->peers_tail = NULL;
+	dev->peer_count = 0;
 }
 
 void braid_device_free(struct braid_device *dev)
@@ -216,7 +241,9 @@ void braid_device_free(struct braid_device *dev)
 	staged_pool_free(&dev->staged_pool);
 	ratelimiter_free(dev->ratelimiter);
 	index_table_free(&dev->index);
-	free(dev->peer_buckets);
+	pubkeys_free(&dev->pubkeys);
+	deadline_heap_free(&dev->deadlines);
+	free(dev->held);
 	cookie_checker_clear(&dev->cookie_checker);
 	crypto_x25519_key_free(dev->static_key);
 	crypto_wipe(dev->static_private, sizeof(dev->static_private));
@@ -224,54 +251,23 @@ void braid_device_free(struct braid_device *dev)
 	free(dev);
 }
 
-/* Public keys are uniformly random and chosen by the administrator: their bytes are the hash. */
-static size_t peer_bucket(const struct braid_device *dev, const uint8_t key[NOISE_PUBLIC_KEY_LEN])
-{
-	return (braid_get_le32(key) ^ braid_get_le32(key + 4)) & (dev->peer_bucket_count - 1);
-}
-
 struct braid_peer *device_lookup_peer(const struct braid_device *dev,
 				      const uint8_t public_key[NOISE_PUBLIC_KEY_LEN])
 {
-	struct braid_peer *peer;
-
-	for (peer = dev->peer_buckets[peer_bucket(dev, public_key)]; peer; peer = peer->hash_next)
-		if (!memcmp(peer->handshake.remote_static, public_key, NOISE_PUBLIC_KEY_LEN))
-			return peer;
-	return NULL;
+	return pubkeys_lookup(&dev->pubkeys, public_key);
 }
 
-static void grow_peer_table(struct braid_device *dev)
+int device_reserve_peer(struct braid_device *dev)
 {
-	size_t old_count = dev->peer_bucket_count, i;
-	struct braid_peer **old = dev->peer_buckets, *peer, *next;
-	struct braid_peer **buckets = calloc(old_count * 2, sizeof(*buckets));
-
-	if (!buckets)
-		return;
-	dev->peer_buckets = buckets;
-	dev->peer_bucket_count = old_count * 2;
-	for (i = 0; i < old_count; ++i) {
-		for (peer = old[i]; peer; peer = next) {
-			size_t b = peer_bucket(dev, peer->handshake.remote_static);
-
-			next = peer->hash_next;
-			peer->hash_next = buckets[b];
-			buckets[b] = peer;
-		}
-	}
-	free(old);
+	if (pubkeys_reserve(&dev->pubkeys) ||
+	    deadline_heap_reserve(&dev->deadlines, dev->peer_count + 1))
+		return -ENOMEM;
+	return 0;
 }
 
 void device_add_peer(struct braid_device *dev, struct braid_peer *peer)
 {
-	size_t b;
-
-	if (dev->peer_count >= dev->peer_bucket_count)
-		grow_peer_table(dev);
-	b = peer_bucket(dev, peer->handshake.remote_static);
-	peer->hash_next = dev->peer_buckets[b];
-	dev->peer_buckets[b] = peer;
+	pubkeys_insert(&dev->pubkeys, peer);
 	peer->prev = dev->peers_tail;
 	peer->next = NULL;
 	if (dev->peers_tail)
@@ -284,12 +280,13 @@ void device_add_peer(struct braid_device *dev, struct braid_peer *peer)
 
 void device_remove_peer(struct braid_device *dev, struct braid_peer *peer)
 {
-	struct braid_peer **link = &dev->peer_buckets[peer_bucket(dev, peer->handshake.remote_static)];
+	struct braid_peer_cursor *c;
 
-	while (*link && *link != peer)
-		link = &(*link)->hash_next;
-	if (*link)
-		*link = peer->hash_next;
+	for (c = dev->cursors; c; c = c->link)
+		if (c->prev == peer)
+			c->prev = peer->prev;
+	pubkeys_remove(&dev->pubkeys, peer);
+	deadline_heap_remove(&dev->deadlines, &peer->deadline);
 	if (peer->prev)
 		peer->prev->next = peer->next;
 	else
@@ -298,7 +295,7 @@ void device_remove_peer(struct braid_device *dev, struct braid_peer *peer)
 		peer->next->prev = peer->prev;
 	else
 		dev->peers_tail = peer->prev;
-	peer->prev = peer->next = peer->hash_next = NULL;
+	peer->prev = peer->next = NULL;
 	--dev->peer_count;
 }
 
@@ -306,6 +303,49 @@ struct braid_peer *braid_device_next_peer(const struct braid_device *dev,
 					  const struct braid_peer *prev)
 {
 	return prev ? prev->next : dev->peers_head;
+}
+
+size_t braid_device_peer_count(const struct braid_device *dev)
+{
+	return dev->peer_count;
+}
+
+size_t braid_device_max_peers(const struct braid_device *dev)
+{
+	return dev->max_peers;
+}
+
+void braid_peer_cursor_open(struct braid_peer_cursor *c, struct braid_device *dev)
+{
+	c->dev = dev;
+	c->prev = NULL;
+	c->link = dev->cursors;
+	dev->cursors = c;
+}
+
+struct braid_peer *braid_peer_cursor_next(struct braid_peer_cursor *c)
+{
+	struct braid_peer *peer = c->prev ? c->prev->next : c->dev->peers_head;
+
+	if (peer)
+		c->prev = peer;
+	return peer;
+}
+
+void braid_peer_cursor_close(struct braid_peer_cursor *c)
+{
+	struct braid_peer_cursor **p;
+
+	if (!c->dev)
+		return;
+	for (p = &c->dev->cursors; *p; p = &(*p)->link) {
+		if (*p == c) {
+			*p = c->link;
+			break;
+		}
+	}
+	c->dev = NULL;
+	c->prev = NULL;
 }
 
 struct braid_peer *braid_device_find_peer(const struct braid_device *dev,
@@ -430,10 +470,8 @@ static void send_cookie_reply(struct braid_device *dev, uint64_t now, const uint
 
 static void schedule_gc(struct braid_device *dev, uint64_t now)
 {
-	if (dev->next_gc == BRAID_NEVER) {
+	if (dev->next_gc == BRAID_NEVER)
 		dev->next_gc = now + NSEC_PER_SEC;
-		device_note_deadline(dev, dev->next_gc);
-	}
 }
 
 /*
@@ -630,27 +668,83 @@ enum braid_drop braid_device_receive(struct braid_device *dev, uint64_t now,
 	return why == BRAID_OK ? BRAID_OK : device_drop(dev, why);
 }
 
+/* Queue peer at its true next deadline, or take it out when it has none. */
+static void requeue(struct braid_device *dev, struct braid_peer *peer)
+{
+	uint64_t next = timers_next_deadline(peer);
+
+	if (next == BRAID_NEVER)
+		deadline_heap_remove(&dev->deadlines, &peer->deadline);
+	else
+		deadline_heap_set(&dev->deadlines, &peer->deadline, next);
+}
+
+/* Out of the heap until the tick ends; false when there is no room to keep it. */
+static bool hold(struct braid_device *dev, struct braid_peer *peer)
+{
+	struct braid_peer **held;
+	size_t cap = dev->cap_held ? 2 * dev->cap_held : 8;
+
+	if (dev->n_held == dev->cap_held) {
+		held = reallocarray(dev->held, cap, sizeof(*held));
+		if (!held)
+			return false;
+		dev->held = held;
+		dev->cap_held = cap;
+	}
+	deadline_heap_remove(&dev->deadlines, &peer->deadline);
+	dev->held[dev->n_held++] = peer;
+	return true;
+}
+
+/*
+ * The heap's keys are never later than the peers' deadlines, but may be
+ * earlier (a timer cleared or pushed back does not tell the heap). Peers
+ * come out earliest first, ties in the order they were created (the order
+ * a walk of the peer list would take). A key that turns out early just
+ * requeues its peer; a peer whose timers run is requeued at what they
+ * leave. One that is still due after its timers ran waits for the next
+ * tick, which its deadline (now or before) asks for at once. Last, the
+ * first key is made exact, so the deadline returned is the true one.
+ */
 uint64_t braid_device_tick(struct braid_device *dev, uint64_t now)
 {
+	struct deadline_entry *e;
 	struct braid_peer *peer;
-	uint64_t next = BRAID_NEVER, deadline;
+	uint32_t round = ++dev->tick_round;
 
-	for (peer = dev->peers_head; peer; peer = peer->next) {
-		deadline = timers_tick(peer, now);
-		if (deadline < next)
-			next = deadline;
+	while ((e = deadline_heap_first(&dev->deadlines)) && e->at <= now) {
+		peer = container_of(e, struct braid_peer, deadline);
+		if (timers_next_deadline(peer) <= now) {
+			if (peer->tick_round == round) {
+				if (!hold(dev, peer))
+					break;
+				continue;
+			}
+			peer->tick_round = round;
+			timers_tick(peer, now);
+		}
+		requeue(dev, peer);
+	}
+	while (dev->n_held)
+		requeue(dev, dev->held[--dev->n_held]);
+	while ((e = deadline_heap_first(&dev->deadlines)) && e->at > now) {
+		peer = container_of(e, struct braid_peer, deadline);
+		if (timers_next_deadline(peer) == e->at)
+			break;
+		requeue(dev, peer);
 	}
 	if (dev->next_gc != BRAID_NEVER && dev->next_gc <= now) {
 		ratelimiter_gc(dev->ratelimiter, now);
 		dev->next_gc = ratelimiter_count(dev->ratelimiter) ? now + NSEC_PER_SEC : BRAID_NEVER;
 	}
-	if (dev->next_gc < next)
-		next = dev->next_gc;
-	dev->next_deadline = next;
-	return next;
+	return braid_device_next_deadline(dev);
 }
 
 uint64_t braid_device_next_deadline(const struct braid_device *dev)
 {
-	return dev->next_deadline;
+	const struct deadline_entry *e = deadline_heap_first(&dev->deadlines);
+	uint64_t next = e ? e->at : BRAID_NEVER;
+
+	return dev->next_gc < next ? dev->next_gc : next;
 }

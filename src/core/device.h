@@ -13,7 +13,9 @@
 #include "allowedips.h"
 #include "braid.h"
 #include "cookie.h"
+#include "deadlines.h"
 #include "index.h"
+#include "pubkeys.h"
 #include "messages.h"
 #include "ratelimiter.h"
 #include "staged.h"
@@ -42,12 +44,17 @@ struct braid_device {
 	struct allowedips allowedips;
 
 	struct braid_peer *peers_head, *peers_tail;
-	struct braid_peer **peer_buckets;
-	size_t peer_bucket_count, peer_count;
+	struct pubkey_table pubkeys;
+	size_t peer_count, max_peers;
+	struct braid_peer_cursor *cursors;	/* open ones: a removed peer moves them on */
 	uint64_t next_peer_id, next_keypair_id;
 
 	unsigned int mtu;
-	uint64_t next_deadline;
+	/* Peers by their next deadline, and the ones a tick holds back (fired, still due). */
+	struct deadline_heap deadlines;
+	struct braid_peer **held;
+	size_t n_held, cap_held;
+	uint32_t tick_round;
 	uint64_t next_gc;
 
 	/* Token bucket of handshakes (in ns of budget) and the last time it ran dry. */
@@ -67,15 +74,22 @@ struct braid_device {
 };
 
 void device_random(struct braid_device *dev, void *buf, size_t len);
-/* Move the device's next deadline earlier if deadline is. */
-void device_note_deadline(struct braid_device *dev, uint64_t deadline);
+/*
+ * One of peer's deadlines (a timer's, its paths') is now `deadline`: the
+ * device ticks the peer no later than that. Only a deadline that moves
+ * earlier must be noted; a later one or a cleared one needs nothing (the
+ * tick finds out and queues the peer at its true next deadline).
+ */
+void device_note_peer_deadline(struct braid_peer *peer, uint64_t deadline);
 enum braid_drop device_drop(struct braid_device *dev, enum braid_drop why);
 void device_log(struct braid_device *dev, enum braid_log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* Rate-limited verbose log for hostile or broken input. */
 void device_log_drop(struct braid_device *dev, uint64_t now, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-/* Link a new peer into the device's list and table (which grows when it can). */
+/* Room for one more peer in every table, so that adding it cannot fail: 0 or -ENOMEM. */
+int device_reserve_peer(struct braid_device *dev);
+/* Link a new peer into the device's list and tables, after device_reserve_peer(). */
 void device_add_peer(struct braid_device *dev, struct braid_peer *peer);
 void device_remove_peer(struct braid_device *dev, struct braid_peer *peer);
 struct braid_peer *device_lookup_peer(const struct braid_device *dev,

@@ -184,7 +184,6 @@ void noise_handshake_init(struct noise_handshake *handshake, struct braid_peer *
 	handshake->entry.peer = peer;
 	handshake->last_initiation_consumption = BRAID_NEVER;
 	memcpy(handshake->remote_static, remote_static, NOISE_PUBLIC_KEY_LEN);
-	noise_precompute_static_static(peer);
 }
 
 /* Keeps the static keys, the preshared key and the replay/flood state. */
@@ -207,13 +206,23 @@ void noise_handshake_clear(struct braid_device *dev, struct noise_handshake *han
 
 void noise_precompute_static_static(struct braid_peer *peer)
 {
-	struct braid_device *dev = peer->dev;
 	struct noise_handshake *handshake = &peer->handshake;
 
-	if (!dev->has_identity ||
-	    !crypto_x25519_with(handshake->precomputed_static_static, dev->static_key,
-				handshake->remote_static))
-		crypto_wipe(handshake->precomputed_static_static, NOISE_PUBLIC_KEY_LEN);
+	handshake->has_static_static = false;
+	crypto_wipe(handshake->precomputed_static_static, NOISE_PUBLIC_KEY_LEN);
+}
+
+/* DH(our static, their static), computed on first use; all zero when there is none. */
+static const uint8_t *static_static(struct braid_device *dev, struct noise_handshake *handshake)
+{
+	if (!handshake->has_static_static) {
+		if (!dev->has_identity ||
+		    !crypto_x25519_with(handshake->precomputed_static_static, dev->static_key,
+					handshake->remote_static))
+			crypto_wipe(handshake->precomputed_static_static, NOISE_PUBLIC_KEY_LEN);
+		handshake->has_static_static = true;
+	}
+	return handshake->precomputed_static_static;
 }
 
 bool noise_handshake_create_initiation(struct message_handshake_initiation *dst,
@@ -244,8 +253,7 @@ bool noise_handshake_create_initiation(struct message_handshake_initiation *dst,
 			handshake->hash);
 
 	/* ss */
-	if (!mix_precomputed_dh(handshake->chaining_key, key,
-				handshake->precomputed_static_static))
+	if (!mix_precomputed_dh(handshake->chaining_key, key, static_static(dev, handshake)))
 		goto out;
 
 	/* {t} */
@@ -298,7 +306,7 @@ struct braid_peer *noise_handshake_consume_initiation(const struct message_hands
 	handshake = &peer->handshake;
 
 	/* ss */
-	if (!mix_precomputed_dh(chaining_key, key, handshake->precomputed_static_static))
+	if (!mix_precomputed_dh(chaining_key, key, static_static(dev, handshake)))
 		goto out;
 
 	/* {t} */

@@ -36,6 +36,7 @@ enum noise_handshake_state {
 struct noise_handshake {
 	struct index_entry entry;
 	enum noise_handshake_state state;
+	bool has_static_static;			/* precomputed_static_static is up to date */
 	uint64_t last_initiation_consumption;	/* BRAID_NEVER until one */
 	uint8_t remote_static[NOISE_PUBLIC_KEY_LEN];
 	uint8_t remote_ephemeral[NOISE_PUBLIC_KEY_LEN];
@@ -81,7 +82,11 @@ void noise_handshake_init(struct noise_handshake *handshake, struct braid_peer *
 			  const uint8_t remote_static[NOISE_PUBLIC_KEY_LEN]);
 /* Wipe everything but the peer's static key, preshared key and anti-replay state. */
 void noise_handshake_clear(struct braid_device *dev, struct noise_handshake *handshake);
-/* Recompute DH(our static, their static) after either changes. */
+/*
+ * After either static key changes: DH(our static, their static) is computed
+ * again, when the next handshake needs it, so that configuring many peers
+ * costs no Diffie-Hellman for those that never handshake.
+ */
 void noise_precompute_static_static(struct braid_peer *peer);
 
 bool noise_handshake_create_initiation(struct message_handshake_initiation *dst,

@@ -526,7 +526,7 @@ void path_session_started(struct braid_peer *peer, uint64_t now, uint64_t rtt_ns
 	if (!is_follower(mp) && mp->kind != BRAID_PEER_BRAID) {
 		mp->hellos = mp->kind == BRAID_PEER_STOCK ? PATH_HELLOS - 1 : 0;
 		mp->next_hello = now;
-		device_note_deadline(peer->dev, now);
+		path_note_deadline(peer, now);
 	}
 }
 
@@ -642,7 +642,7 @@ void path_reschedule(struct braid_peer *peer, uint64_t now)
 	d = aggregate_deadline(mp, now);
 	next = d < next ? d : next;
 	mp->next_deadline = next;
-	device_note_deadline(peer->dev, next);
+	device_note_peer_deadline(peer, next);
 }
 
 uint64_t path_tick(struct braid_peer *peer, uint64_t now)
@@ -672,6 +672,15 @@ uint64_t path_tick(struct braid_peer *peer, uint64_t now)
 	aggregate_tick(peer, now);
 	path_reschedule(peer, now);
 	return mp->next_deadline;
+}
+
+void path_note_deadline(struct braid_peer *peer, uint64_t at)
+{
+	struct multipath *mp = peer->paths.mp;
+
+	if (at < mp->next_deadline)
+		mp->next_deadline = at;
+	device_note_peer_deadline(peer, at);
 }
 
 uint64_t path_next_deadline(const struct braid_peer *peer)

@@ -138,6 +138,8 @@ void path_clear_source(struct braid_peer *peer);
 /* Run what is due; the next deadline of the peer's paths (BRAID_NEVER: none). */
 uint64_t path_tick(struct braid_peer *peer, uint64_t now);
 uint64_t path_next_deadline(const struct braid_peer *peer);
+/* Something of a multipath peer is due at at: its next path_tick() is no later. */
+void path_note_deadline(struct braid_peer *peer, uint64_t at);
 
 /* Human-readable endpoint for logs: "198.51.100.1:51820", "[2001:db8::1]:51820" or "(none)". */
 const char *endpoint_str(const struct braid_endpoint *ep, char buf[ENDPOINT_STR_LEN]);

@@ -13,6 +13,8 @@
 #include "timers.h"
 #include "transport.h"
 
+_Static_assert((int)MAX_PEERS_PER_DEVICE == (int)BRAID_MAX_PEERS, "braid.h tells callers the limit");
+
 struct braid_peer *braid_peer_new(struct braid_device *dev, const uint8_t public_key[BRAID_KEY_LEN])
 {
 	struct braid_peer *peer;
@@ -25,11 +27,12 @@ struct braid_peer *braid_peer_new(struct braid_device *dev, const uint8_t public
 		errno = EEXIST;
 		return NULL;
 	}
-	if (dev->peer_count >= MAX_PEERS_PER_DEVICE) {
+	if (dev->peer_count >= dev->max_peers) {
 		errno = ENOSPC;
 		return NULL;
 	}
-	peer = calloc(1, sizeof(*peer));
+	/* Room in the device's tables first: a peer's timers must never fail to queue. */
+	peer = device_reserve_peer(dev) ? NULL : calloc(1, sizeof(*peer));
 	if (!peer) {
 		errno = ENOMEM;
 		return NULL;
@@ -37,8 +40,10 @@ struct braid_peer *braid_peer_new(struct braid_device *dev, const uint8_t public
 	atomic_init(&peer->refcount, 1);
 	peer->dev = dev;
 	peer->internal_id = ++dev->next_peer_id;
-	cookie_maker_init(&peer->cookie, public_key);
+	/* Peers due at the same time run in the order they were made. */
+	peer->deadline.order = (uint32_t)peer->internal_id;
 	noise_handshake_init(&peer->handshake, peer, public_key);
+	cookie_maker_init(&peer->cookie, peer->handshake.remote_static);
 	path_init(&peer->paths);
 	staged_init(&peer->staged);
 	timers_init(peer);
@@ -65,7 +70,15 @@ void braid_peer_free(struct braid_peer *peer)
 	device_log(dev, BRAID_LOG_VERBOSE, "peer %llu removed", (unsigned long long)peer->internal_id);
 	peer->is_dead = true;
 	device_remove_peer(dev, peer);
-	allowedips_remove_by_peer(&dev->allowedips, peer);
+	allowedips_remove_by_peer(&dev->allowedips, &peer->allowed_ips);
+	peer_release(peer);
+}
+
+void peer_release(struct braid_peer *peer)
+{
+	struct braid_device *dev = peer->dev;
+
+	peer->is_dead = true;
 	timers_stop(peer);
 	path_free(&peer->paths);
 	peer_purge_staged_packets(peer, BRAID_OK);
@@ -122,7 +135,8 @@ int braid_peer_add_allowed_ip(struct braid_peer *peer, int family, const void *a
 {
 	if (addr_len(family) < 0)
 		return -EINVAL;
-	return allowedips_insert(&peer->dev->allowedips, family, addr, cidr, peer);
+	return allowedips_insert(&peer->dev->allowedips, family, addr, cidr, peer,
+				 &peer->allowed_ips);
 }
 
 int braid_peer_remove_allowed_ip(struct braid_peer *peer, int family, const void *addr, uint8_t cidr)
@@ -134,7 +148,7 @@ int braid_peer_remove_allowed_ip(struct braid_peer *peer, int family, const void
 
 void braid_peer_clear_allowed_ips(struct braid_peer *peer)
 {
-	allowedips_remove_by_peer(&peer->dev->allowedips, peer);
+	allowedips_remove_by_peer(&peer->dev->allowedips, &peer->allowed_ips);
 }
 
 struct walk_ctx {
@@ -153,7 +167,7 @@ int braid_peer_foreach_allowed_ip(const struct braid_peer *peer, braid_allowed_i
 {
 	struct walk_ctx w = { fn, ctx };
 
-	return allowedips_walk_by_peer(&peer->dev->allowedips, (void *)peer, walk_one, &w);
+	return allowedips_walk_by_peer(&peer->allowed_ips, walk_one, &w);
 }
 
 void braid_peer_get_stats(const struct braid_peer *peer, struct braid_peer_stats *stats)

@@ -10,8 +10,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "allowedips.h"
 #include "braid.h"
 #include "cookie.h"
+#include "deadlines.h"
 #include "noise.h"
 #include "path.h"
 #include "staged.h"
@@ -25,7 +27,6 @@ struct braid_peer {
 	atomic_uint refcount;
 	bool is_dead;
 	struct braid_peer *prev, *next;		/* device list, insertion order */
-	struct braid_peer *hash_next;		/* device table by public key */
 	uint64_t internal_id;
 
 	struct noise_handshake handshake;
@@ -33,9 +34,16 @@ struct braid_peer {
 	struct cookie_maker cookie;
 
 	struct peer_paths paths;
+	struct allowedips_link allowed_ips;	/* the prefixes it holds in dev->allowedips */
 	uint16_t persistent_keepalive_interval;
 
-	/* Deadlines (BRAID_NEVER when not pending), as in the kernel's timers.c. */
+	/*
+	 * Deadlines (BRAID_NEVER when not pending), as in the kernel's timers.c.
+	 * The peer waits in the device's heap no later than the earliest of them
+	 * and of its paths' (device_note_peer_deadline()).
+	 */
+	struct deadline_entry deadline;
+	uint32_t tick_round;			/* the device's tick that last ran its timers */
 	uint64_t timer_retransmit_handshake;
 	uint64_t timer_send_keepalive;
 	uint64_t timer_new_handshake;
@@ -53,6 +61,12 @@ struct braid_peer {
 };
 
 void peer_put(struct braid_peer *peer);
+/*
+ * The rest of braid_peer_free(), once the device holds the peer nowhere
+ * (list, key table, trie, timer heap): stop it, wipe its secrets, drop the
+ * device's reference.
+ */
+void peer_release(struct braid_peer *peer);
 
 /* Send an initiation unless one went out less than REKEY_TIMEOUT ago. */
 void peer_send_handshake_initiation(struct braid_peer *peer, uint64_t now, bool is_retry);

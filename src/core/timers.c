@@ -26,7 +26,7 @@
 static void arm(struct braid_peer *peer, uint64_t *timer, uint64_t deadline)
 {
 	*timer = deadline;
-	device_note_deadline(peer->dev, deadline);
+	device_note_peer_deadline(peer, deadline);
 }
 
 static bool pending(uint64_t timer)

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* braid set and braid show: the command line's client side (see cli.c). */
+/* braid up, down, show and set: the command line's client side (see cli.c). */
 #ifndef BRAID_CLI_H
 #define BRAID_CLI_H
 

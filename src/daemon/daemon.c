@@ -29,6 +29,7 @@
 #include "iolog.h"
 #include "loop.h"
 #include "multipath.h"
+#include "resolver.h"
 #include "sandbox.h"
 #include "uapi.h"
 #include "uapi_sock.h"
@@ -45,6 +46,7 @@ struct service {
 static struct loop loop;
 static struct sandbox sandbox;
 static struct service service = { .server.w.fd = -1 };
+static struct resolver resolver = { .w.fd = -1 };
 
 /* ---- The UAPI server's view of the loop (struct uapi_host_ops) ---- */
 
@@ -85,7 +87,13 @@ static int service_open(void *ctx, int epfd, struct braid_device *dev)
 	s->mp.uplinks = &loop.uplinks;
 	s->mp.route_fd = loop.uplinks_fd;
 	s->mp.tun_ifindex = loop.tun.ifindex;
-	s->uapi = (struct uapi){ .dev = dev, .host = &host_ops, .host_ctx = &loop, .mp = &s->mp };
+	s->uapi = (struct uapi){ .dev = dev, .host = &host_ops, .host_ctx = &loop, .mp = &s->mp,
+				 .resolver = &resolver };
+	resolver.changed = after_operation;
+	resolver.ctx = &loop;
+	ret = resolver_open(&resolver, epfd, dev);
+	if (ret)
+		log_error("cannot watch the resolver: %s", strerror(-ret));
 	s->server.changed = after_operation;
 	s->server.ctx = &loop;
 	ret = uapi_sock_listen(&s->server, epfd, s->ifname, &s->uapi);
@@ -99,8 +107,9 @@ static int service_open(void *ctx, int epfd, struct braid_device *dev)
 static uint64_t service_next_deadline(void *ctx)
 {
 	struct service *s = ctx;
+	uint64_t a = uapi_sock_next_deadline(&s->server), b = resolver_next_deadline(&resolver);
 
-	return uapi_sock_next_deadline(&s->server);
+	return a < b ? a : b;
 }
 
 static void service_expire(void *ctx, uint64_t now)
@@ -108,6 +117,7 @@ static void service_expire(void *ctx, uint64_t now)
 	struct service *s = ctx;
 
 	uapi_sock_expire(&s->server, now);
+	resolver_expire(&resolver, now);
 }
 
 /* Uplinks came or went, addresses or routes changed: every multipath peer's paths again. */
@@ -125,6 +135,7 @@ static void service_close(void *ctx)
 
 	uapi_sock_close(&s->server);
 	mp_config_free(&s->mp);
+	resolver_stop(&resolver);
 }
 
 static const struct loop_service service_ops = {
@@ -188,6 +199,11 @@ static int serve(const struct daemon_options *opts, int ready_fd)
 		return 1;
 	}
 	service.ifname = opts->ifname;
+	/* Before anything is open and before any thread: the resolver inherits nothing. */
+	ret = resolver_start(&resolver, sandbox.change_user, sandbox.uid, sandbox.gid);
+	if (ret)
+		log_error("cannot start the resolver (endpoint names will not be resolved again): "
+			  "%s", strerror(-ret));
 	ret = loop_init(&loop, &config);
 	if (ret) {
 		report_ready(ready_fd, 1);

@@ -21,8 +21,10 @@
 static void usage(FILE *f, const char *prog)
 {
 	fprintf(f, "Usage: %s [-f/--foreground] [--user NAME] [--no-sandbox] INTERFACE-NAME\n"
+		   "       %s up CONFIG-FILE|INTERFACE     bring a tunnel up (braid.conf(5))\n"
+		   "       %s down CONFIG-FILE|INTERFACE   take it down again\n"
+		   "       %s show [INTERFACE|all|interfaces] [dump|metrics]\n"
 		   "       %s set INTERFACE peer KEY [multipath MODE] [path SPEC]... (braid set -h)\n"
-		   "       %s show [INTERFACE]\n"
 		   "\n"
 		   "Once the interface and its sockets are open, braid runs as an unprivileged\n"
 		   "user with only CAP_NET_ADMIN and CAP_NET_BIND_SERVICE, no_new_privs, and a\n"
@@ -45,7 +47,8 @@ static void usage(FILE *f, const char *prog)
 		   "  BRAID_OFFLOADS=0             no TUN or UDP offloads (vnet_hdr,\n"
 		   "                               UDP_SEGMENT, UDP_GRO): for comparisons,\n"
 		   "                               and to test the paths of kernels without them\n",
-		prog, prog, prog, SANDBOX_DEFAULT_USER, LOOP_MAX_WORKERS, LOOP_DEFAULT_WORKERS);
+		prog, prog, prog, prog, prog, SANDBOX_DEFAULT_USER, LOOP_MAX_WORKERS,
+		LOOP_DEFAULT_WORKERS);
 }
 
 /* Unset or "1": on; "0": off; anything else is a mistake, and the safe side is on. */

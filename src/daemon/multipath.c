@@ -159,46 +159,121 @@ void mp_spec_format(const struct mp_spec *spec, char *buf, size_t len)
 
 /* ---- Per-peer store ---- */
 
+/*
+ * The store is an array (apply_all walks it) with an index by public key, so
+ * that a set naming many multipath peers costs a lookup each, not a scan of
+ * the store each: linear probing at most half full, removal by shifting back.
+ */
+static size_t home(const struct mp_config *c, const uint8_t key[BRAID_KEY_LEN])
+{
+	uint32_t h;
+
+	memcpy(&h, key, sizeof(h));
+	return (h * 0x9e3779b1u) & c->mask;
+}
+
+/* The slot of key: its own, or the empty one where it would go. */
+static size_t slot_of(const struct mp_config *c, const uint8_t key[BRAID_KEY_LEN])
+{
+	size_t i = home(c, key);
+
+	while (c->slots[i] && memcmp(c->peers[c->slots[i] - 1].public_key, key, BRAID_KEY_LEN))
+		i = (i + 1) & c->mask;
+	return i;
+}
+
 struct mp_peer *mp_config_find(const struct mp_config *c, const uint8_t key[BRAID_KEY_LEN])
 {
+	size_t i;
+
+	if (!c->slots)
+		return NULL;
+	i = slot_of(c, key);
+	return c->slots[i] ? &c->peers[c->slots[i] - 1] : NULL;
+}
+
+/* Room for one more entry, in the array and in the index. */
+static bool reserve(struct mp_config *c)
+{
+	size_t cap = c->cap ? c->cap * 2 : 4, slots = 2 * cap;
+	struct mp_peer *peers;
+	size_t *index;
+
+	if (c->n < c->cap)
+		return true;
+	peers = reallocarray(c->peers, cap, sizeof(*peers));
+	if (!peers)
+		return false;
+	c->peers = peers;
+	index = calloc(slots, sizeof(*index));
+	if (!index)
+		return false;
+	c->cap = cap;
+	free(c->slots);
+	c->slots = index;
+	c->mask = slots - 1;
 	for (size_t i = 0; i < c->n; i++)
-		if (!memcmp(c->peers[i].public_key, key, BRAID_KEY_LEN))
-			return &c->peers[i];
-	return NULL;
+		c->slots[slot_of(c, c->peers[i].public_key)] = i + 1;
+	return true;
 }
 
 struct mp_peer *mp_config_get(struct mp_config *c, const uint8_t key[BRAID_KEY_LEN])
 {
-	struct mp_peer *p = mp_config_find(c, key), *peers;
+	struct mp_peer *p = mp_config_find(c, key);
 
 	if (p)
 		return p;
-	if (c->n == c->cap) {
-		peers = reallocarray(c->peers, c->cap ? c->cap * 2 : 4, sizeof(*peers));
-		if (!peers)
-			return NULL;
-		c->peers = peers;
-		c->cap = c->cap ? c->cap * 2 : 4;
-	}
+	if (!reserve(c))
+		return NULL;
 	p = &c->peers[c->n++];
 	memset(p, 0, sizeof(*p));
 	memcpy(p->public_key, key, BRAID_KEY_LEN);
+	c->slots[slot_of(c, key)] = c->n;
 	return p;
+}
+
+/* Whether slot j, of an entry whose home is h, lies cyclically in (hole, j]: it stays. */
+static bool stays(size_t hole, size_t h, size_t j)
+{
+	return hole <= j ? hole < h && h <= j : hole < h || h <= j;
 }
 
 void mp_config_forget(struct mp_config *c, const uint8_t key[BRAID_KEY_LEN])
 {
-	struct mp_peer *p = mp_config_find(c, key);
+	size_t i, j, at;
 
-	if (p)
-		*p = c->peers[--c->n];
+	if (!mp_config_find(c, key))
+		return;
+	i = slot_of(c, key);
+	at = c->slots[i] - 1;
+	for (j = (i + 1) & c->mask; c->slots[j]; j = (j + 1) & c->mask) {
+		if (stays(i, home(c, c->peers[c->slots[j] - 1].public_key), j))
+			continue;
+		c->slots[i] = c->slots[j];
+		i = j;
+	}
+	c->slots[i] = 0;
+	/* The last entry fills the gap in the array; its slot follows it. */
+	if (at != --c->n) {
+		c->slots[slot_of(c, c->peers[c->n].public_key)] = at + 1;
+		c->peers[at] = c->peers[c->n];
+	}
+}
+
+void mp_config_clear(struct mp_config *c)
+{
+	if (c->slots)
+		memset(c->slots, 0, (c->mask + 1) * sizeof(*c->slots));
+	c->n = 0;
 }
 
 void mp_config_free(struct mp_config *c)
 {
 	free(c->peers);
+	free(c->slots);
 	c->peers = NULL;
-	c->n = c->cap = 0;
+	c->slots = NULL;
+	c->n = c->cap = c->mask = 0;
 }
 
 /* ---- Expansion ---- */

@@ -50,6 +50,9 @@ struct mp_peer {
 struct mp_config {
 	struct mp_peer *peers;
 	size_t n, cap;
+	/* peers by public key: open addressing, each slot an index into peers plus one (0: empty) */
+	size_t *slots;
+	size_t mask;
 	const struct uplinks *uplinks;	/* the host's, kept by the event loop */
 	int route_fd;			/* a rtnetlink request socket; -1: no route checks */
 	uint32_t fwmark;		/* the one the UDP sockets carry: route checks use it */
@@ -68,6 +71,8 @@ struct mp_peer *mp_config_find(const struct mp_config *c, const uint8_t key[BRAI
 /* The peer's entry, made empty if new; NULL when out of memory. */
 struct mp_peer *mp_config_get(struct mp_config *c, const uint8_t key[BRAID_KEY_LEN]);
 void mp_config_forget(struct mp_config *c, const uint8_t key[BRAID_KEY_LEN]);
+/* Forget every peer's entry (replace_peers). */
+void mp_config_clear(struct mp_config *c);
 void mp_config_free(struct mp_config *c);
 
 /* Turn peer's specs into libbraid paths now: 0 or -errno from braid_peer_set_paths(). */

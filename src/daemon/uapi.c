@@ -1,32 +1,50 @@
 // SPDX-License-Identifier: MIT
 /*
- * The UAPI get/set operations applied to a braid_device.
+ * The UAPI's sessions, and its set operation applied to a braid_device
+ * (uapi_get.c writes the get).
  *
- * A set operation is parsed and validated whole into a struct set_request
- * before anything changes (validate, then commit): a malformed line rejects
- * the entire operation with nothing applied, where wireguard-go would have
+ * A session reads its input line by line as it arrives. A set is parsed
+ * and validated whole into a compact form (struct set_form, below) before
+ * anything changes (validate, then commit): a malformed line rejects the
+ * entire operation with nothing applied, where wireguard-go would have
  * applied the lines before it. Within a valid operation the lines keep
  * wireguard-go's meaning, including their order: replace_allowed_ips drops
  * the prefixes given before it in the same section, remove and update_only
  * act on the whole section, and a section for our own public key is checked
  * but ignored.
  *
+ * The commit runs a slice at a time, in steps: a dry run that counts the
+ * peers the set leaves behind (more than a device may hold refuses it with
+ * nothing applied), the listen port and fwmark (the one step that can fail
+ * for reasons outside the request, a port in use: then nothing is
+ * applied), the private key, replace_peers, then the sections in order.
+ * Past the dry run only memory exhaustion can stop a set half-way; the log
+ * and the errno then say so. Between slices the data plane runs on what is
+ * applied so far, as it does while the kernel applies a large `wg setconf`
+ * sent in several netlink messages.
+ *
  * errno values follow wireguard-go (ipc/uapi_*.go) so wg prints the same
  * messages: -EINVAL for a bad key or value, -EPROTO for a line without '='
  * or a broken frame, -EADDRINUSE when the listen port cannot be bound.
+ * braid adds -ENOSPC (the set would leave the device more peers than it may
+ * hold) and -E2BIG (a set larger than UAPI_SET_MAX once parsed).
  */
 #include <arpa/inet.h>
+#include <braid_wire.h>
 #include <errno.h>
 #include <net/if.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
 #include "multipath.h"
+#include "resolver.h"
+#include "spool.h"
 #include "uapi.h"
-#include "watch.h"
+#include "uapi_get.h"
 
 enum aip_action { AIP_ADD, AIP_REMOVE, AIP_CLEAR };
 
@@ -46,27 +64,49 @@ struct mp_change {
 	unsigned int n_specs;
 	struct braid_endpoint extra[BRAID_MAX_PATHS];
 	unsigned int n_extra;
+	struct mp_change *next;		/* the set's list of them, to free */
 };
 
-/* One public_key section. */
-struct peer_change {
+/*
+ * The compact form of a set: the device's keys, then in a spool each
+ * public_key section followed by its items (allowed IPs, replace_allowed_ips
+ * and the preshared key, in the order given), one tag byte each and then its
+ * bytes. About 110 bytes for a peer with an endpoint and two IPv6 prefixes.
+ */
+enum item_tag {
+	ITEM_ADD4 = 1,		/* cidr, 4 address bytes */
+	ITEM_ADD6,		/* cidr, 16 address bytes */
+	ITEM_REMOVE4,
+	ITEM_REMOVE6,
+	ITEM_CLEAR,		/* replace_allowed_ips=true */
+	ITEM_PSK,		/* 32 key bytes */
+	ITEM_NAME,		/* braid_endpoint_name: length (2 bytes), the name, a NUL */
+};
+
+enum section_flag {
+	SECTION_REMOVE = 1 << 0,
+	SECTION_UPDATE_ONLY = 1 << 1,
+	SECTION_ENDPOINT = 1 << 2,
+	SECTION_KEEPALIVE = 1 << 3,
+	SECTION_NAME = 1 << 4,		/* a braid_endpoint_name item */
+};
+
+union inet_addr {
+	struct sockaddr sa;
+	struct sockaddr_in in4;
+	struct sockaddr_in6 in6;
+};
+
+struct section {
 	uint8_t public_key[BRAID_KEY_LEN];
-	bool is_own_key;	/* validated, then ignored */
-	bool remove;
-	bool update_only;
-	bool has_preshared_key;
-	bool has_endpoint;
-	bool has_keepalive;
+	struct mp_change *mp;		/* NULL: no braid_ key in this section */
+	union inet_addr endpoint;	/* the last endpoint= */
+	uint32_t n_items;
 	uint16_t keepalive;
-	uint8_t preshared_key[BRAID_KEY_LEN];
-	struct braid_endpoint endpoint;
-	/* allowed_ip and replace_allowed_ips lines, in order. */
-	struct aip_change *aips;
-	size_t n_aips, cap_aips;
-	struct mp_change *mp;	/* NULL: no braid_ key in this section */
+	uint8_t flags;			/* enum section_flag */
 };
 
-struct set_request {
+struct set_form {
 	bool has_private_key;
 	bool has_listen_port;
 	bool has_fwmark;
@@ -74,14 +114,24 @@ struct set_request {
 	uint8_t private_key[BRAID_KEY_LEN];
 	uint16_t listen_port;
 	uint32_t fwmark;
-	struct peer_change *peers;
-	size_t n_peers, cap_peers;
+	struct spool spool;
+	size_t n_sections, n_removing;	/* sections, and those with remove=true */
+	struct mp_change *mps;		/* n_mp of them */
+	size_t n_mp;
 };
 
 /* A key=value line, not NUL-terminated. */
 struct kv {
 	const char *key, *value;
 	size_t key_len, value_len;
+};
+
+const char *const uapi_multipath_modes[BRAID_MULTIPATH_AGGREGATE_FLOW + 1] = {
+	[BRAID_MULTIPATH_OFF] = "off",
+	[BRAID_MULTIPATH_FAILOVER] = "failover",
+	[BRAID_MULTIPATH_REDUNDANT] = "redundant",
+	[BRAID_MULTIPATH_AGGREGATE] = "aggregate",
+	[BRAID_MULTIPATH_AGGREGATE_FLOW] = "aggregate-flow",
 };
 
 /* ---- Reply buffer ---- */
@@ -117,17 +167,16 @@ static bool buf_reserve(struct uapi_buf *buf, size_t more)
 	return true;
 }
 
-static void __attribute__((format(printf, 2, 3))) buf_printf(struct uapi_buf *buf,
-							    const char *fmt, ...)
+void uapi_buf_printf(struct uapi_buf *buf, const char *fmt, ...)
 {
-	char line[256];
+	char line[512];
 	va_list ap;
 	int n;
 
 	va_start(ap, fmt);
 	n = vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	/* Every line we format is far shorter than the buffer. */
+	/* Every line we format is shorter: a path's, an endpoint name's (< 300). */
 	if (n > 0 && (size_t)n < sizeof(line) && buf_reserve(buf, n)) {
 		memcpy(buf->data + buf->len, line, n);
 		buf->len += n;
@@ -147,7 +196,7 @@ void uapi_buf_free(struct uapi_buf *buf)
 
 void uapi_reply_errno(struct uapi_buf *out, int err)
 {
-	buf_printf(out, "errno=%d\n\n", err);
+	uapi_buf_printf(out, "errno=%d\n\n", err);
 }
 
 /* ---- Value parsers: each takes the exact bytes of a value ---- */
@@ -322,14 +371,73 @@ static bool parse_allowed_ip(struct aip_change *c, const struct kv *kv)
 	return true;
 }
 
-/* ---- Parsing a set operation ---- */
+
+/* ---- The parsed form of a set ---- */
+
+static size_t item_len(const uint8_t *item)
+{
+	switch (item[0]) {
+	case ITEM_ADD4:
+	case ITEM_REMOVE4:
+		return 2 + 4;
+	case ITEM_ADD6:
+	case ITEM_REMOVE6:
+		return 2 + 16;
+	case ITEM_PSK:
+		return 1 + BRAID_KEY_LEN;
+	case ITEM_NAME:
+		return 4 + (item[1] | (size_t)item[2] << 8);
+	default:
+		return 1;
+	}
+}
+
+static void set_form_free(struct set_form *form)
+{
+	struct mp_change *mc, *next;
+
+	spool_free(&form->spool);
+	for (mc = form->mps; mc; mc = next) {
+		next = mc->next;
+		free(mc);
+	}
+	explicit_bzero(form, sizeof(*form));
+}
+
+/* The next section of a parsed set, its items after it; NULL after the last. */
+static const struct section *next_section(const struct set_form *form, struct spool_pos *pos)
+{
+	const struct section *sec = spool_peek(&form->spool, pos, _Alignof(struct section));
+
+	if (sec)
+		spool_skip(pos, sizeof(*sec));
+	return sec;
+}
+
+/* The current section's next item: its tag, then its bytes. */
+static const uint8_t *next_item(const struct set_form *form, struct spool_pos *pos)
+{
+	const uint8_t *item = spool_peek(&form->spool, pos, 1);
+
+	spool_skip(pos, item_len(item));
+	return item;
+}
+
+static void skip_items(const struct set_form *form, struct spool_pos *pos,
+		       const struct section *sec)
+{
+	for (uint32_t i = 0; i < sec->n_items; i++)
+		next_item(form, pos);
+}
+
+/* ---- Parsing a set, a line at a time ---- */
 
 struct parser {
-	struct set_request *req;
-	struct peer_change *peer;	/* the current section, NULL while in the device part */
-	uint8_t own_public_key[BRAID_KEY_LEN];
-	bool has_own_key;
+	struct set_form *form;
+	struct section *section;	/* the current one; NULL in the device part */
+	uint8_t *psk;			/* its ITEM_PSK: a later preshared_key rewrites it */
 	bool has_multipath;		/* the braid_ peer keys are served */
+	bool has_names;			/* braid_endpoint_name is served */
 	const char *why;		/* for the log */
 };
 
@@ -339,111 +447,153 @@ static int fail(struct parser *p, int err, const char *why)
 	return err;
 }
 
-static void *grow(void *array, size_t *cap, size_t n, size_t size)
+static void *append(struct parser *p, size_t len, size_t align)
 {
-	size_t new_cap = *cap ? *cap * 2 : 4;
-	void *a;
+	if (p->form->spool.bytes + len > UAPI_SET_MAX)
+		return NULL;
+	return spool_append(&p->form->spool, len, align);
+}
 
-	if (n < *cap)
-		return array;
-	a = reallocarray(array, new_cap, size);
-	if (a)
-		*cap = new_cap;
-	return a;
+/* Why append() failed. */
+static int append_failed(struct parser *p)
+{
+	if (p->form->spool.bytes + UAPI_LINE_MAX > UAPI_SET_MAX)
+		return fail(p, -E2BIG, "larger than braid takes in one set (UAPI_SET_MAX, 1 GiB"
+			    " parsed, about 9 million peers)");
+	return fail(p, -ENOMEM, "out of memory");
 }
 
 static int parse_device_line(struct parser *p, const struct kv *kv)
 {
-	struct set_request *req = p->req;
+	struct set_form *form = p->form;
 	uint64_t n;
 
 	if (key_is(kv, "private_key")) {
-		if (!parse_key(req->private_key, kv))
+		if (!parse_key(form->private_key, kv))
 			return fail(p, -EINVAL, "invalid private_key");
-		req->has_private_key = true;
-		p->has_own_key = !key_is_zero(req->private_key);
-		if (p->has_own_key)
-			braid_public_key(p->own_public_key, req->private_key);
+		form->has_private_key = true;
 	} else if (key_is(kv, "listen_port")) {
 		if (!parse_uint(kv->value, kv->value_len, UINT16_MAX, &n))
 			return fail(p, -EINVAL, "invalid listen_port");
-		req->has_listen_port = true;
-		req->listen_port = n;
+		form->has_listen_port = true;
+		form->listen_port = n;
 	} else if (key_is(kv, "fwmark")) {
 		if (!parse_uint(kv->value, kv->value_len, UINT32_MAX, &n))
 			return fail(p, -EINVAL, "invalid fwmark");
-		req->has_fwmark = true;
-		req->fwmark = n;
+		form->has_fwmark = true;
+		form->fwmark = n;
 	} else if (key_is(kv, "replace_peers")) {
 		if (!parse_true(kv))
 			return fail(p, -EINVAL, "invalid replace_peers");
-		req->replace_peers = true;
+		form->replace_peers = true;
 	} else {
 		return fail(p, -EINVAL, "unknown device key");
 	}
 	return 0;
 }
 
-static int start_peer(struct parser *p, const struct kv *kv)
+static int start_section(struct parser *p, const struct kv *kv)
 {
-	struct set_request *req = p->req;
-	struct peer_change *peers, *pc;
+	uint8_t key[BRAID_KEY_LEN];
+	struct section *sec;
 
-	peers = grow(req->peers, &req->cap_peers, req->n_peers, sizeof(*peers));
-	if (!peers)
-		return fail(p, -ENOMEM, "out of memory");
-	req->peers = peers;
-	pc = &peers[req->n_peers];
-	memset(pc, 0, sizeof(*pc));
-	if (!parse_key(pc->public_key, kv))
+	if (!parse_key(key, kv))
 		return fail(p, -EINVAL, "invalid public_key");
-	req->n_peers++;
-	pc->is_own_key = p->has_own_key &&
-			 !memcmp(pc->public_key, p->own_public_key, BRAID_KEY_LEN);
-	p->peer = pc;
+	sec = append(p, sizeof(*sec), _Alignof(struct section));
+	if (!sec)
+		return append_failed(p);
+	memset(sec, 0, sizeof(*sec));
+	memcpy(sec->public_key, key, BRAID_KEY_LEN);
+	p->form->n_sections++;
+	p->section = sec;
+	p->psk = NULL;
+	return 0;
+}
+
+/* An item of the current section: tag, then len bytes of data. */
+static int add_item(struct parser *p, uint8_t tag, const void *data, size_t len)
+{
+	uint8_t *item = append(p, 1 + len, 1);
+
+	if (!item)
+		return append_failed(p);
+	item[0] = tag;
+	if (len)
+		memcpy(item + 1, data, len);
+	p->section->n_items++;
+	if (tag == ITEM_PSK)
+		p->psk = item;
 	return 0;
 }
 
 static int add_aip(struct parser *p, const struct aip_change *c)
 {
-	struct peer_change *pc = p->peer;
-	struct aip_change *aips;
+	uint8_t data[17];
+	bool v6 = c->family == AF_INET6;
 
-	aips = grow(pc->aips, &pc->cap_aips, pc->n_aips, sizeof(*aips));
-	if (!aips)
-		return fail(p, -ENOMEM, "out of memory");
-	pc->aips = aips;
-	aips[pc->n_aips++] = *c;
-	return 0;
+	if (c->action == AIP_CLEAR)
+		return add_item(p, ITEM_CLEAR, NULL, 0);
+	data[0] = c->cidr;
+	memcpy(data + 1, c->addr, v6 ? 16 : 4);
+	return add_item(p, c->action == AIP_ADD ? (v6 ? ITEM_ADD6 : ITEM_ADD4) :
+						   (v6 ? ITEM_REMOVE6 : ITEM_REMOVE4),
+			data, v6 ? 17 : 5);
 }
 
-static const char *const mode_names[] = {
-	[BRAID_MULTIPATH_OFF] = "off",
-	[BRAID_MULTIPATH_FAILOVER] = "failover",
-	[BRAID_MULTIPATH_REDUNDANT] = "redundant",
-	[BRAID_MULTIPATH_AGGREGATE] = "aggregate",
-	[BRAID_MULTIPATH_AGGREGATE_FLOW] = "aggregate-flow",
-};
+static int set_psk(struct parser *p, const struct kv *kv)
+{
+	uint8_t key[BRAID_KEY_LEN];
+	int ret = 0;
+
+	if (!parse_key(key, kv))
+		return fail(p, -EINVAL, "invalid preshared_key");
+	/* The last preshared_key of a section is the one that counts: one item, rewritten. */
+	if (p->psk)
+		memcpy(p->psk + 1, key, BRAID_KEY_LEN);
+	else
+		ret = add_item(p, ITEM_PSK, key, BRAID_KEY_LEN);
+	explicit_bzero(key, sizeof(key));
+	return ret;
+}
+
+/* braid_endpoint_name: the name the endpoint was resolved from ("" forgets it). */
+static int set_name(struct parser *p, const struct kv *kv)
+{
+	uint8_t data[2 + RESOLVER_NAME_LEN];
+	size_t len = kv->value_len;
+
+	if (!p->has_names || len >= RESOLVER_NAME_LEN ||
+	    (len && !resolver_name_is_valid(kv->value, len)))
+		return fail(p, -EINVAL, "invalid braid_endpoint_name");
+	data[0] = len & 0xff;
+	data[1] = len >> 8;
+	memcpy(data + 2, kv->value, len);
+	data[2 + len] = '\0';
+	p->section->flags |= SECTION_NAME;
+	return add_item(p, ITEM_NAME, data, 3 + len);
+}
 
 /* braid's own peer keys (multipath); a client that sends them knows they are ours. */
 static int parse_multipath_line(struct parser *p, const struct kv *kv)
 {
-	struct peer_change *pc = p->peer;
-	struct mp_change *mc = pc->mp;
+	struct mp_change *mc = p->section->mp;
 	unsigned int i;
 
 	if (!p->has_multipath)
 		return fail(p, -EINVAL, "multipath is not available");
 	if (!mc) {
-		mc = pc->mp = calloc(1, sizeof(*mc));
+		mc = p->section->mp = calloc(1, sizeof(*mc));
 		if (!mc)
 			return fail(p, -ENOMEM, "out of memory");
+		mc->next = p->form->mps;
+		p->form->mps = mc;
+		p->form->n_mp++;
 	}
 	if (key_is(kv, "braid_multipath")) {
-		for (i = 0; i < sizeof(mode_names) / sizeof(mode_names[0]); i++)
-			if (value_is(kv, mode_names[i]))
+		for (i = 0; i <= BRAID_MULTIPATH_AGGREGATE_FLOW; i++)
+			if (value_is(kv, uapi_multipath_modes[i]))
 				break;
-		if (i == sizeof(mode_names) / sizeof(mode_names[0]))
+		if (i > BRAID_MULTIPATH_AGGREGATE_FLOW)
 			return fail(p, -EINVAL, "unknown braid_multipath mode");
 		mc->has_mode = true;
 		mc->mode = (enum braid_multipath)i;
@@ -472,31 +622,32 @@ static int parse_multipath_line(struct parser *p, const struct kv *kv)
 
 static int parse_peer_line(struct parser *p, const struct kv *kv)
 {
-	struct peer_change *pc = p->peer;
+	struct section *sec = p->section;
+	struct braid_endpoint ep;
 	struct aip_change c;
 	uint64_t n;
 
 	if (key_is(kv, "remove")) {
 		if (!parse_true(kv))
 			return fail(p, -EINVAL, "invalid remove");
-		pc->remove = true;
+		p->form->n_removing += !(sec->flags & SECTION_REMOVE);
+		sec->flags |= SECTION_REMOVE;
 	} else if (key_is(kv, "update_only")) {
 		if (!parse_true(kv))
 			return fail(p, -EINVAL, "invalid update_only");
-		pc->update_only = true;
+		sec->flags |= SECTION_UPDATE_ONLY;
 	} else if (key_is(kv, "preshared_key")) {
-		if (!parse_key(pc->preshared_key, kv))
-			return fail(p, -EINVAL, "invalid preshared_key");
-		pc->has_preshared_key = true;
+		return set_psk(p, kv);
 	} else if (key_is(kv, "endpoint")) {
-		if (!uapi_parse_endpoint(&pc->endpoint, kv->value, kv->value_len))
+		if (!uapi_parse_endpoint(&ep, kv->value, kv->value_len))
 			return fail(p, -EINVAL, "invalid endpoint");
-		pc->has_endpoint = true;
+		memcpy(&sec->endpoint, &ep.addr, sizeof(sec->endpoint));
+		sec->flags |= SECTION_ENDPOINT;
 	} else if (key_is(kv, "persistent_keepalive_interval")) {
 		if (!parse_uint(kv->value, kv->value_len, UINT16_MAX, &n))
 			return fail(p, -EINVAL, "invalid persistent_keepalive_interval");
-		pc->has_keepalive = true;
-		pc->keepalive = n;
+		sec->flags |= SECTION_KEEPALIVE;
+		sec->keepalive = n;
 	} else if (key_is(kv, "replace_allowed_ips")) {
 		if (!parse_true(kv))
 			return fail(p, -EINVAL, "invalid replace_allowed_ips");
@@ -509,6 +660,8 @@ static int parse_peer_line(struct parser *p, const struct kv *kv)
 	} else if (key_is(kv, "protocol_version")) {
 		if (!value_is(kv, "1"))
 			return fail(p, -EINVAL, "unsupported protocol_version");
+	} else if (key_is(kv, "braid_endpoint_name")) {
+		return set_name(p, kv);
 	} else if (kv->key_len > 6 && !memcmp(kv->key, "braid_", 6)) {
 		return parse_multipath_line(p, kv);
 	} else {
@@ -529,76 +682,196 @@ static int parse_line(struct parser *p, const char *line, size_t len)
 	kv.value = eq + 1;
 	kv.value_len = len - kv.key_len - 1;
 	if (key_is(&kv, "public_key"))
-		return start_peer(p, &kv);
-	if (!p->peer)
+		return start_section(p, &kv);
+	if (!p->section)
 		return parse_device_line(p, &kv);
 	return parse_peer_line(p, &kv);
 }
 
-static void set_request_free(struct set_request *req)
-{
-	for (size_t i = 0; i < req->n_peers; i++) {
-		free(req->peers[i].aips);
-		free(req->peers[i].mp);
-	}
-	if (req->peers) {
-		explicit_bzero(req->peers, req->cap_peers * sizeof(*req->peers));
-		free(req->peers);
-	}
-	explicit_bzero(req, sizeof(*req));
-}
+/* ---- Committing a parsed set, a slice at a time ---- */
 
-/* body holds the lines after "set=1", without the final empty line. */
-static int parse_set(struct uapi *u, struct set_request *req, const char *body, size_t len)
-{
-	struct parser p = { .req = req, .has_multipath = u->mp != NULL };
-	const char *end = body + len, *nl;
-	int line_no = 1, ret = 0;
-
-	p.has_own_key = braid_device_get_public_key(u->dev, p.own_public_key);
-	for (; body < end && !ret; body = nl + 1) {
-		nl = memchr(body, '\n', end - body);
-		line_no++;
-		ret = parse_line(&p, body, nl - body);
-	}
-	if (ret)
-		log_error("UAPI: set rejected at line %d: %s", line_no, p.why);
-	explicit_bzero(p.own_public_key, sizeof(p.own_public_key));
-	return ret;
-}
-
-/* ---- Applying a validated set operation ---- */
+enum commit_step {
+	COMMIT_COUNT,		/* the dry run: how many peers the set leaves, at most */
+	COMMIT_NET,		/* listen_port, fwmark */
+	COMMIT_KEY,		/* private_key */
+	COMMIT_CLEAR,		/* replace_peers */
+	COMMIT_PEERS,		/* the sections */
+	COMMIT_DONE,
+};
 
 /*
- * The device keeps its sessions when the key is the one it has (wg setconf
- * resends it) and drops a peer whose key is our new public key, as
- * wireguard-go does.
+ * The public keys a set names, for its dry run: open addressing on the
+ * key's first bytes (keys are random), each slot a pointer to a section
+ * holding the key, its low bit set while that peer would exist.
  */
-static void apply_private_key(struct braid_device *dev, const uint8_t key[BRAID_KEY_LEN])
+struct key_set {
+	struct spool mem;
+	uintptr_t *slots;
+	size_t mask;
+};
+
+struct commit {
+	enum commit_step step;
+	struct spool_pos pos;
+	uint8_t own_public[BRAID_KEY_LEN];	/* sections for it are checked, then ignored */
+	bool has_own;
+	struct key_set keys;
+	size_t peers, most;			/* the dry run's count, and its peak */
+};
+
+static int key_set_init(struct key_set *ks, size_t n)
 {
-	log_verbose("UAPI: %s private key", key_is_zero(key) ? "removing" : "updating");
-	braid_device_set_private_key(dev, key);
+	size_t slots = 16;
+
+	while (slots < 2 * n)
+		slots *= 2;
+	/* Straight from the system, so that its memory goes back when it is freed. */
+	ks->slots = spool_append(&ks->mem, slots * sizeof(*ks->slots), sizeof(*ks->slots));
+	ks->mask = slots - 1;
+	return ks->slots ? 0 : -ENOMEM;
 }
 
-static int apply_aips(struct braid_peer *peer, const struct peer_change *pc)
+/* The slot of this key: its own, or the empty one where it goes. */
+static uintptr_t *key_slot(struct key_set *ks, const uint8_t key[BRAID_KEY_LEN])
 {
+	size_t i = braid_get_le32(key) & ks->mask;
+	const struct section *sec;
+
+	for (;; i = (i + 1) & ks->mask) {
+		sec = (const struct section *)(ks->slots[i] & ~(uintptr_t)1);
+		if (!sec || !memcmp(sec->public_key, key, BRAID_KEY_LEN))
+			return &ks->slots[i];
+	}
+}
+
+static bool is_own(const struct commit *c, const struct section *sec)
+{
+	return c->has_own && !memcmp(sec->public_key, c->own_public, BRAID_KEY_LEN);
+}
+
+/*
+ * What the private key of the set, applied first, makes our public key:
+ * sections for it are ignored, and a peer that has it now goes.
+ */
+static void commit_start(struct commit *c, struct uapi *u, const struct set_form *form)
+{
+	memset(c, 0, sizeof(*c));
+	if (form->has_private_key) {
+		c->has_own = !key_is_zero(form->private_key);
+		if (c->has_own)
+			braid_public_key(c->own_public, form->private_key);
+	} else {
+		c->has_own = braid_device_get_public_key(u->dev, c->own_public);
+	}
+	c->peers = form->replace_peers ? 0 : braid_device_peer_count(u->dev);
+	if (!form->replace_peers && form->has_private_key && c->has_own &&
+	    braid_device_find_peer(u->dev, c->own_public))
+		c->peers--;
+	c->most = c->peers;
+	/*
+	 * The dry run costs a lookup a section: skip it when even every section
+	 * adding a peer would fit, unless multipath lines need their check.
+	 */
+	if (!form->n_mp && c->peers + (form->n_sections - form->n_removing) <=
+			   braid_device_max_peers(u->dev))
+		c->step = COMMIT_NET;
+}
+
+static void commit_free(struct commit *c)
+{
+	spool_free(&c->keys.mem);
+	explicit_bzero(c, sizeof(*c));
+}
+
+/* Limits that depend on what a peer has already: its multipath lines, with the set's. */
+static int check_multipath(struct uapi *u, const struct set_form *form,
+			   const struct section *sec)
+{
+	const struct mp_change *mc = sec->mp;
+	const struct mp_peer *have;
+	unsigned int specs, extra;
+
+	have = form->replace_peers || mc->replace_paths ? NULL :
+	       mp_config_find(u->mp, sec->public_key);
+	specs = mc->n_specs + (have ? have->n_specs : 0);
+	extra = mc->n_extra + (have ? have->n_extra : 0);
+	if (specs > BRAID_MAX_PATHS || extra > BRAID_MAX_PATHS) {
+		log_error("UAPI: set rejected: a peer would have more than %d braid_path or"
+			  " braid_endpoint lines", BRAID_MAX_PATHS);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* One section of the dry run: whether its peer would exist after it, and the count. */
+static int count_section(struct commit *c, struct uapi *u, const struct set_form *form,
+			 const struct section *sec)
+{
+	uintptr_t *slot;
+	bool exists;
+
+	if (sec->mp && check_multipath(u, form, sec))
+		return -EINVAL;
+	if (is_own(c, sec))
+		return 0;
+	slot = key_slot(&c->keys, sec->public_key);
+	if (!*slot) {
+		exists = !form->replace_peers && braid_device_find_peer(u->dev, sec->public_key);
+		*slot = (uintptr_t)sec | exists;
+	}
+	exists = *slot & 1;
+	if (sec->flags & SECTION_REMOVE) {
+		if (exists)
+			c->peers--;
+		*slot &= ~(uintptr_t)1;
+	} else if (!exists && !(sec->flags & SECTION_UPDATE_ONLY)) {
+		c->peers++;
+		*slot |= 1;
+	}
+	if (c->peers > c->most)
+		c->most = c->peers;
+	return 0;
+}
+
+/*
+ * The items in order; the first failure stops them (and the set). An
+ * endpoint name goes to the resolver, to look up again when the peer stops
+ * answering (resolver.h).
+ */
+static int apply_items(struct uapi *u, uint64_t now, struct braid_peer *peer,
+		       const struct set_form *form, struct spool_pos *pos,
+		       const struct section *sec)
+{
+	const uint8_t *item;
 	int ret;
 
-	for (size_t i = 0; i < pc->n_aips; i++) {
-		const struct aip_change *c = &pc->aips[i];
-
-		switch (c->action) {
-		case AIP_CLEAR:
-			braid_peer_clear_allowed_ips(peer);
+	for (uint32_t i = 0; i < sec->n_items; i++) {
+		item = next_item(form, pos);
+		switch (item[0]) {
+		case ITEM_PSK:
+			braid_peer_set_preshared_key(peer, item + 1);
 			break;
-		case AIP_ADD:
-			ret = braid_peer_add_allowed_ip(peer, c->family, c->addr, c->cidr);
+		case ITEM_NAME:
+			ret = resolver_set_name(u->resolver, sec->public_key,
+						(const char *)item + 3, now);
 			if (ret)
 				return ret;
 			break;
-		case AIP_REMOVE:
+		case ITEM_CLEAR:
+			braid_peer_clear_allowed_ips(peer);
+			break;
+		case ITEM_ADD4:
+		case ITEM_ADD6:
+			ret = braid_peer_add_allowed_ip(peer, item[0] == ITEM_ADD4 ? AF_INET :
+							AF_INET6, item + 2, item[1]);
+			if (ret)
+				return ret;
+			break;
+		case ITEM_REMOVE4:
+		case ITEM_REMOVE6:
 			/* Removing a prefix the peer does not hold is not an error. */
-			braid_peer_remove_allowed_ip(peer, c->family, c->addr, c->cidr);
+			braid_peer_remove_allowed_ip(peer, item[0] == ITEM_REMOVE4 ? AF_INET :
+							   AF_INET6, item + 2, item[1]);
 			break;
 		}
 	}
@@ -607,22 +880,22 @@ static int apply_aips(struct braid_peer *peer, const struct peer_change *pc)
 
 /* The section's braid_ keys, into the daemon's store and the peer (validated before). */
 static int apply_multipath(struct uapi *u, struct braid_peer *peer, uint64_t now,
-			   const struct peer_change *pc)
+			   const struct section *sec)
 {
-	const struct mp_change *mc = pc->mp;
+	const struct mp_change *mc = sec->mp;
 	struct mp_peer *mpp;
 	int ret;
 
 	if (!mc) {
 		/* A new endpoint is the remote of the peer's paths: expand them again. */
-		if (pc->has_endpoint && u->mp) {
+		if ((sec->flags & SECTION_ENDPOINT) && u->mp && u->mp->n) {
 			u->mp->fwmark = u->host->get_fwmark(u->host_ctx);
 			return mp_config_apply(u->mp, peer, now);
 		}
 		return 0;
 	}
 	u->mp->fwmark = u->host->get_fwmark(u->host_ctx);
-	mpp = mp_config_get(u->mp, pc->public_key);
+	mpp = mp_config_get(u->mp, sec->public_key);
 	if (!mpp)
 		return -ENOMEM;
 	if (mc->replace_paths)
@@ -632,7 +905,7 @@ static int apply_multipath(struct uapi *u, struct braid_peer *peer, uint64_t now
 	memcpy(&mpp->extra[mpp->n_extra], mc->extra, mc->n_extra * sizeof(mc->extra[0]));
 	mpp->n_extra += mc->n_extra;
 	if (mc->has_mode) {
-		log_verbose("UAPI: multipath %s", mode_names[mc->mode]);
+		log_verbose("UAPI: multipath %s", uapi_multipath_modes[mc->mode]);
 		ret = braid_peer_set_multipath(peer, now, mc->mode);
 		if (ret)
 			return ret;
@@ -640,390 +913,419 @@ static int apply_multipath(struct uapi *u, struct braid_peer *peer, uint64_t now
 	return mp_config_apply(u->mp, peer, now);
 }
 
-static int apply_peer(struct uapi *u, uint64_t now, const struct peer_change *pc)
+static int apply_section(struct commit *c, struct uapi *u, uint64_t now,
+			 const struct set_form *form, const struct section *sec)
 {
 	struct braid_device *dev = u->dev;
+	struct braid_endpoint ep;
 	struct braid_peer *peer;
 	int ret;
 
-	if (pc->is_own_key)
-		return 0;
-	peer = braid_device_find_peer(dev, pc->public_key);
-	if (pc->remove) {
-		if (peer) {
-			log_verbose("UAPI: removing a peer");
-			braid_peer_free(peer);
+	peer = is_own(c, sec) ? NULL : braid_device_find_peer(dev, sec->public_key);
+	if (is_own(c, sec) || (sec->flags & SECTION_REMOVE) ||
+	    (!peer && (sec->flags & SECTION_UPDATE_ONLY))) {
+		skip_items(form, &c->pos, sec);
+		if ((sec->flags & SECTION_REMOVE) && !is_own(c, sec)) {
+			if (peer) {
+				log_verbose("UAPI: removing a peer");
+				braid_peer_free(peer);
+			}
+			if (u->mp)
+				mp_config_forget(u->mp, sec->public_key);
+			if (u->resolver)
+				resolver_forget(u->resolver, sec->public_key);
 		}
-		if (u->mp)
-			mp_config_forget(u->mp, pc->public_key);
 		return 0;
 	}
 	if (!peer) {
-		if (pc->update_only)
-			return 0;
-		peer = braid_peer_new(dev, pc->public_key);
+		/* A failure stops the set: its place in the spool no longer matters. */
+		peer = braid_peer_new(dev, sec->public_key);
 		if (!peer)
 			return -errno;
 		log_verbose("UAPI: created a peer");
 	}
-	if (pc->has_preshared_key)
-		braid_peer_set_preshared_key(peer, pc->preshared_key);
-	if (pc->has_endpoint)
-		braid_peer_set_endpoint(peer, &pc->endpoint);
-	ret = apply_aips(peer, pc);
+	if (sec->flags & SECTION_ENDPOINT) {
+		memset(&ep, 0, sizeof(ep));
+		memcpy(&ep.addr, &sec->endpoint, sizeof(sec->endpoint));
+		braid_peer_set_endpoint(peer, &ep);
+		/* wg's endpoint= alone: the user chose an address, not a name. */
+		if (u->resolver && !(sec->flags & SECTION_NAME))
+			resolver_forget(u->resolver, sec->public_key);
+	}
+	ret = apply_items(u, now, peer, form, &c->pos, sec);
 	if (!ret)
-		ret = apply_multipath(u, peer, now, pc);
+		ret = apply_multipath(u, peer, now, sec);
 	if (ret)
 		return ret;
 	/* Last, as wireguard-go does: a keepalive turned on goes out to the new endpoint. */
-	if (pc->has_keepalive && braid_peer_get_persistent_keepalive(peer) != pc->keepalive)
-		braid_peer_set_persistent_keepalive(peer, now, pc->keepalive);
+	if ((sec->flags & SECTION_KEEPALIVE) &&
+	    braid_peer_get_persistent_keepalive(peer) != sec->keepalive)
+		braid_peer_set_persistent_keepalive(peer, now, sec->keepalive);
 	return 0;
 }
 
-/* Limits that depend on what a peer has already: checked before anything is applied. */
-static int check_multipath(const struct uapi *u, const struct set_request *req)
+static int commit_net(struct uapi *u, const struct set_form *form)
 {
-	const struct mp_peer *have;
-	const struct mp_change *mc;
-	unsigned int specs, extra;
-
-	for (size_t i = 0; i < req->n_peers; i++) {
-		mc = req->peers[i].mp;
-		if (!mc)
-			continue;
-		have = req->replace_peers || mc->replace_paths ? NULL :
-		       mp_config_find(u->mp, req->peers[i].public_key);
-		specs = mc->n_specs + (have ? have->n_specs : 0);
-		extra = mc->n_extra + (have ? have->n_extra : 0);
-		if (specs > BRAID_MAX_PATHS || extra > BRAID_MAX_PATHS) {
-			log_error("UAPI: set rejected: a peer would have more than %d braid_path or"
-				  " braid_endpoint lines", BRAID_MAX_PATHS);
-			return -EINVAL;
-		}
-	}
-	return 0;
-}
-
-/*
- * The socket change goes first because it is the one step that can fail
- * for reasons outside the request (a port in use): then nothing is applied.
- * After it, only memory exhaustion or the device's peer limit can stop the
- * request half-way; the errno then says so.
- */
-static int apply_set(struct uapi *u, uint64_t now, const struct set_request *req)
-{
-	int ret = check_multipath(u, req);
-
-	if (ret)
-		return ret;
-	if (req->has_listen_port || req->has_fwmark) {
-		ret = u->host->set_net(u->host_ctx, req->has_listen_port, req->listen_port,
-				       req->has_fwmark, req->fwmark);
-		if (ret) {
-			log_error("UAPI: cannot apply listen_port/fwmark: %s", strerror(-ret));
-			return ret;
-		}
-	}
-	if (req->has_private_key)
-		apply_private_key(u->dev, req->private_key);
-	if (req->replace_peers) {
-		log_verbose("UAPI: removing all peers");
-		braid_device_clear_peers(u->dev);
-		if (u->mp)
-			u->mp->n = 0;
-	}
-	for (size_t i = 0; i < req->n_peers; i++) {
-		ret = apply_peer(u, now, &req->peers[i]);
-		if (ret) {
-			log_error("UAPI: cannot apply a peer: %s", strerror(-ret));
-			return ret;
-		}
-	}
-	return 0;
-}
-
-static void do_set(struct uapi *u, uint64_t now, const char *body, size_t len,
-		   struct uapi_buf *out)
-{
-	struct set_request req = { 0 };
 	int ret;
 
-	ret = parse_set(u, &req, body, len);
-	if (!ret)
-		ret = apply_set(u, now, &req);
-	set_request_free(&req);
-	uapi_reply_errno(out, ret);
-}
-
-/* ---- get ---- */
-
-static void put_key(struct uapi_buf *out, const char *name, const uint8_t key[BRAID_KEY_LEN])
-{
-	char hex[2 * BRAID_KEY_LEN + 1];
-
-	braid_key_to_hex(hex, key);
-	buf_printf(out, "%s=%s\n", name, hex);
-	explicit_bzero(hex, sizeof(hex));
-}
-
-/* "198.51.100.1:51820" or "[2001:db8::1%eth0]:51820"; empty for another family. */
-static void format_endpoint(char *buf, size_t len, const struct braid_endpoint *ep)
-{
-	char ip[INET6_ADDRSTRLEN], zone[IF_NAMESIZE + 2] = "";
-	const struct sockaddr_in6 *in6 = &ep->addr.in6;
-
-	*buf = '\0';
-	if (ep->addr.sa.sa_family == AF_INET) {
-		inet_ntop(AF_INET, &ep->addr.in4.sin_addr, ip, sizeof(ip));
-		snprintf(buf, len, "%s:%u", ip, ntohs(ep->addr.in4.sin_port));
-	} else if (ep->addr.sa.sa_family == AF_INET6) {
-		inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip));
-		if (in6->sin6_scope_id) {
-			char name[IF_NAMESIZE];
-
-			if (if_indextoname(in6->sin6_scope_id, name))
-				snprintf(zone, sizeof(zone), "%%%s", name);
-			else
-				snprintf(zone, sizeof(zone), "%%%u", in6->sin6_scope_id);
-		}
-		snprintf(buf, len, "[%s%s]:%u", ip, zone, ntohs(in6->sin6_port));
-	}
-}
-
-static void put_endpoint(struct uapi_buf *out, const struct braid_endpoint *ep)
-{
-	char text[INET6_ADDRSTRLEN + IF_NAMESIZE + 16];
-
-	format_endpoint(text, sizeof(text), ep);
-	if (*text)
-		buf_printf(out, "endpoint=%s\n", text);
-}
-
-static int put_allowed_ip(void *ctx, int family, const void *addr, uint8_t cidr)
-{
-	struct uapi_buf *out = ctx;
-	char ip[INET6_ADDRSTRLEN];
-
-	if (!inet_ntop(family, addr, ip, sizeof(ip)))
+	if (!form->has_listen_port && !form->has_fwmark)
 		return 0;
-	buf_printf(out, "allowed_ip=%s/%u\n", ip, cidr);
+	ret = u->host->set_net(u->host_ctx, form->has_listen_port, form->listen_port,
+			       form->has_fwmark, form->fwmark);
+	if (ret)
+		log_error("UAPI: cannot apply listen_port/fwmark: %s", strerror(-ret));
+	return ret;
+}
+
+/* The dry run, a slice of sections; then whether the device may hold what it leaves. */
+static int commit_count(struct commit *c, struct uapi *u, const struct set_form *form,
+			size_t *budget)
+{
+	const struct section *sec;
+	int ret;
+
+	if (!c->keys.slots && key_set_init(&c->keys, form->n_sections)) {
+		log_error("UAPI: set rejected: out of memory");
+		return -ENOMEM;
+	}
+	for (; *budget; --*budget) {
+		sec = next_section(form, &c->pos);
+		if (!sec)
+			break;
+		skip_items(form, &c->pos, sec);
+		ret = count_section(c, u, form, sec);
+		if (ret)
+			return ret;
+	}
+	if (*budget && c->most > braid_device_max_peers(u->dev)) {
+		log_error("UAPI: set rejected: it would leave the device %zu peers, more than its %zu",
+			  c->most, braid_device_max_peers(u->dev));
+		return -ENOSPC;
+	}
 	return 0;
 }
 
-static const char *const path_state_names[] = {
-	[BRAID_PATH_DOWN] = "down", [BRAID_PATH_PROBING] = "probing",
-	[BRAID_PATH_STANDBY] = "standby", [BRAID_PATH_ACTIVE] = "active",
-	[BRAID_PATH_SUSPECT] = "suspect",
-};
-
-static const char *const kind_names[] = {
-	[BRAID_PEER_UNKNOWN] = "unknown", [BRAID_PEER_BRAID] = "yes", [BRAID_PEER_STOCK] = "no",
-};
-
-/* What a path is called in get: its configured name, else its interface's, else "learned". */
-static const char *path_name(const struct uapi *u, const struct braid_path_info *info)
+/* replace_peers: a slice of the old peers, from the oldest. */
+static void commit_clear(struct uapi *u, size_t *budget)
 {
-	const struct uplink *l;
+	struct braid_peer *peer;
 
-	if (*info->name)
-		return info->name;
-	l = u->mp ? uplinks_by_index(u->mp->uplinks, info->endpoint.src_ifindex) : NULL;
-	return l && *l->name ? l->name : "learned";
+	for (; *budget && (peer = braid_device_next_peer(u->dev, NULL)); --*budget)
+		braid_peer_free(peer);
+	if (*budget && u->mp)
+		mp_config_clear(u->mp);
+	if (*budget && u->resolver)
+		resolver_forget_all(u->resolver);
 }
 
-static void put_path(const struct uapi *u, uint64_t now, struct uapi_buf *out,
-		     const struct braid_path_info *info)
+static int commit_peers(struct commit *c, struct uapi *u, uint64_t now,
+			const struct set_form *form, size_t *budget)
 {
-	char remote[INET6_ADDRSTRLEN + IF_NAMESIZE + 16], local[INET6_ADDRSTRLEN] = "";
-	const struct braid_endpoint *ep = &info->endpoint;
-	uint64_t last_rx = info->last_rx_ns == BRAID_NEVER || info->last_rx_ns > now ? UINT64_MAX :
-			   (now - info->last_rx_ns) / 1000000;
+	const struct section *sec;
+	int ret;
 
-	format_endpoint(remote, sizeof(remote), ep);
-	inet_ntop(ep->addr.sa.sa_family, ep->addr.sa.sa_family == AF_INET ?
-		  (const void *)&ep->src.in4 : (const void *)&ep->src.in6, local, sizeof(local));
-	/* One line, so that wg, which ignores it, sees one unknown key. */
-	buf_printf(out, "braid_path=%s,local=%s,remote=%s,state=%s,rtt_us=%llu,tx_bytes=%llu,"
-		   "rx_bytes=%llu,last_rx_ms=%lld,rate_bps=%llu,owd_us=%lld,wins=%llu\n",
-		   path_name(u, info), local, remote, path_state_names[info->state],
-		   (unsigned long long)(info->srtt_ns / 1000), (unsigned long long)info->tx_bytes,
-		   (unsigned long long)info->rx_bytes,
-		   last_rx == UINT64_MAX ? -1LL : (long long)last_rx,
-		   (unsigned long long)info->rate_bps, (long long)info->owd_us,
-		   (unsigned long long)info->wins);
+	for (; *budget && (sec = next_section(form, &c->pos)); --*budget) {
+		ret = apply_section(c, u, now, form, sec);
+		if (ret) {
+			log_error("UAPI: cannot apply a peer (%s); the set stopped there, partly "
+				  "applied", strerror(-ret));
+			return ret;
+		}
+	}
+	return 0;
 }
 
 /*
- * Multipath, read-only like the drop counters (wg ignores these keys): the
- * mode, whether the far end is braid, one line per path. Only for a peer
- * with something to show, so a plain configuration answers as wireguard-go.
+ * Run the commit for at most budget units; COMMIT_DONE, or the step that
+ * failed (with *err), or the step to go on with.
  */
-static void put_multipath(const struct uapi *u, uint64_t now, struct uapi_buf *out,
-			  const struct braid_peer *peer)
+static bool commit_run(struct commit *c, struct uapi *u, uint64_t now,
+		       const struct set_form *form, size_t budget, int *err)
 {
-	struct braid_path_info info[BRAID_MAX_PATHS];
-	struct braid_reorder_stats rs;
-	enum braid_multipath mode = braid_peer_get_multipath(peer);
-	enum braid_peer_kind kind = braid_peer_get_kind(peer);
-	size_t n = braid_peer_get_paths(peer, info, BRAID_MAX_PATHS);
+	*err = 0;
+	while (budget && c->step != COMMIT_DONE && !*err) {
+		switch (c->step) {
+		case COMMIT_COUNT:
+			*err = commit_count(c, u, form, &budget);
+			if (!*err && budget) {
+				c->pos = (struct spool_pos){ 0 };
+				c->step = COMMIT_NET;
+			}
+			break;
+		case COMMIT_NET:
+			*err = commit_net(u, form);
+			c->step = COMMIT_KEY;
+			break;
+		case COMMIT_KEY:
+			if (form->has_private_key) {
+				log_verbose("UAPI: %s private key",
+					    key_is_zero(form->private_key) ? "removing" :
+										   "updating");
+				braid_device_set_private_key(u->dev, form->private_key);
+			}
+			c->step = form->replace_peers ? COMMIT_CLEAR : COMMIT_PEERS;
+			if (form->replace_peers)
+				log_verbose("UAPI: removing all peers");
+			break;
+		case COMMIT_CLEAR:
+			commit_clear(u, &budget);
+			if (budget)
+				c->step = COMMIT_PEERS;
+			break;
+		case COMMIT_PEERS:
+			*err = commit_peers(c, u, now, form, &budget);
+			if (!*err && budget)
+				c->step = COMMIT_DONE;
+			break;
+		case COMMIT_DONE:
+			break;
+		}
+	}
+	return *err || c->step == COMMIT_DONE;
+}
 
-	if (mode == BRAID_MULTIPATH_OFF && kind == BRAID_PEER_UNKNOWN && !n)
+/* ---- Sessions: lines in, operations run ---- */
+
+enum phase {
+	PHASE_IDLE,		/* between operations: the next line names one */
+	PHASE_GET,		/* get=1 read: its empty line next */
+	PHASE_SET,		/* a set's lines */
+	PHASE_SKIP,		/* a refused operation's lines, up to its empty line */
+	PHASE_RUN_GET,
+	PHASE_RUN_SET,
+	PHASE_CLOSING,		/* answered; nothing more is read */
+};
+
+struct uapi_session {
+	struct uapi *u;
+	enum phase phase;
+	int line_no;
+	/* A refused operation: answered at its empty line. */
+	int refusal;
+	bool refusal_closes;
+	struct set_form form;
+	struct parser parser;
+	struct commit commit;
+	struct uapi_get get;
+};
+
+struct uapi_session *uapi_session_new(struct uapi *u)
+{
+	struct uapi_session *s = calloc(1, sizeof(*s));
+
+	if (s)
+		s->u = u;
+	return s;
+}
+
+/* Drop a set's parsed form and commit state, and a get's place. */
+static void drop_operation(struct uapi_session *s)
+{
+	set_form_free(&s->form);
+	commit_free(&s->commit);
+	uapi_get_stop(&s->get);
+	memset(&s->parser, 0, sizeof(s->parser));
+}
+
+void uapi_session_free(struct uapi_session *s)
+{
+	if (!s)
 		return;
-	buf_printf(out, "braid_multipath=%s\n", mode_names[mode]);
-	buf_printf(out, "braid_peer_multipath=%s\n", kind_names[kind]);
-	for (size_t i = 0; i < n && i < BRAID_MAX_PATHS; i++)
-		put_path(u, now, out, &info[i]);
-	if (braid_peer_get_reorder_stats(peer, &rs))
-		buf_printf(out, "braid_reorder=held=%llu,released=%llu,gave_up=%llu,late=%llu,"
-			   "hold_p99_us=%llu,bound_us=%llu\n", (unsigned long long)rs.held,
-			   (unsigned long long)rs.released, (unsigned long long)rs.gave_up,
-			   (unsigned long long)rs.late, (unsigned long long)rs.hold_p99_us,
-			   (unsigned long long)rs.bound_us);
+	drop_operation(s);
+	free(s);
 }
 
-static void put_peer(const struct uapi *u, uint64_t now, struct uapi_buf *out,
-		     const struct braid_peer *peer)
+static void refuse(struct uapi_session *s, int err, bool closes)
 {
-	uint8_t key[BRAID_KEY_LEN];
-	struct braid_endpoint ep;
-	struct braid_peer_stats st;
-
-	braid_peer_get_public_key(peer, key);
-	put_key(out, "public_key", key);
-	if (braid_peer_get_preshared_key(peer, key))
-		put_key(out, "preshared_key", key);
-	explicit_bzero(key, sizeof(key));
-	buf_printf(out, "protocol_version=1\n");
-	if (braid_peer_get_endpoint(peer, &ep))
-		put_endpoint(out, &ep);
-	braid_peer_get_stats(peer, &st);
-	buf_printf(out, "last_handshake_time_sec=%llu\n",
-		   (unsigned long long)(st.last_handshake_ns / NSEC_PER_SEC));
-	buf_printf(out, "last_handshake_time_nsec=%llu\n",
-		   (unsigned long long)(st.last_handshake_ns % NSEC_PER_SEC));
-	buf_printf(out, "tx_bytes=%llu\n", (unsigned long long)st.tx_bytes);
-	buf_printf(out, "rx_bytes=%llu\n", (unsigned long long)st.rx_bytes);
-	buf_printf(out, "persistent_keepalive_interval=%u\n",
-		   braid_peer_get_persistent_keepalive(peer));
-	put_multipath(u, now, out, peer);
-	braid_peer_foreach_allowed_ip(peer, put_allowed_ip, out);
+	s->refusal = err;
+	s->refusal_closes = closes;
+	s->phase = PHASE_SKIP;
+	drop_operation(s);
 }
 
-static void put_counter(struct uapi_buf *out, const char *prefix, const char *name,
-			uint64_t value)
+static bool line_is(const char *line, size_t len, const char *s)
 {
-	if (value)
-		buf_printf(out, "%s%s=%llu\n", prefix, name, (unsigned long long)value);
+	return len == strlen(s) && !memcmp(line, s, len);
 }
 
-/*
- * Read-only extensions: wg ignores keys it does not know in get output, so
- * braid's counters travel with the standard fields: braid_drop_<reason>,
- * braid_cookie_replies_sent, braid_handshakes_under_load. Only non-zero
- * ones are listed, so a quiet device answers exactly as wireguard-go does.
- */
-static void put_device_stats(struct uapi_buf *out, const struct braid_device *dev)
+static void begin_operation(struct uapi_session *s, const char *line, size_t len)
 {
-	struct braid_device_stats stats;
-	unsigned int i;
-
-	braid_device_get_stats(dev, &stats);
-	for (i = BRAID_OK + 1; i < BRAID_DROP_MAX; ++i)
-		put_counter(out, "braid_drop_", braid_drop_name(i), stats.drops[i]);
-	put_counter(out, "braid_", "cookie_replies_sent", stats.cookie_replies_sent);
-	put_counter(out, "braid_", "handshakes_under_load", stats.handshakes_under_load);
+	s->line_no = 1;
+	if (line_is(line, len, "set=1")) {
+		memset(&s->form, 0, sizeof(s->form));
+		s->parser = (struct parser){ .form = &s->form, .has_multipath = s->u->mp != NULL,
+					    .has_names = s->u->resolver != NULL };
+		s->phase = PHASE_SET;
+	} else if (line_is(line, len, "get=1")) {
+		s->phase = PHASE_GET;
+	} else {
+		log_error("UAPI: unknown operation");
+		refuse(s, -EINVAL, true);
+	}
 }
 
-static void do_get(struct uapi *u, uint64_t now, struct uapi_buf *out)
+/* The empty line: run the operation, or answer it now. */
+static void end_operation(struct uapi_session *s, struct uapi_buf *out)
 {
-	uint8_t key[BRAID_KEY_LEN];
-	const struct braid_peer *peer = NULL;
-	uint16_t port = u->host->get_listen_port(u->host_ctx);
-	uint32_t fwmark = u->host->get_fwmark(u->host_ctx);
-
-	if (braid_device_get_private_key(u->dev, key))
-		put_key(out, "private_key", key);
-	explicit_bzero(key, sizeof(key));
-	if (port)
-		buf_printf(out, "listen_port=%u\n", port);
-	if (fwmark)
-		buf_printf(out, "fwmark=%u\n", fwmark);
-	put_device_stats(out, u->dev);
-	while ((peer = braid_device_next_peer(u->dev, peer)))
-		put_peer(u, now, out, peer);
-	uapi_reply_errno(out, 0);
+	switch (s->phase) {
+	case PHASE_IDLE:
+		log_error("UAPI: unknown operation");
+		uapi_reply_errno(out, -EINVAL);
+		s->phase = PHASE_CLOSING;
+		break;
+	case PHASE_GET:
+		uapi_get_start(&s->get);
+		s->phase = PHASE_RUN_GET;
+		break;
+	case PHASE_SET:
+		commit_start(&s->commit, s->u, &s->form);
+		s->phase = PHASE_RUN_SET;
+		break;
+	case PHASE_SKIP:
+		uapi_reply_errno(out, s->refusal);
+		s->phase = s->refusal_closes ? PHASE_CLOSING : PHASE_IDLE;
+		break;
+	default:
+		break;
+	}
 }
 
-/* ---- Framing and dispatch ---- */
-
-ssize_t uapi_frame(const char *in, size_t len, size_t *scanned)
+static void take_line(struct uapi_session *s, const char *line, size_t len, struct uapi_buf *out)
 {
-	size_t pos = *scanned, line_len;
+	int ret;
+
+	if (!len) {
+		end_operation(s, out);
+		return;
+	}
+	s->line_no++;
+	switch (s->phase) {
+	case PHASE_IDLE:
+		begin_operation(s, line, len);
+		break;
+	case PHASE_GET:
+		log_error("UAPI: get with trailing lines");
+		refuse(s, -EINVAL, false);
+		break;
+	case PHASE_SET:
+		ret = parse_line(&s->parser, line, len);
+		if (ret) {
+			log_error("UAPI: set rejected at line %d: %s", s->line_no, s->parser.why);
+			refuse(s, ret, false);
+		}
+		break;
+	default:
+		break;
+	}
+}
+
+static bool is_reading(const struct uapi_session *s)
+{
+	return s->phase <= PHASE_SKIP;
+}
+
+ssize_t uapi_session_feed(struct uapi_session *s, const char *in, size_t len,
+			  struct uapi_buf *out)
+{
+	size_t used = 0, line_len;
 	const char *nl;
 
-	while (pos < len) {
-		nl = memchr(in + pos, '\n', len - pos);
+	while (used < len && is_reading(s)) {
+		nl = memchr(in + used, '\n', len - used);
+		line_len = nl ? (size_t)(nl - (in + used)) : len - used;
+		if (line_len > UAPI_LINE_MAX) {
+			log_error("UAPI: line too long");
+			uapi_reply_errno(out, -EPROTO);
+			drop_operation(s);
+			s->phase = PHASE_CLOSING;
+			return -EPROTO;
+		}
 		if (!nl)
 			break;
-		line_len = nl - (in + pos);
-		if (line_len > UAPI_LINE_MAX)
-			return -EPROTO;
-		pos += line_len + 1;
-		if (!line_len) {
-			*scanned = 0;
-			return pos;
-		}
+		take_line(s, in + used, line_len, out);
+		used += line_len + 1;
 	}
-	*scanned = pos;
-	if (len - pos > UAPI_LINE_MAX || len > UAPI_REQUEST_MAX)
-		return -EPROTO;
-	return 0;
+	return used;
 }
 
-bool uapi_execute(struct uapi *u, uint64_t now, const char *op, size_t len,
-		  struct uapi_buf *out)
+bool uapi_session_end(struct uapi_session *s, size_t pending, struct uapi_buf *out)
 {
-	static const char get[] = "get=1\n", set[] = "set=1\n";
-	const size_t op_len = sizeof(get) - 1;
+	bool cut = is_reading(s) && (s->phase != PHASE_IDLE || pending);
 
-	/* op ends with "\n\n", or is a lone "\n". */
-	if (len > op_len && !memcmp(op, set, op_len)) {
-		do_set(u, now, op + op_len, len - op_len - 1, out);
-		return true;
+	if (!is_reading(s))
+		return false;
+	/* The client closed its side inside an operation: answer, apply nothing. */
+	if (cut) {
+		log_error("UAPI: truncated request");
+		uapi_reply_errno(out, -EPROTO);
 	}
-	if (len > op_len && !memcmp(op, get, op_len)) {
-		if (len == op_len + 1) {
-			do_get(u, now, out);
-		} else {
-			log_error("UAPI: get with trailing lines");
-			uapi_reply_errno(out, -EINVAL);
-		}
-		return true;
-	}
-	log_error("UAPI: unknown operation");
-	uapi_reply_errno(out, -EINVAL);
-	return false;
+	drop_operation(s);
+	s->phase = PHASE_CLOSING;
+	return cut;
 }
+
+bool uapi_session_has_op(const struct uapi_session *s)
+{
+	return s->phase == PHASE_RUN_GET || s->phase == PHASE_RUN_SET;
+}
+
+bool uapi_session_op_is_set(const struct uapi_session *s)
+{
+	return s->phase == PHASE_RUN_SET;
+}
+
+bool uapi_session_keep(const struct uapi_session *s)
+{
+	return s->phase != PHASE_CLOSING;
+}
+
+bool uapi_session_run(struct uapi_session *s, uint64_t now, struct uapi_buf *out,
+		      size_t budget)
+{
+	int err;
+
+	if (s->phase == PHASE_RUN_GET) {
+		if (!uapi_get_run(&s->get, s->u, now, out, budget))
+			return false;
+	} else if (s->phase == PHASE_RUN_SET) {
+		if (!commit_run(&s->commit, s->u, now, &s->form, budget, &err))
+			return false;
+		uapi_reply_errno(out, err);
+	} else {
+		return true;
+	}
+	drop_operation(s);
+	s->phase = PHASE_IDLE;
+	return true;
+}
+
+/* ---- Whole inputs at once ---- */
 
 bool uapi_process(struct uapi *u, uint64_t now, const char *in, size_t len,
 		  struct uapi_buf *out)
 {
-	size_t scanned = 0;
+	struct uapi_session *s = uapi_session_new(u);
 	ssize_t n;
+	bool keep;
 
-	while (len) {
-		n = uapi_frame(in, len, &scanned);
-		if (n <= 0) {
-			/* A broken frame, or input that stops inside an operation. */
-			log_error("UAPI: %s", n ? "line or request too long" : "truncated request");
-			uapi_reply_errno(out, -EPROTO);
-			return false;
-		}
-		if (!uapi_execute(u, now, in, n, out))
-			return false;
+	if (!s) {
+		uapi_reply_errno(out, -ENOMEM);
+		return false;
+	}
+	for (;;) {
+		n = uapi_session_feed(s, in, len, out);
+		if (n < 0)
+			break;
 		in += n;
 		len -= n;
+		while (!uapi_session_run(s, now, out, SIZE_MAX))
+			;
+		if (!n)
+			break;
 	}
-	return true;
+	keep = n >= 0 && uapi_session_keep(s);
+	if (uapi_session_end(s, len, out))
+		keep = false;
+	uapi_session_free(s);
+	return keep;
 }

@@ -7,6 +7,13 @@
  * An operation is a line "get=1" or "set=1", key=value lines, and an empty
  * line. Each reply ends "errno=N" and an empty line, with N = 0 or a negative
  * errno, as wireguard-go writes it and wg's ipc-uapi.h reads it back.
+ *
+ * A connection is a session: its input is parsed line by line as it arrives
+ * (a set into a compact, validated form, so that nothing is applied unless
+ * all of it is valid), and a complete operation then runs a slice at a time
+ * (uapi_session_run()), so that the caller can serve packets in between: a
+ * set of a million peers, or the get of them, never holds the event loop for
+ * more than a slice.
  */
 #ifndef BRAID_UAPI_H
 #define BRAID_UAPI_H
@@ -17,8 +24,14 @@
 enum uapi_limits {
 	/* No valid line comes close; an endpoint with a zone is under 80 bytes. */
 	UAPI_LINE_MAX = 4096,
-	/* One operation, buffered whole so it can be validated before it is applied. */
-	UAPI_REQUEST_MAX = 32 << 20,
+	/*
+	 * A set is kept, parsed, until it is complete; this much at most (a peer
+	 * with an endpoint and two IPv6 allowed IPs takes about 110 bytes, so
+	 * the kernel's 2^20 peers fit many times over). Past it: -E2BIG.
+	 */
+	UAPI_SET_MAX = 1 << 30,
+	/* A get pauses once its reply holds this much, until the client reads it. */
+	UAPI_REPLY_HIGH = 256 << 10,
 };
 
 /* What the UAPI needs besides the device: the UDP sockets. */
@@ -34,12 +47,14 @@ struct uapi_host_ops {
 };
 
 struct mp_config;
+struct resolver;
 
 struct uapi {
 	struct braid_device *dev;
 	const struct uapi_host_ops *host;
 	void *host_ctx;
 	struct mp_config *mp;		/* multipath specs; NULL: the braid_path keys are refused */
+	struct resolver *resolver;	/* endpoint names; NULL: braid_endpoint_name is refused */
 };
 
 /* A growing reply buffer; failed is set (and the text dropped) when memory runs out. */
@@ -50,22 +65,49 @@ struct uapi_buf {
 };
 
 void uapi_buf_free(struct uapi_buf *buf);
+/* Append one formatted line (shorter than 256 bytes). */
+void uapi_buf_printf(struct uapi_buf *buf, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* The names of enum braid_multipath, as braid_multipath= reads and writes them. */
+extern const char *const uapi_multipath_modes[BRAID_MULTIPATH_AGGREGATE_FLOW + 1];
+
+struct uapi_session;
+
+/* A connection's session; NULL when out of memory. */
+struct uapi_session *uapi_session_new(struct uapi *u);
+/* Drop whatever is parsed or running; nothing more is applied. */
+void uapi_session_free(struct uapi_session *s);
 
 /*
- * Find the end of the first operation in in[0, len): its length (through
- * the empty line), 0 when more input is needed, or -EPROTO when no valid
- * operation can start this way (a line over UAPI_LINE_MAX, a request over
- * UAPI_REQUEST_MAX). *scanned carries how far earlier calls looked; start at 0
- * and reset it after each operation.
+ * Parse the whole lines at the start of in[0, len), up to the end of the
+ * first operation that must run (then uapi_session_run()); replies to
+ * operations refused on the spot go to out. Returns how many bytes it took
+ * (a partial line is left for later), or -EPROTO when a line is longer than
+ * UAPI_LINE_MAX (answered; the connection must close). Takes nothing while
+ * an operation runs or once the session is closing.
  */
-ssize_t uapi_frame(const char *in, size_t len, size_t *scanned);
-
+ssize_t uapi_session_feed(struct uapi_session *s, const char *in, size_t len,
+			  struct uapi_buf *out);
 /*
- * Run one framed operation and append its reply. False when the connection
- * should close after the reply (the client does not speak this protocol).
+ * The client closed its side with `pending` bytes unparsed: an operation it
+ * cut off is answered -EPROTO (then true) and not applied.
  */
-bool uapi_execute(struct uapi *u, uint64_t now, const char *op, size_t len,
-		  struct uapi_buf *out);
+bool uapi_session_end(struct uapi_session *s, size_t pending, struct uapi_buf *out);
+
+/* Whether a complete operation waits for uapi_session_run(). */
+bool uapi_session_has_op(const struct uapi_session *s);
+/* Whether that operation is a set: one set at a time may run on a device. */
+bool uapi_session_op_is_set(const struct uapi_session *s);
+/*
+ * Run the operation for at most `budget` units (a peer applied, removed or
+ * written), appending to out; true once it is finished and answered. A get
+ * stops early when out holds UAPI_REPLY_HIGH bytes.
+ */
+bool uapi_session_run(struct uapi_session *s, uint64_t now, struct uapi_buf *out,
+		      size_t budget);
+/* False once the connection should close after its replies (it does not speak this protocol). */
+bool uapi_session_keep(const struct uapi_session *s);
 
 /*
  * Run every operation in a complete input (as a client that sent in[] and

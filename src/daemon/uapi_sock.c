@@ -2,12 +2,20 @@
 /*
  * UAPI socket server.
  *
- * Each connection buffers its input until a whole operation has arrived
- * (uapi_frame), runs it, and queues the reply. Nothing blocks: reads and
- * writes stop at EAGAIN and resume on the next epoll event. A client that
- * does not read its replies stops being read from once UAPI_OUT_MAX bytes
- * wait for it, so no client can make the daemon's memory grow without bound
- * beyond one request.
+ * Each connection has a session (uapi.h): what it reads is parsed line by
+ * line as it arrives, and a complete operation runs a slice at a time, one
+ * slice per connection per turn of the event loop (uapi_sock_expire()), so
+ * that TUN, UDP and timers take their turns in between however large the
+ * operation. One set runs at a time (its slices would otherwise interleave
+ * with another's); gets run whenever they have room for their reply. Nothing
+ * blocks: reads and writes stop at EAGAIN and resume on the next epoll event.
+ * A client that does not read its replies stops being read from (and a get
+ * stops being written) once UAPI_REPLY_HIGH bytes wait for it, so no client
+ * can make the daemon's memory grow beyond its own operation.
+ *
+ * A set that has begun to apply is finished even if its client goes away
+ * (half a configuration is worse than either); the client's socket is
+ * closed at once and the reply dropped.
  *
  * Input may hold private keys, so buffers are wiped before they are freed.
  */
@@ -27,19 +35,21 @@
 enum {
 	READ_CHUNK = 65536,
 	READS_PER_EVENT = 16,		/* then let other clients and packets run */
-	UAPI_OUT_MAX = 1 << 20,
+	/* A slice: this many peers applied, removed or written, about a millisecond or two. */
+	SLICE_BUDGET = 1024,
 };
 
 struct uapi_client {
 	struct watch w;
 	struct uapi_server *server;
 	struct uapi_client *next;
+	struct uapi_session *session;
 	char *in;
-	size_t in_len, in_cap, scanned;
+	size_t in_len, in_cap;
 	struct uapi_buf out;
 	size_t out_sent;
-	uint64_t deadline;
-	bool closing;			/* read nothing more; close once the reply is out */
+	uint64_t deadline;		/* for its idle timeout, while it is the one to act */
+	bool detached;			/* socket gone; its set finishes, the reply is dropped */
 };
 
 static uint64_t idle_deadline(void)
@@ -58,8 +68,12 @@ static void client_free(struct uapi_client *c)
 			break;
 		}
 	}
+	if (s->committing == c)
+		s->committing = NULL;
 	s->n_clients--;
-	close(c->w.fd);
+	if (!c->detached)
+		close(c->w.fd);
+	uapi_session_free(c->session);
 	if (c->in) {
 		explicit_bzero(c->in, c->in_cap);
 		free(c->in);
@@ -71,6 +85,35 @@ static void client_free(struct uapi_client *c)
 static size_t out_pending(const struct uapi_client *c)
 {
 	return c->out.len - c->out_sent;
+}
+
+static bool is_running(const struct uapi_client *c)
+{
+	return uapi_session_has_op(c->session);
+}
+
+/*
+ * Whether its operation may run a slice now: room for the reply, and for a
+ * set, no other set running.
+ */
+static bool may_run(const struct uapi_client *c)
+{
+	const struct uapi_server *s = c->server;
+
+	if (!is_running(c) || (!c->detached && out_pending(c) >= UAPI_REPLY_HIGH))
+		return false;
+	return !uapi_session_op_is_set(c->session) || !s->committing || s->committing == c;
+}
+
+/* The client's socket goes; a set it started still finishes. */
+static void detach(struct uapi_client *c)
+{
+	if (!c->detached) {
+		close(c->w.fd);
+		c->detached = true;
+	}
+	uapi_buf_free(&c->out);
+	c->out_sent = 0;
 }
 
 /* Make room for one more read, wiping the old buffer: requests carry keys. */
@@ -103,30 +146,21 @@ static void consume(struct uapi_client *c, size_t n)
 	c->in_len -= n;
 }
 
-/* Run every complete operation buffered, while the client keeps reading replies. */
-static void run_operations(struct uapi_client *c)
+/* Parse what is buffered, up to an operation to run; false when the connection must close. */
+static bool parse_input(struct uapi_client *c)
 {
-	struct uapi_server *s = c->server;
-	ssize_t n;
-	bool keep;
+	ssize_t n = uapi_session_feed(c->session, c->in, c->in_len, &c->out);
 
-	while (!c->closing && out_pending(c) < UAPI_OUT_MAX) {
-		n = uapi_frame(c->in, c->in_len, &c->scanned);
-		if (!n)
-			break;
-		if (n < 0) {
-			log_error("UAPI: line or request too long");
-			uapi_reply_errno(&c->out, -EPROTO);
-			c->closing = true;
-			break;
-		}
-		keep = uapi_execute(s->uapi, watch_now(), c->in, n, &c->out);
-		consume(c, n);
-		if (s->changed)
-			s->changed(s->ctx);
-		if (!keep || c->out.failed)
-			c->closing = true;
-	}
+	if (n < 0)
+		return false;
+	consume(c, n);
+	return !c->out.failed;
+}
+
+static bool wants_input(const struct uapi_client *c)
+{
+	return !c->detached && !is_running(c) && uapi_session_keep(c->session) &&
+	       out_pending(c) < UAPI_REPLY_HIGH;
 }
 
 /* False when the connection is broken and must go now. */
@@ -134,25 +168,19 @@ static bool client_read(struct uapi_client *c)
 {
 	ssize_t n;
 
-	for (int i = 0; i < READS_PER_EVENT && !c->closing; i++) {
-		if (out_pending(c) >= UAPI_OUT_MAX)
-			break;
+	for (int i = 0; i < READS_PER_EVENT && wants_input(c); i++) {
 		if (!in_reserve(c))
 			return false;
 		n = read(c->w.fd, c->in + c->in_len, c->in_cap - c->in_len);
 		if (n > 0) {
 			c->in_len += n;
 			c->deadline = idle_deadline();
-			run_operations(c);
+			parse_input(c);
 			continue;
 		}
 		if (n == 0) {
-			/* The client closed its side inside an operation: answer, apply nothing. */
-			if (c->in_len) {
-				log_error("UAPI: truncated request");
-				uapi_reply_errno(&c->out, -EPROTO);
-			}
-			c->closing = true;
+			/* The client closed its side: an operation it cut off is answered, not applied. */
+			uapi_session_end(c->session, c->in_len, &c->out);
 			break;
 		}
 		if (errno == EINTR)
@@ -166,6 +194,8 @@ static bool client_flush(struct uapi_client *c)
 {
 	ssize_t n;
 
+	if (c->detached)
+		return true;
 	while (out_pending(c)) {
 		n = send(c->w.fd, c->out.data + c->out_sent, out_pending(c),
 			 MSG_DONTWAIT | MSG_NOSIGNAL);
@@ -185,6 +215,27 @@ static bool client_flush(struct uapi_client *c)
 	return true;
 }
 
+/* After anything happened to c: drop it, or watch what it waits for. False: it is gone. */
+static bool client_settle(struct uapi_client *c, bool ok)
+{
+	bool done = !is_running(c) && !uapi_session_keep(c->session);
+
+	if (ok && c->out.failed)
+		ok = false;
+	if (!ok && is_running(c) && uapi_session_op_is_set(c->session)) {
+		detach(c);
+		return true;
+	}
+	if (!ok || (c->detached && !is_running(c)) || (done && !out_pending(c))) {
+		client_free(c);
+		return false;
+	}
+	if (!c->detached)
+		watch_mod(c->server->epfd, &c->w,
+			  (out_pending(c) ? EPOLLOUT : 0) | (wants_input(c) ? EPOLLIN : 0));
+	return true;
+}
+
 static void client_handle(struct watch *w, uint32_t events)
 {
 	struct uapi_client *c = container_of(w, struct uapi_client, w);
@@ -194,42 +245,69 @@ static void client_handle(struct watch *w, uint32_t events)
 		ok = client_read(c);
 	if (ok)
 		ok = client_flush(c);
-	/* Replies drained: operations held back by UAPI_OUT_MAX may run now. */
-	if (ok && !out_pending(c) && c->in_len) {
-		run_operations(c);
+	/* Replies drained: operations held back may be read and parsed now. */
+	if (ok && !out_pending(c) && c->in_len && !is_running(c))
+		ok = parse_input(c);
+	/* A hang-up with nothing more to read: nothing can be sent either. */
+	if (ok && (events & (EPOLLHUP | EPOLLERR)) && !wants_input(c) && !c->detached)
+		ok = false;
+	client_settle(c, ok);
+}
+
+/* One slice of c's operation, then what it leads to. */
+static void client_step(struct uapi_client *c, uint64_t now)
+{
+	struct uapi_server *s = c->server;
+	bool ok = true;
+
+	if (uapi_session_op_is_set(c->session))
+		s->committing = c;
+	if (uapi_session_run(c->session, now, &c->out, SLICE_BUDGET)) {
+		if (s->committing == c)
+			s->committing = NULL;
+		c->deadline = idle_deadline();
+		if (!c->detached)
+			ok = parse_input(c);
+	}
+	if (s->changed)
+		s->changed(s->ctx);
+	if (ok)
 		ok = client_flush(c);
-	}
-	if (!ok || (c->closing && !out_pending(c))) {
-		client_free(c);
-		return;
-	}
-	watch_mod(c->server->epfd, &c->w,
-		  out_pending(c) ? EPOLLOUT : c->closing ? 0 : EPOLLIN);
+	client_settle(c, ok);
 }
 
 /*
  * When every slot is taken, the connection that made progress longest ago
  * goes: a pile of idle connections must not lock wg out until they expire.
+ * One whose operation runs stays; if all do, the newcomer is refused.
  */
-static void evict_oldest(struct uapi_server *s)
+static bool evict_oldest(struct uapi_server *s)
 {
-	struct uapi_client *c, *oldest = s->clients;
+	struct uapi_client *c, *oldest = NULL;
 
 	for (c = s->clients; c; c = c->next)
-		if (c->deadline < oldest->deadline)
+		if (!is_running(c) && (!oldest || c->deadline < oldest->deadline))
 			oldest = c;
+	if (!oldest)
+		return false;
 	log_error("UAPI: too many connections; dropping the least active one");
 	client_free(oldest);
+	return true;
 }
 
 static void accept_one(struct uapi_server *s, int fd)
 {
 	struct uapi_client *c;
 
-	if (s->n_clients >= UAPI_MAX_CLIENTS)
-		evict_oldest(s);
+	if (s->n_clients >= UAPI_MAX_CLIENTS && !evict_oldest(s)) {
+		close(fd);
+		return;
+	}
 	c = calloc(1, sizeof(*c));
-	if (!c) {
+	if (c)
+		c->session = uapi_session_new(s->uapi);
+	if (!c || !c->session) {
+		free(c);
 		close(fd);
 		return;
 	}
@@ -239,6 +317,7 @@ static void accept_one(struct uapi_server *s, int fd)
 	c->deadline = idle_deadline();
 	if (watch_add(s->epfd, &c->w, EPOLLIN)) {
 		close(fd);
+		uapi_session_free(c->session);
 		free(c);
 		return;
 	}
@@ -354,6 +433,7 @@ int uapi_sock_listen(struct uapi_server *s, int epfd, const char *ifname, struct
 	s->epfd = epfd;
 	s->uapi = u;
 	s->clients = NULL;
+	s->committing = NULL;
 	s->n_clients = 0;
 	ret = socket_path(s->path, sizeof(s->path), ifname);
 	if (!ret)
@@ -387,13 +467,26 @@ void uapi_sock_close(struct uapi_server *s)
 	s->w.fd = -1;
 }
 
+/*
+ * Whether the client is the one that must act: one that sends nothing, or
+ * does not read its replies; not one whose operation waits for another set.
+ */
+static bool may_idle(const struct uapi_client *c)
+{
+	return !c->detached && (!is_running(c) || out_pending(c) >= UAPI_REPLY_HIGH);
+}
+
 uint64_t uapi_sock_next_deadline(const struct uapi_server *s)
 {
 	uint64_t next = BRAID_NEVER;
 
-	for (const struct uapi_client *c = s->clients; c; c = c->next)
-		if (c->deadline < next)
+	for (const struct uapi_client *c = s->clients; c; c = c->next) {
+		/* Work to do: no sleeping. */
+		if (may_run(c))
+			return 0;
+		if (may_idle(c) && c->deadline < next)
 			next = c->deadline;
+	}
 	return next;
 }
 
@@ -403,9 +496,11 @@ void uapi_sock_expire(struct uapi_server *s, uint64_t now)
 
 	for (; c; c = next) {
 		next = c->next;
-		if (c->deadline <= now) {
+		if (may_run(c)) {
+			client_step(c, now);
+		} else if (may_idle(c) && c->deadline <= now) {
 			log_verbose("UAPI: dropping an idle connection");
-			client_free(c);
+			client_settle(c, false);
 		}
 	}
 }

@@ -3,7 +3,8 @@
  * The UAPI socket /var/run/wireguard/IFNAME.sock and its connections. All
  * I/O is non-blocking on the event loop: a client that sends nothing, or one
  * byte a second, holds only its own buffer, and is dropped after
- * UAPI_IDLE_TIMEOUT without progress.
+ * UAPI_IDLE_TIMEOUT without progress. Operations run a slice at a time from
+ * uapi_sock_expire(), which the loop calls every turn.
  */
 #ifndef BRAID_UAPI_SOCK_H
 #define BRAID_UAPI_SOCK_H
@@ -28,6 +29,7 @@ struct uapi_server {
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	struct uapi *uapi;
 	struct uapi_client *clients;
+	struct uapi_client *committing;	/* whose set is being applied: one at a time */
 	unsigned int n_clients;
 	/* Called after each operation: the device may have new deadlines or stale state. */
 	void (*changed)(void *ctx);
@@ -46,8 +48,9 @@ int uapi_sock_listen(struct uapi_server *s, int epfd, const char *ifname, struct
 /* Close every connection and the listening socket, and remove the socket file. */
 void uapi_sock_close(struct uapi_server *s);
 
-/* The earliest time an idle client must be dropped, or BRAID_NEVER. */
+/* 0 while an operation has a slice to run; else when an idle client must go, or BRAID_NEVER. */
 uint64_t uapi_sock_next_deadline(const struct uapi_server *s);
+/* Run a slice of each operation that may run, and drop the clients idle too long. */
 void uapi_sock_expire(struct uapi_server *s, uint64_t now);
 
 #endif

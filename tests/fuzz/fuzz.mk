@@ -17,7 +17,7 @@
 FUZZ_CC ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_RSS_MB ?= 2048
-FUZZ_TARGETS := receive uapi allowedips offload
+FUZZ_TARGETS := receive uapi allowedips offload conf
 FUZZ_DIR := $(BUILD)/fuzz
 FUZZ_BINS := $(addprefix $(FUZZ_DIR)/fuzz_,$(FUZZ_TARGETS))
 
@@ -31,7 +31,12 @@ FUZZ_LAYER_receive := core
 FUZZ_DEPS_receive := $(FUZZ_CORE_OBJS)
 FUZZ_LAYER_uapi := daemon
 FUZZ_DEPS_uapi := $(FUZZ_CORE_OBJS) $(FUZZ_DIR)/obj/daemon/uapi.o $(FUZZ_DIR)/obj/daemon/log.o \
-	$(FUZZ_DIR)/obj/daemon/multipath.o $(FUZZ_DIR)/obj/linux/uplinks.o
+	$(FUZZ_DIR)/obj/daemon/uapi_get.o $(FUZZ_DIR)/obj/daemon/spool.o \
+	$(FUZZ_DIR)/obj/daemon/multipath.o $(FUZZ_DIR)/obj/linux/uplinks.o \
+	$(FUZZ_DIR)/obj/daemon/resolver.o $(FUZZ_DIR)/obj/daemon/privilege.o \
+	$(FUZZ_DIR)/obj/linux/watch.o
+FUZZ_LAYER_conf := daemon
+FUZZ_DEPS_conf := $(FUZZ_DEPS_uapi) $(FUZZ_DIR)/obj/daemon/conf.o
 FUZZ_LAYER_allowedips := core
 FUZZ_DEPS_allowedips := $(FUZZ_DIR)/obj/core/allowedips.o
 FUZZ_LAYER_offload := linux

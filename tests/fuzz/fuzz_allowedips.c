@@ -35,7 +35,8 @@ struct entry {
 
 static struct entry model[MODEL_MAX];
 static size_t model_len;
-static char peer_objects[N_PEERS];
+/* A fake peer is nothing but its list of prefixes: the peer and its list are one address. */
+static struct allowedips_link peer_objects[N_PEERS];
 
 struct input {
 	const uint8_t *p;
@@ -160,7 +161,7 @@ static void op_insert(struct allowedips *t, struct input *in)
 	int ret;
 
 	pick_addr(in, sel, addr);
-	ret = allowedips_insert(t, family, addr, cidr, peer);
+	ret = allowedips_insert(t, family, addr, cidr, peer, peer);
 	valid = (family == AF_INET || family == AF_INET6) && cidr <= family_bits(family) && peer;
 	if (!valid) {
 		check(ret == -EINVAL, "insert of an invalid prefix is -EINVAL");
@@ -271,7 +272,7 @@ static void op_walk(struct allowedips *t, struct input *in)
 
 	wk.n = 0;
 	wk.stop_at = in_u8(in) % 8;	/* 0: never stop early */
-	ret = allowedips_walk_by_peer(t, peer, walk_fn, &wk);
+	ret = allowedips_walk_by_peer(peer, walk_fn, &wk);
 	if (!peer) {
 		check(ret == 0 && wk.n == 0, "walk of no peer visits nothing");
 		return;

@@ -5,13 +5,14 @@
  *
  * The first input byte picks the mode, the rest is what a client sent:
  *  - bit 0: set_net fails (a listen port in use), so applying a set fails
- *  - bit 1: run it through uapi_process() whole; otherwise operation by
- *    operation, with a get before and after each one
- *  - bits 2-4: the chunk size for the framing check
+ *  - bit 1: run it through uapi_process() whole; otherwise fed to a session
+ *    a few bytes at a time (as the socket code feeds it) and run in small
+ *    slices, with a get before and after each operation
+ *  - bits 2-4: the chunk size, bits 5-7 the slice size
  *
  * What must hold, besides the sanitizers:
- *  - framing the input a few bytes at a time (as the socket code does)
- *    finds the same first operation as framing it whole
+ *  - fed in chunks and run in slices, the input gets the same replies as
+ *    when it is processed whole
  *  - every reply is a run of key=value lines ending "errno=N" and an empty
  *    line, and a get answers errno=0
  *  - a set that fails changes nothing: get shows the same text before and after
@@ -28,6 +29,7 @@
 #include "braid.h"
 #include "log.h"
 #include "multipath.h"
+#include "resolver.h"
 #include "uapi.h"
 
 #define NOW (42ULL * 1000000000ULL)
@@ -119,6 +121,7 @@ struct instance {
 	struct uapi u;
 	struct mp_config mp;
 	struct uplinks uplinks;		/* none */
+	struct resolver names;		/* braid_endpoint_name, without a resolver process */
 };
 
 static void instance_init(struct instance *in, bool fail)
@@ -134,6 +137,8 @@ static void instance_init(struct instance *in, bool fail)
 	in->mp.route_fd = -1;
 	in->mp.uplinks = &in->uplinks;
 	in->u.mp = &in->mp;
+	in->names.w.fd = -1;
+	in->u.resolver = &in->names;
 }
 
 /*
@@ -179,7 +184,7 @@ static void get(struct instance *in, struct uapi_buf *out)
 	static const char req[] = "get=1\n\n";
 
 	memset(out, 0, sizeof(*out));
-	check(uapi_execute(&in->u, NOW, req, sizeof(req) - 1, out), "get keeps the connection");
+	check(uapi_process(&in->u, NOW, req, sizeof(req) - 1, out), "get keeps the connection");
 	check(check_reply(out, 0) == 0, "get answers errno=0");
 }
 
@@ -245,6 +250,7 @@ static void check_round_trip(struct instance *in)
 	}
 	braid_device_free(fresh.u.dev);
 	mp_config_free(&fresh.mp);
+	resolver_stop(&fresh.names);
 	uapi_buf_free(&out1);
 	uapi_buf_free(&out2);
 	uapi_buf_free(&reply);
@@ -253,58 +259,62 @@ static void check_round_trip(struct instance *in)
 	free(conf2);
 }
 
-/* Framing a few bytes at a time finds what framing everything at once does. */
-static void check_framing(const char *req, size_t len, size_t chunk)
+/* Whether the connection's operations so far include a set that failed. */
+static bool is_failed_set(const struct uapi_buf *reply, size_t from, bool was_set)
 {
-	size_t scanned = 0, have;
-	ssize_t whole = uapi_frame(req, len, &scanned), part = 0;
+	size_t next;
 
-	check(whole <= (ssize_t)len, "frame within the input");
-	scanned = 0;
-	for (have = 0; have < len && !part;) {
-		have = have + chunk < len ? have + chunk : len;
-		part = uapi_frame(req, have, &scanned);
-		check(scanned <= have, "scanned stays within what was seen");
-	}
-	check(part == whole, "incremental framing agrees with one-shot framing");
+	return was_set && check_reply_at(reply, from, &next) != 0;
 }
 
-/* Each operation alone; a set that fails must leave get's output as it was. */
-static void run_by_operation(struct instance *in, const char *req, size_t len)
+/*
+ * Fed chunk bytes at a time and run slice units at a time, as the socket
+ * code does; a get before and after each operation, and a set that fails
+ * must leave get's output as it was. The replies are compared with
+ * processing the input whole, on a device in the same state.
+ */
+static void run_in_pieces(struct instance *in, const char *req, size_t len, size_t chunk,
+			  size_t slice, const struct uapi_buf *whole)
 {
-	struct uapi_buf before, after, reply = { 0 };
-	size_t scanned = 0, from;
+	struct uapi_buf before = { 0 }, after, reply = { 0 };
+	struct uapi_session *s = uapi_session_new(&in->u);
+	size_t have = 0, used = 0, from;
 	ssize_t n;
-	bool keep;
-	long err;
+	bool was_set;
 
-	while (len) {
-		n = uapi_frame(req, len, &scanned);
-		if (n <= 0) {
+	check(s != NULL, "a session");
+	for (;;) {
+		have = have + chunk < len ? have + chunk : len;
+		n = uapi_session_feed(s, req + used, have - used, &reply);
+		if (n < 0)
+			break;
+		used += n;
+		if (uapi_session_has_op(s)) {
+			was_set = uapi_session_op_is_set(s);
+			get(in, &before);
 			from = reply.len;
-			check(!uapi_process(&in->u, NOW, req, len, &reply),
-			      "a broken or truncated operation closes the connection");
-			check(check_reply(&reply, from) == -EPROTO, "and answers -EPROTO");
-			break;
+			while (!uapi_session_run(s, NOW, &reply, slice))
+				;
+			get(in, &after);
+			if (is_failed_set(&reply, from, was_set) &&
+			    (before.len != after.len || memcmp(before.data, after.data, before.len))) {
+				fprintf(stderr, "before:\n%.*s\nafter:\n%.*s", (int)before.len,
+					before.data, (int)after.len, after.data);
+				check(false, "a failed set changes nothing");
+			}
+			uapi_buf_free(&before);
+			uapi_buf_free(&after);
+			continue;
 		}
-		scanned = 0;
-		get(in, &before);
-		from = reply.len;
-		keep = uapi_execute(&in->u, NOW, req, n, &reply);
-		err = check_reply(&reply, from);
-		get(in, &after);
-		if (err && (size_t)n >= 6 && !memcmp(req, "set=1\n", 6) &&
-		    (before.len != after.len || memcmp(before.data, after.data, before.len))) {
-			fprintf(stderr, "errno=%ld\nbefore:\n%.*s\nafter:\n%.*s", err,
-				(int)before.len, before.data, (int)after.len, after.data);
-			check(false, "a failed set changes nothing");
-		}
-		uapi_buf_free(&before);
-		uapi_buf_free(&after);
-		if (!keep)
+		if (have == len && !n)
 			break;
-		req += n;
-		len -= n;
+	}
+	uapi_session_end(s, len - used, &reply);
+	uapi_session_free(s);
+	if (reply.len != whole->len || (reply.len && memcmp(reply.data, whole->data, reply.len))) {
+		fprintf(stderr, "in pieces:\n%.*s\nwhole:\n%.*s", (int)reply.len, reply.data,
+			(int)whole->len, whole->data);
+		check(false, "fed in pieces, the replies are those of the whole input");
 	}
 	uapi_buf_free(&reply);
 }
@@ -333,22 +343,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	mode = data[0];
 	len = size - 1;
-	check_framing(req, len, 1 + (mode >> 2 & 7) * 5);
 
 	instance_init(&in, mode & 1);
-	if (mode & 2) {
-		size_t at = 0;
+	uapi_process(&in.u, NOW, req, len, &out);
+	for (size_t at = 0; at < out.len;)
+		check_reply_at(&out, at, &at);
+	check(!len || out.len, "every request is answered");
+	if (!(mode & 2)) {
+		struct instance pieces;
 
-		uapi_process(&in.u, NOW, req, len, &out);
-		while (at < out.len)
-			check_reply_at(&out, at, &at);
-		check(!len || out.len, "every request is answered");
-		uapi_buf_free(&out);
-	} else {
-		run_by_operation(&in, req, len);
+		instance_init(&pieces, mode & 1);
+		run_in_pieces(&pieces, req, len, 1 + (mode >> 2 & 7) * 5, 1 + (mode >> 5), &out);
+		check_round_trip(&pieces);
+		braid_device_free(pieces.u.dev);
+		mp_config_free(&pieces.mp);
 	}
+	uapi_buf_free(&out);
 	check_round_trip(&in);
 	braid_device_free(in.u.dev);
 	mp_config_free(&in.mp);
+	resolver_stop(&in.names);
 	return 0;
 }

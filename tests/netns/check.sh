@@ -34,7 +34,7 @@ trap 'rm -rf "$logs"' EXIT
 trap 'trap "" TERM; kill -TERM 0; wait; exit 130' INT TERM
 
 t0=$SECONDS
-scripts="basic traffic routing lifecycle uapi wgquick"
+scripts="basic traffic routing lifecycle uapi wgquick up"
 NETNS_JOBS=3 NETNS_SCRIPTS="$scripts privilege" BRAID_HOOKS="$build/hooks/braid" \
 	"$here/run-all.sh" "$build/braid" >"$logs/main" 2>&1 &
 busy=$!

@@ -19,7 +19,7 @@
 set -u
 export LC_ALL=C
 here=$(cd "$(dirname "$0")" && pwd)
-SCRIPTS=${NETNS_SCRIPTS:-"basic traffic routing lifecycle uapi wgquick privilege flood"}
+SCRIPTS=${NETNS_SCRIPTS:-"basic traffic routing lifecycle uapi wgquick up privilege flood"}
 WGGO=${WIREGUARD_GO:-/usr/bin/wireguard-go}
 SCRIPT_LIMIT=${NETNS_SCRIPT_LIMIT:-300}	# seconds, per script and pairing
 

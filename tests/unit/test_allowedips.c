@@ -19,17 +19,26 @@
 
 #include "allowedips.h"
 
-/* Fake peers: only their addresses matter. Index 0 stands for "no peer". */
+/*
+ * Fake peers: each is nothing but its list of prefixes, so a peer and its
+ * list are one address. Index 0 stands for "no peer".
+ */
 enum { NPEERS = 64 };
-static char peer_objs[NPEERS + 1];
+static struct allowedips_link peer_objs[NPEERS + 1];
 #define PEER(i) ((i) ? (void *)&peer_objs[(i)] : NULL)
+#define LIST(peer) ((struct allowedips_link *)(peer))
 
 static int peer_index(void *peer)
 {
 	if (!peer)
 		return 0;
-	assert_true((char *)peer > peer_objs && (char *)peer <= &peer_objs[NPEERS]);
-	return (int)((char *)peer - peer_objs);
+	assert_true(LIST(peer) > peer_objs && LIST(peer) <= &peer_objs[NPEERS]);
+	return (int)(LIST(peer) - peer_objs);
+}
+
+static int insert(struct allowedips *t, int family, const uint8_t *addr, uint8_t cidr, void *peer)
+{
+	return allowedips_insert(t, family, addr, cidr, peer, LIST(peer));
 }
 
 /* Parse "192.0.2.1" or "2001:db8::1"; returns the family. */
@@ -163,10 +172,10 @@ static void run_op(struct allowedips *t, const struct op *op, size_t ci, size_t 
 
 	switch (op->kind) {
 	case INS:
-		ret = allowedips_insert(t, family, addr, op->cidr, PEER(op->peer));
+		ret = insert(t, family, addr, op->cidr, PEER(op->peer));
 		break;
 	case BADFAM:
-		assert_int_equal(allowedips_insert(t, AF_UNIX, addr, op->cidr, PEER(op->peer)),
+		assert_int_equal(insert(t, AF_UNIX, addr, op->cidr, PEER(op->peer)),
 				 -EINVAL);
 		assert_int_equal(allowedips_remove(t, AF_UNIX, addr, op->cidr, PEER(op->peer)),
 				 -ENOENT);
@@ -176,7 +185,7 @@ static void run_op(struct allowedips *t, const struct op *op, size_t ci, size_t 
 		ret = allowedips_remove(t, family, addr, op->cidr, PEER(op->peer));
 		break;
 	case DELPEER:
-		allowedips_remove_by_peer(t, PEER(op->peer));
+		allowedips_remove_by_peer(t, LIST(PEER(op->peer)));
 		return;
 	case LOOK:
 		got = allowedips_lookup(t, family, addr);
@@ -275,12 +284,11 @@ static void test_walk(void **state)
 		uint8_t addr[16];
 		int family = parse(inserted[i].addr, addr);
 
-		assert_int_equal(allowedips_insert(&t, family, addr, inserted[i].cidr,
-						   PEER(inserted[i].peer)), 0);
+		assert_int_equal(insert(&t, family, addr, inserted[i].cidr, PEER(inserted[i].peer)), 0);
 	}
 
 	/* Exactly peer 1's prefixes, host bits cleared, each once. */
-	assert_int_equal(allowedips_walk_by_peer(&t, PEER(1), log_prefix, &log), 0);
+	assert_int_equal(allowedips_walk_by_peer(LIST(PEER(1)), log_prefix, &log), 0);
 	assert_int_equal(log.len, n);
 	for (i = 0; i < n; ++i) {
 		memset(&want[i], 0, sizeof(want[i]));
@@ -297,26 +305,81 @@ static void test_walk(void **state)
 	/* A non-zero return stops the walk and comes back to the caller. */
 	log.len = 0;
 	log.stop_after = 5;
-	assert_int_equal(allowedips_walk_by_peer(&t, PEER(1), log_prefix, &log), 1005);
+	assert_int_equal(allowedips_walk_by_peer(LIST(PEER(1)), log_prefix, &log), 1005);
 	assert_int_equal(log.len, 5);
 
 	/* Peers 3 and 4. */
 	log.len = 0;
 	log.stop_after = 0;
-	assert_int_equal(allowedips_walk_by_peer(&t, PEER(3), log_prefix, &log), 0);
+	assert_int_equal(allowedips_walk_by_peer(LIST(PEER(3)), log_prefix, &log), 0);
 	assert_int_equal(log.len, 1);
 	assert_int_equal(log.e[0].family, AF_INET);
 	assert_int_equal(log.e[0].cidr, 16);
 	assert_memory_equal(log.e[0].addr, ((uint8_t[]){ 10, 1, 0, 0 }), 4);
 	log.len = 0;
-	assert_int_equal(allowedips_walk_by_peer(&t, PEER(4), log_prefix, &log), 0);
+	assert_int_equal(allowedips_walk_by_peer(LIST(PEER(4)), log_prefix, &log), 0);
 	assert_int_equal(log.len, 0);
 
-	allowedips_remove_by_peer(&t, PEER(1));
-	assert_int_equal(allowedips_walk_by_peer(&t, PEER(1), log_prefix, &log), 0);
+	allowedips_remove_by_peer(&t, LIST(PEER(1)));
+	assert_int_equal(allowedips_walk_by_peer(LIST(PEER(1)), log_prefix, &log), 0);
 	assert_int_equal(log.len, 0);
 	free(log.e);
 	allowedips_free(&t);
+}
+
+/*
+ * A peer's walk lists its prefixes in the order it got them (as wg shows
+ * them back); one that moves to another peer goes to the end of its list,
+ * one inserted again for its holder keeps its place.
+ */
+static void test_walk_order(void **state)
+{
+	static const struct { const char *addr; int cidr, peer; } inserted[] = {
+		{ "2001:db8:1::", 64, 1 }, { "192.0.2.1", 32, 1 }, { "2001:db8:1::1", 128, 1 },
+		{ "10.0.0.0", 8, 2 }, { "192.0.2.0", 24, 1 }, { "10.0.0.0", 8, 1 },
+		{ "2001:db8:1::", 64, 1 }, { "2001:db8:1::", 48, 2 },
+	};
+	static const struct { const char *addr; int cidr; } expect1[] = {
+		{ "2001:db8:1::", 64 }, { "192.0.2.1", 32 }, { "2001:db8:1::1", 128 },
+		{ "192.0.2.0", 24 }, { "10.0.0.0", 8 },
+	};
+	struct allowedips t = { 0 };
+	struct walk_log log = { 0 };
+	uint8_t addr[16];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(inserted) / sizeof(inserted[0]); ++i)
+		assert_int_equal(insert(&t, parse(inserted[i].addr, addr), addr, inserted[i].cidr,
+					PEER(inserted[i].peer)), 0);
+	assert_int_equal(allowedips_walk_by_peer(LIST(PEER(1)), log_prefix, &log), 0);
+	assert_int_equal(log.len, sizeof(expect1) / sizeof(expect1[0]));
+	for (i = 0; i < log.len; ++i) {
+		int family = parse(expect1[i].addr, addr);
+
+		assert_int_equal(log.e[i].family, family);
+		assert_int_equal(log.e[i].cidr, expect1[i].cidr);
+		assert_memory_equal(log.e[i].addr, addr, family == AF_INET ? 4 : 16);
+	}
+	/* Removing from the middle and the end keeps the order of the rest. */
+	parse("10.0.0.0", addr);
+	assert_int_equal(allowedips_remove(&t, AF_INET, addr, 8, PEER(1)), 0);
+	parse("192.0.2.1", addr);
+	assert_int_equal(allowedips_remove(&t, AF_INET, addr, 32, PEER(1)), 0);
+	log.len = 0;
+	assert_int_equal(allowedips_walk_by_peer(LIST(PEER(1)), log_prefix, &log), 0);
+	assert_int_equal(log.len, 3);
+	assert_int_equal(log.e[0].cidr, 64);
+	assert_int_equal(log.e[1].cidr, 128);
+	assert_int_equal(log.e[2].cidr, 24);
+	free(log.e);
+	allowedips_free(&t);
+	/* Freeing the table empties every list. */
+	log.e = NULL;
+	log.len = log.cap = 0;
+	assert_int_equal(allowedips_walk_by_peer(LIST(PEER(1)), log_prefix, &log), 0);
+	assert_int_equal(allowedips_walk_by_peer(LIST(PEER(2)), log_prefix, &log), 0);
+	assert_int_equal(log.len, 0);
 }
 
 /*
@@ -606,7 +669,7 @@ static void check_lookup(struct allowedips *t, struct model *m, const struct gen
 
 /*
  * Compare peers' walks with the model's entries for them, as sorted sets:
- * every peer, or (each walk costs a pass over the whole trie) a few at random.
+ * every peer, or a few at random.
  */
 static void check_walks(struct allowedips *t, struct model *m, bool every_peer)
 {
@@ -628,7 +691,7 @@ static void check_walks(struct allowedips *t, struct model *m, bool every_peer)
 			n++;
 		}
 		log.len = 0;
-		assert_int_equal(allowedips_walk_by_peer(t, PEER(p), log_prefix, &log), 0);
+		assert_int_equal(allowedips_walk_by_peer(LIST(PEER(p)), log_prefix, &log), 0);
 		if (log.len != n)
 			fail_msg("peer %d: walk gave %zu prefixes, model has %zu", p, log.len, n);
 		if (!n)
@@ -692,7 +755,7 @@ static void random_run(int family, size_t inserts, size_t lookups, uint64_t seed
 		mask_addr(masked, cidr, m.bits);
 		held = model_find(&m, masked, cidr, &slot);
 		st.moves += held && held->peer && held->peer != peer;
-		assert_int_equal(allowedips_insert(&t, family, addr, (uint8_t)cidr, peer), 0);
+		assert_int_equal(insert(&t, family, addr, (uint8_t)cidr, peer), 0);
 		model_insert(&m, masked, cidr, peer);
 
 		/* Lookups spread evenly over the inserts. */
@@ -703,7 +766,7 @@ static void random_run(int family, size_t inserts, size_t lookups, uint64_t seed
 		if (rnd_below(5000) == 0) {
 			void *victim = PEER(1 + rnd_below(NPEERS));
 
-			allowedips_remove_by_peer(&t, victim);
+			allowedips_remove_by_peer(&t, LIST(victim));
 			model_remove_by_peer(&m, victim);
 		}
 		if ((i + 1) % (inserts / 16) == 0)
@@ -745,12 +808,12 @@ static void random_run(int family, size_t inserts, size_t lookups, uint64_t seed
 		void *peer = PEER(1 + rnd_below(NPEERS));
 
 		random_prefix(g, addr, &cidr);
-		assert_int_equal(allowedips_insert(&t, family, addr, (uint8_t)cidr, peer), 0);
+		assert_int_equal(insert(&t, family, addr, (uint8_t)cidr, peer), 0);
 		mask_addr(addr, cidr, m.bits);
 		model_insert(&m, addr, cidr, peer);
 	}
 	for (int p = 1; p <= NPEERS; ++p) {
-		allowedips_remove_by_peer(&t, PEER(p));
+		allowedips_remove_by_peer(&t, LIST(PEER(p)));
 		model_remove_by_peer(&m, PEER(p));
 		for (i = 0; i < 16; ++i)
 			check_lookup(&t, &m, g, &st, "while removing peers");
@@ -806,7 +869,7 @@ static void test_random_mixed(void **state)
 		void *peer = PEER(1 + rnd_below(NPEERS));
 
 		random_prefix(g, addr, &cidr);
-		assert_int_equal(allowedips_insert(&t, m->family, addr, (uint8_t)cidr, peer), 0);
+		assert_int_equal(insert(&t, m->family, addr, (uint8_t)cidr, peer), 0);
 		mask_addr(addr, cidr, m->bits);
 		model_insert(m, addr, cidr, peer);
 		check_lookup(&t, &m4, g4, &st, "mixed IPv4");
@@ -814,7 +877,7 @@ static void test_random_mixed(void **state)
 		if (rnd_below(1000) == 0) {
 			void *victim = PEER(1 + rnd_below(NPEERS));
 
-			allowedips_remove_by_peer(&t, victim);
+			allowedips_remove_by_peer(&t, LIST(victim));
 			model_remove_by_peer(&m4, victim);
 			model_remove_by_peer(&m6, victim);
 		}
@@ -835,6 +898,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cases),
 		cmocka_unit_test(test_walk),
+		cmocka_unit_test(test_walk_order),
 		cmocka_unit_test(test_random_ipv4),
 		cmocka_unit_test(test_random_ipv6),
 		cmocka_unit_test(test_random_mixed),

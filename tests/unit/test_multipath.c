@@ -4,7 +4,8 @@
  * (a numbered table of good and bad values), the uplink table built from
  * crafted rtnetlink messages, and the braid_ keys through set and get on a
  * real device: paths named, sources chosen from the uplinks, interfaces that
- * come later, and every bad request refused with nothing applied.
+ * come later, and every bad request refused with nothing applied. The store
+ * of per-peer specs against a naive model, with thousands of peers.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -397,6 +398,70 @@ static void test_uapi_refused(void **state)
 	expect_errno(f, "set=1\npublic_key=" PEER_KEY "\nbraid_multipath=failover\n\n", -EINVAL);
 }
 
+/* ---- 4. The per-peer store, by public key, with many peers ---- */
+
+/* Random gets and forgets of 4000 keys against a flag per key; then cleared. */
+static void test_store(void **state)
+{
+	enum { KEYS = 4000, STEPS = 40000 };
+	struct mp_config c = { .route_fd = -1 };
+	static uint8_t keys[KEYS][BRAID_KEY_LEN];
+	static bool held[KEYS];
+	uint64_t x = 77;
+	size_t n = 0;
+
+	(void)state;
+	for (size_t k = 0; k < KEYS; k++) {
+		for (int j = 0; j < BRAID_KEY_LEN; j++) {
+			x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+			keys[k][j] = (uint8_t)(x >> 56);
+		}
+		/* Half the keys share their first bytes: the index must still tell them apart. */
+		if (k % 2)
+			memcpy(keys[k], keys[k - 1], 8);
+	}
+	for (size_t step = 0; step < STEPS; step++) {
+		size_t k;
+		struct mp_peer *p;
+
+		x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+		k = (x >> 33) % KEYS;
+		if ((x >> 20) % 3) {
+			p = mp_config_get(&c, keys[k]);
+			assert_non_null(p);
+			assert_memory_equal(p->public_key, keys[k], BRAID_KEY_LEN);
+			if (!held[k])
+				p->n_specs = (unsigned int)(k % 7);
+			n += !held[k];
+			held[k] = true;
+		} else {
+			mp_config_forget(&c, keys[k]);
+			n -= held[k];
+			held[k] = false;
+		}
+		if (step % 1000)
+			continue;
+		assert_int_equal(c.n, n);
+		for (size_t j = 0; j < KEYS; j++) {
+			p = mp_config_find(&c, keys[j]);
+			if (!held[j]) {
+				assert_null(p);
+				continue;
+			}
+			assert_non_null(p);
+			assert_memory_equal(p->public_key, keys[j], BRAID_KEY_LEN);
+			assert_int_equal(p->n_specs, j % 7);
+		}
+	}
+	mp_config_clear(&c);
+	assert_int_equal(c.n, 0);
+	for (size_t j = 0; j < KEYS; j++)
+		assert_null(mp_config_find(&c, keys[j]));
+	assert_non_null(mp_config_get(&c, keys[0]));
+	assert_non_null(mp_config_find(&c, keys[0]));
+	mp_config_free(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -404,6 +469,7 @@ int main(void)
 		cmocka_unit_test(test_uplinks),
 		cmocka_unit_test_setup_teardown(test_uapi_paths, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_uapi_refused, setup, teardown),
+		cmocka_unit_test(test_store),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -3,8 +3,12 @@
  * The UAPI text protocol against a real braid_device with fake I/O: every
  * key round-trips through set and get, the peer-section semantics match
  * wireguard-go's, and every malformed request answers the right errno with
- * nothing applied (the get output is compared before and after).
+ * nothing applied (the get output is compared before and after). With many
+ * peers (BRAID_TEST_SCALE, 100,000 by default; the Makefile's unit-valgrind
+ * sets fewer): a setconf fed in chunks and run in slices while a get runs
+ * its own, a one-line change, removing them all, and the peer limit.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,6 +21,7 @@
 #include <cmocka.h>
 
 #include "log.h"
+#include "resolver.h"
 #include "uapi.h"
 
 /* ---- Fakes: the device's I/O and the UDP sockets ---- */
@@ -484,6 +489,53 @@ static void test_remove(void **state)
 	free(got);
 }
 
+/*
+ * braid_endpoint_name: kept with the peer, shown by get, forgotten by an
+ * endpoint= without it, by remove and by replace_peers; refused when the
+ * host serves no names, or when it is not NAME:PORT.
+ */
+static void test_endpoint_name(void **state)
+{
+	struct fixture *f = *state;
+	struct resolver names = { .w.fd = -1 };
+	struct test_key a;
+	char *got, *req;
+
+	make_key(&a);
+	req = format("set=1\npublic_key=%s\nbraid_endpoint_name=vpn.example.test:51820\n\n",
+		     a.pub_hex);
+	expect_reply(f, req, "errno=-22\n\n");
+	f->uapi.resolver = &names;
+	set_ok(f, "set=1\npublic_key=%s\nendpoint=198.51.100.2:51820\n"
+	       "braid_endpoint_name=vpn.example.test:51820\n\n", a.pub_hex);
+	got = get(f);
+	assert_true(contains(got, "endpoint=198.51.100.2:51820\n"
+				  "braid_endpoint_name=vpn.example.test:51820\n"));
+	free(got);
+	set_ok(f, "set=1\npublic_key=%s\nendpoint=198.51.100.3:51820\n\n", a.pub_hex);
+	got = get(f);
+	assert_false(contains(got, "braid_endpoint_name"));
+	free(got);
+	set_ok(f, "set=1\npublic_key=%s\nbraid_endpoint_name=vpn.example.test:51820\n\n",
+	       a.pub_hex);
+	set_ok(f, "set=1\npublic_key=%s\nremove=true\n\n", a.pub_hex);
+	assert_null(resolver_name_of(&names, a.pub));
+	set_ok(f, "set=1\npublic_key=%s\nbraid_endpoint_name=vpn.example.test:51820\n\n",
+	       a.pub_hex);
+	set_ok(f, "set=1\nreplace_peers=true\n\n");
+	assert_int_equal(names.n, 0);
+	free(req);
+	req = format("set=1\npublic_key=%s\nbraid_endpoint_name=vpn.example.test\n\n",
+		     a.pub_hex);
+	expect_reply(f, req, "errno=-22\n\n");
+	free(req);
+	req = format("set=1\npublic_key=%s\nbraid_endpoint_name=vpn example:1\n\n", a.pub_hex);
+	expect_reply(f, req, "errno=-22\n\n");
+	free(req);
+	resolver_stop(&names);
+	f->uapi.resolver = NULL;
+}
+
 static void test_replace_allowed_ips(void **state)
 {
 	struct fixture *f = *state;
@@ -713,17 +765,45 @@ static void test_line_too_long(void **state)
 	free(in);
 }
 
-static void test_framing(void **state)
+/* A session fed a byte at a time, and run a peer at a time, answers as one fed everything. */
+static void test_byte_by_byte(void **state)
 {
-	size_t scanned = 0;
-	const char *in = "set=1\nfwmark=1\n\nget=1\n\n";
+	struct fixture *f = *state;
+	struct test_key p, q;
+	struct uapi_buf out = { 0 };
+	struct uapi_session *s;
+	char *in, *whole, pending[128];
+	size_t len, n_pending = 0;
+	ssize_t n;
 
-	/* Byte by byte: complete only at the empty line, whatever the chunks. */
-	for (size_t len = 0; len < 16; len++)
-		assert_int_equal(uapi_frame(in, len, &scanned), 0);
-	assert_int_equal(uapi_frame(in, 16, &scanned), 16);
-	assert_int_equal(scanned, 0);
-	assert_int_equal(uapi_frame(in + 16, 7, &scanned), 7);
+	make_key(&p);
+	make_key(&q);
+	in = format("set=1\nfwmark=1\npublic_key=%s\nallowed_ip=192.0.2.1/32\n"
+		    "public_key=%s\nendpoint=198.51.100.9:7\n\nget=1\n\nset=1\nbogus=1\n\n"
+		    "get=1\n\nhello\n\nget=1\n\n", p.pub_hex, q.pub_hex);
+	whole = run(f, in, NULL);
+	s = uapi_session_new(&f->uapi);
+	assert_non_null(s);
+	for (len = 0; in[len]; len++) {
+		pending[n_pending++] = in[len];
+		n = uapi_session_feed(s, pending, n_pending, &out);
+		assert_true(n >= 0);
+		memmove(pending, pending + n, n_pending - n);
+		n_pending -= n;
+		/* While an operation runs, the session takes nothing more. */
+		if (uapi_session_has_op(s))
+			assert_int_equal(uapi_session_feed(s, "get=1\n\n", 7, &out), 0);
+		while (!uapi_session_run(s, f->now, &out, 1))
+			;
+	}
+	uapi_session_end(s, n_pending, &out);
+	assert_false(uapi_session_keep(s));
+	uapi_session_free(s);
+	assert_int_equal(out.len, strlen(whole));
+	assert_memory_equal(out.data, whole, out.len);
+	uapi_buf_free(&out);
+	free(whole);
+	free(in);
 }
 
 static void test_unknown_operation(void **state)
@@ -737,6 +817,299 @@ static void test_unknown_operation(void **state)
 	/* get takes no lines; the connection goes on. */
 	assert_true(expect_reply_keep(f, "get=1\nfoo=bar\n\nget=1\n\n",
 				      "errno=-22\n\nlisten_port=51820\nerrno=0\n\n"));
+}
+
+/* ---- Many peers ---- */
+
+static size_t scale(void)
+{
+	const char *s = getenv("BRAID_TEST_SCALE");
+	long n = s ? strtol(s, NULL, 10) : 0;
+
+	return n > 0 ? (size_t)n : 100000;
+}
+
+/* Peer i: a key from i, /64 2001:db8:1000+hi:lo::, /128 2001:db8:ff00::hi:lo, an endpoint. */
+static void scale_key_hex(char hex[65], size_t i)
+{
+	uint8_t key[BRAID_KEY_LEN];
+	uint64_t x = 0x9e3779b97f4a7c15ULL * (i + 1);
+
+	for (int j = 0; j < BRAID_KEY_LEN; j++) {
+		x ^= x >> 29;
+		x *= 0xbf58476d1ce4e5b9ULL;
+		key[j] = (uint8_t)(x >> 56);
+	}
+	braid_key_to_hex(hex, key);
+}
+
+/* Peer i's endpoint address and prefixes, as get writes them. */
+struct scale_addrs {
+	char endpoint[INET6_ADDRSTRLEN], net[INET6_ADDRSTRLEN], host[INET6_ADDRSTRLEN];
+};
+
+static void scale_addrs(struct scale_addrs *a, size_t i)
+{
+	uint8_t b[16] = { 0x20, 0x01, 0x0d, 0xb8 };
+
+	b[4] = 0xee;
+	b[12] = (uint8_t)(i >> 24), b[13] = (uint8_t)(i >> 16);
+	b[14] = (uint8_t)(i >> 8), b[15] = (uint8_t)i;
+	inet_ntop(AF_INET6, b, a->endpoint, sizeof(a->endpoint));
+	b[4] = 0xff;
+	inet_ntop(AF_INET6, b, a->host, sizeof(a->host));
+	memset(b + 4, 0, 12);
+	b[4] = (uint8_t)(0x10 + (i >> 24)), b[5] = (uint8_t)(i >> 16);
+	b[6] = (uint8_t)(i >> 8), b[7] = (uint8_t)i;
+	inet_ntop(AF_INET6, b, a->net, sizeof(a->net));
+}
+
+/* The lines wg setconf sends for peer i, appended at out + *len. */
+static void scale_peer_lines(char *out, size_t *len, size_t i, unsigned int port)
+{
+	struct scale_addrs a;
+	char hex[65];
+
+	scale_key_hex(hex, i);
+	scale_addrs(&a, i);
+	*len += sprintf(out + *len, "public_key=%s\nendpoint=[%s]:%u\nreplace_allowed_ips=true\n"
+			"allowed_ip=%s/64\nallowed_ip=%s/128\n", hex, a.endpoint, port, a.net,
+			a.host);
+}
+
+/* "set=1", replace_peers, then peers [0, n) as wg setconf sends them. */
+static char *scale_setconf(size_t n, unsigned int port)
+{
+	char *in = malloc(64 + n * 256);
+	size_t len;
+
+	assert_non_null(in);
+	len = (size_t)sprintf(in, "set=1\nlisten_port=51820\nreplace_peers=true\n");
+	for (size_t i = 0; i < n; i++)
+		scale_peer_lines(in, &len, i, port);
+	strcpy(in + len, "\n");
+	return in;
+}
+
+/* Run a session's operation to its end, a slice at a time. */
+static void run_op(struct uapi_session *s, struct fixture *f, struct uapi_buf *out, size_t slice)
+{
+	while (!uapi_session_run(s, f->now, out, slice))
+		;
+}
+
+/*
+ * The next line of text starting with prefix, from p on; NULL when none.
+ * (Line by line with memchr: strstr on a large text is quadratic under ASan,
+ * which measures the haystack on every call.)
+ */
+static const char *find_line(const char *p, const char *end, const char *prefix)
+{
+	size_t len = strlen(prefix);
+	const char *nl;
+
+	for (; p < end; p = nl + 1) {
+		nl = memchr(p, '\n', end - p);
+		if (!nl)
+			return NULL;
+		if ((size_t)(nl - p) >= len && !memcmp(p, prefix, len))
+			return p;
+	}
+	return NULL;
+}
+
+/* The peer lines of a get, checked against peers [0, n) with the given port. */
+static void check_scale_get(const char *got, size_t n, unsigned int port)
+{
+	const char *end = got + strlen(got), *p = find_line(got, end, "public_key=");
+	char want[512];
+	size_t len;
+
+	for (size_t i = 0; i < n; i++) {
+		struct scale_addrs a;
+		char hex[65];
+
+		assert_non_null(p);
+		scale_key_hex(hex, i);
+		scale_addrs(&a, i);
+		len = (size_t)sprintf(want, "public_key=%s\nprotocol_version=1\nendpoint=[%s]:%u\n",
+				      hex, a.endpoint, port);
+		if ((size_t)(end - p) < len || memcmp(p, want, len))
+			fail_msg("peer %zu: got %.*s", i, (int)len, p);
+		p = find_line(p + len, end, "allowed_ip=");
+		len = (size_t)sprintf(want, "allowed_ip=%s/64\nallowed_ip=%s/128\n", a.net, a.host);
+		assert_non_null(p);
+		if ((size_t)(end - p) < len || memcmp(p, want, len))
+			fail_msg("peer %zu: got %.*s", i, (int)len, p);
+		p = find_line(p + len, end, "public_key=");
+	}
+	assert_null(p);
+	assert_string_equal(end - 9, "errno=0\n\n");
+}
+
+static size_t count_lines(const char *s, size_t len, const char *prefix)
+{
+	size_t n = 0;
+
+	for (const char *p = s; (p = find_line(p, s + len, prefix)); p++)
+		n++;
+	return n;
+}
+
+/* How many lines of a differ from those of b (the same number of lines). */
+static size_t lines_differing(const char *a, const char *b)
+{
+	const char *a_end = a + strlen(a), *b_end = b + strlen(b), *na, *nb;
+	size_t n = 0;
+
+	for (; a < a_end && b < b_end; a = na + 1, b = nb + 1) {
+		na = memchr(a, '\n', a_end - a);
+		nb = memchr(b, '\n', b_end - b);
+		assert_non_null(na);
+		assert_non_null(nb);
+		n += na - a != nb - b || memcmp(a, b, na - a);
+	}
+	return n;
+}
+
+/*
+ * 1. wg setconf of many peers, fed 64 KiB at a time and run a slice at a
+ * time, while another session's get runs its slices in between: the set
+ * applies, and the get ends with whole peers only. Then get, a one-line
+ * change (syncconf), and removing every peer.
+ */
+static void test_many_peers(void **state)
+{
+	struct fixture *f = *state;
+	size_t n = scale(), len, at = 0;
+	struct uapi_buf out = { 0 }, side = { 0 };
+	struct uapi_session *set = uapi_session_new(&f->uapi), *peek;
+	char *in = scale_setconf(n, 51820), *got, *after, change[256];
+	ssize_t used;
+
+	assert_non_null(set);
+	/* A first set, so the get below has peers to walk while the big set clears them. */
+	scale_peer_lines(change, &(size_t){ 0 }, n + 1, 7);
+	set_ok(f, "set=1\n%s\n", change);
+	peek = uapi_session_new(&f->uapi);
+	assert_non_null(peek);
+	assert_int_equal(uapi_session_feed(peek, "get=1\n\n", 7, &side), 7);
+
+	len = strlen(in);
+	while (at < len) {
+		used = uapi_session_feed(set, in + at, len - at < 65536 ? len - at : 65536, &out);
+		assert_true(used >= 0);
+		at += (size_t)used;
+		if (!uapi_session_has_op(set))
+			continue;
+		while (!uapi_session_run(set, f->now, &out, 1024))
+			if (uapi_session_has_op(peek))
+				uapi_session_run(peek, f->now, &side, 7);
+	}
+	assert_int_equal(out.len, 9);
+	assert_memory_equal(out.data, "errno=0\n\n", 9);
+	assert_int_equal(braid_device_peer_count(f->dev), n);
+	run_op(peek, f, &side, 7);
+	/* The get saw a mix of before and after, each peer whole, and finished. */
+	assert_int_equal(count_lines(side.data, side.len, "public_key="),
+			 count_lines(side.data, side.len, "persistent_keepalive_interval="));
+	assert_memory_equal(side.data + side.len - 9, "errno=0\n\n", 9);
+	uapi_session_free(peek);
+	uapi_session_free(set);
+	uapi_buf_free(&side);
+	free(in);
+
+	got = get(f);
+	check_scale_get(got, n, 51820);
+
+	/* One peer's endpoint changes; nothing else in the get does. */
+	len = 0;
+	memcpy(change, "set=1\n", 6);
+	len = 6;
+	scale_peer_lines(change, &len, n / 2, 9);
+	strcpy(change + len, "\n");
+	set_ok(f, "%s", change);
+	after = get(f);
+	assert_int_equal(strlen(after), strlen(got) - 4);
+	assert_int_equal(lines_differing(got, after), 1);
+	free(after);
+	free(got);
+
+	/* Remove them all. */
+	set_ok(f, "set=1\nreplace_peers=true\n\n");
+	assert_int_equal(braid_device_peer_count(f->dev), 0);
+	expect_reply(f, "get=1\n\n", "listen_port=51820\nerrno=0\n\n");
+	uapi_buf_free(&out);
+}
+
+/*
+ * 2. The peer limit, counted before anything is applied: replace_peers,
+ * removals, update_only, a key given twice, our own key.
+ */
+static void test_peer_limit(void **state)
+{
+	struct fixture *f = *state;
+	struct braid_device_config config = { .max_peers = 100 };
+	struct test_key me;
+	char *in, *before, *after, *body = malloc(120 * 200), hex[65];
+	size_t len = 0;
+
+	assert_non_null(body);
+	braid_device_free(f->dev);
+	f->dev = braid_device_new(&config, &fake_ops, NULL);
+	assert_non_null(f->dev);
+	f->uapi.dev = f->dev;
+	make_key(&me);
+
+	/* 101 peers: refused, nothing applied. */
+	for (size_t i = 0; i < 101; i++)
+		scale_peer_lines(body, &len, i, 1);
+	in = format("set=1\nprivate_key=%s\nreplace_peers=true\n%s\n", me.priv_hex, body);
+	expect_reply(f, in, "errno=-28\n\n");
+	assert_int_equal(braid_device_peer_count(f->dev), 0);
+	expect_reply(f, "get=1\n\n", "listen_port=51820\nerrno=0\n\n");
+	free(in);
+
+	/* 100, and the same key again, and our own key: fine. */
+	len = 0;
+	for (size_t i = 0; i < 100; i++)
+		scale_peer_lines(body, &len, i, 1);
+	scale_peer_lines(body, &len, 5, 2);
+	in = format("set=1\nprivate_key=%s\n%spublic_key=%s\n\n", me.priv_hex, body, me.pub_hex);
+	expect_reply(f, in, "errno=0\n\n");
+	assert_int_equal(braid_device_peer_count(f->dev), 100);
+	free(in);
+
+	/* One more: refused. An update_only one, or one more after a removal: fine. */
+	before = get(f);
+	len = 0;
+	scale_peer_lines(body, &len, 100, 1);
+	in = format("set=1\n%s\n", body);
+	expect_reply(f, in, "errno=-28\n\n");
+	after = get(f);
+	assert_string_equal(before, after);
+	free(in);
+	free(after);
+	in = format("set=1\n%supdate_only=true\n\n", body);
+	expect_reply(f, in, "errno=0\n\n");
+	free(in);
+	scale_key_hex(hex, 3);
+	in = format("set=1\n%spublic_key=%s\nremove=true\n\n", body, hex);
+	/* Added before the removal: one over the limit on the way, refused. */
+	expect_reply(f, in, "errno=-28\n\n");
+	free(in);
+	in = format("set=1\npublic_key=%s\nremove=true\n%s\n", hex, body);
+	expect_reply(f, in, "errno=0\n\n");
+	assert_int_equal(braid_device_peer_count(f->dev), 100);
+	free(in);
+	/* Removed and given again in one set: it is there after, the count unchanged. */
+	scale_key_hex(hex, 4);
+	in = format("set=1\npublic_key=%s\nremove=true\npublic_key=%s\n\n", hex, hex);
+	expect_reply(f, in, "errno=0\n\n");
+	assert_int_equal(braid_device_peer_count(f->dev), 100);
+	free(in);
+	free(before);
+	free(body);
 }
 
 int main(void)
@@ -755,6 +1128,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_replace_peers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_update_only, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_remove, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_endpoint_name, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_replace_allowed_ips, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_remove_one_prefix, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_own_public_key_ignored, setup, teardown),
@@ -765,8 +1139,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_malformed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_truncated, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_line_too_long, setup, teardown),
-		cmocka_unit_test(test_framing),
+		cmocka_unit_test_setup_teardown(test_byte_by_byte, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_operation, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_many_peers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_peer_limit, setup, teardown),
 	};
 
 	if (!braid_init())
