@@ -165,7 +165,9 @@ _Static_assert(BRAID_MAX_MESSAGE_LEN == message_data_len(65535 + MESSAGE_PADDING
 #define PATH_FLAP_WINDOW_NS (60000 * NSEC_PER_MSEC)	/* a drop within this of a failback is a flap */
 #define PATH_HELLO_RETRY_NS (1000 * NSEC_PER_MSEC)
 #define PATH_LEARNED_LIVE_NS (3000 * NSEC_PER_MSEC)	/* a learned path silent this long is down */
-#define PATH_STOCK_PROBE_NS (5000 * NSEC_PER_MSEC)	/* handshake probes of a stock peer's path */
+#define PATH_STOCK_PROBE_NS (1000 * NSEC_PER_MSEC)	/* handshake probes of a stock peer's path */
+#define PATH_STOCK_PROBE_MAX_NS (30000 * NSEC_PER_MSEC)	/* ... of one long down */
+#define PATH_RX_GAP_MAX_NS (2000 * NSEC_PER_MSEC)	/* longer gaps count as this long */
 
 /* Aggregation (path.h): the scheduler's and the rate estimate's constants. */
 #define PATH_REPORT_INTERVAL_NS (100 * NSEC_PER_MSEC)	/* probes while data flows */

@@ -98,7 +98,7 @@ struct multipath *path_mp_get(struct braid_peer *peer)
 	if (!mp)
 		return NULL;
 	mp->active = mp->last_rx = mp->burst = -1;
-	mp->next_hello = mp->next_stock_probe = mp->last_data_tx = BRAID_NEVER;
+	mp->next_hello = mp->last_data_tx = BRAID_NEVER;
 	mp->reply_tokens = NSEC_PER_SEC;
 	mp->next_deadline = BRAID_NEVER;
 	peer->paths.mp = mp;
@@ -382,8 +382,8 @@ void path_sent(struct braid_peer *peer, uint64_t now, const struct path_choice *
 			p->unanswered_since = now;
 			started = true;
 		}
-		/* A stock peer cannot be probed: data it should answer counts instead. */
-		if (kind == PATH_SENT_DATA && mp->kind != BRAID_PEER_BRAID)
+		/* A stock peer owes an answer to an initiation (probe_send counts braid's). */
+		if (kind == PATH_SENT_PROBE && mp->kind != BRAID_PEER_BRAID)
 			p->unanswered++;
 	}
 	if (started)
@@ -459,8 +459,8 @@ static void heard_on(struct braid_peer *peer, struct path *p, uint64_t now, size
 
 	if (p->last_rx != BRAID_NEVER) {
 		gap = now - p->last_rx;
-		if (gap > NSEC_PER_SEC)
-			gap = NSEC_PER_SEC;
+		if (gap > PATH_RX_GAP_MAX_NS)
+			gap = PATH_RX_GAP_MAX_NS;
 		p->rx_gap = p->rx_gap ? (7 * p->rx_gap + gap) / 8 : gap;
 	}
 	p->rx_bytes += len;
@@ -517,7 +517,9 @@ void path_session_started(struct braid_peer *peer, uint64_t now, uint64_t rtt_ns
 
 	if (!mp)
 		return;
-	if (rtt_ns && mp->last_rx >= 0 && !mp->path[mp->last_rx].srtt)
+	/* A stock peer's paths have no other RTT than their handshakes'. */
+	if (rtt_ns && mp->last_rx >= 0 &&
+	    (mp->kind != BRAID_PEER_BRAID || !mp->path[mp->last_rx].srtt))
 		probe_rtt_sample(&mp->path[mp->last_rx], rtt_ns);
 	/*
 	 * Ask again each session whether the far end is braid (a stock peer drops
@@ -545,7 +547,7 @@ static void check_path(struct braid_peer *peer, uint64_t now, struct path *p)
 	}
 	if (p->state == BRAID_PATH_PROBING) {
 		if (p->unanswered_since != BRAID_NEVER &&
-		    now - p->unanswered_since >= suspect_ns(p)) {
+		    now - p->unanswered_since >= silence_ns(mp, p)) {
 			p->healthy_since = now;
 		} else if (p->healthy_since != BRAID_NEVER &&
 			   now - p->healthy_since >= PATH_UP_DELAY_NS) {
@@ -556,14 +558,11 @@ static void check_path(struct braid_peer *peer, uint64_t now, struct path *p)
 	if (!is_live(p) || p->unanswered_since == BRAID_NEVER || now < p->silence_exempt_until)
 		return;
 	silent = now - p->unanswered_since;
-	if (silent >= suspect_ns(p) + down_ns(p) && p->unanswered >= PATH_SUSPECT_PROBES) {
+	if (silent >= silence_ns(mp, p) + down_ns(p) &&
+	    p->unanswered >= (mp->kind == BRAID_PEER_BRAID ? PATH_SUSPECT_PROBES : 1))
 		path_down(peer, now, p, "silent");
-	} else if (silent >= suspect_ns(p) && p->state == BRAID_PATH_ACTIVE) {
+	else if (silent >= silence_ns(mp, p) && p->state == BRAID_PATH_ACTIVE)
 		path_set_state(peer, p, BRAID_PATH_SUSPECT, "silent past its timeout");
-		/* A braid peer gets probes (probe_plan); a stock one can only answer this. */
-		if (mp->kind != BRAID_PEER_BRAID)
-			peer_send_handshake_initiation(peer, now, false);
-	}
 }
 
 /* Keep t in *d when earlier; a time already past says nothing new (its condition did not hold). */
@@ -574,13 +573,13 @@ static void earliest(uint64_t *d, uint64_t t, uint64_t now)
 }
 
 /* When p's clocks next need a look: a probe due, a timeout that may expire. */
-static uint64_t path_deadline(const struct path *p, uint64_t now)
+static uint64_t path_deadline(const struct multipath *mp, const struct path *p, uint64_t now)
 {
 	uint64_t d = p->next_probe;
 
 	if (p->unanswered_since != BRAID_NEVER && is_live(p)) {
-		earliest(&d, p->unanswered_since + suspect_ns(p), now);
-		earliest(&d, p->unanswered_since + suspect_ns(p) + down_ns(p), now);
+		earliest(&d, p->unanswered_since + silence_ns(mp, p), now);
+		earliest(&d, p->unanswered_since + silence_ns(mp, p) + down_ns(p), now);
 		earliest(&d, p->silence_exempt_until, now);
 	}
 	if (p->state == BRAID_PATH_PROBING && p->healthy_since != BRAID_NEVER)
@@ -605,27 +604,6 @@ static void forget_idle_learned(struct braid_peer *peer, uint64_t now)
 	}
 }
 
-/* A stock peer's preferred path that went silent: a handshake initiation tells if it is back. */
-static void stock_probe(struct braid_peer *peer, uint64_t now)
-{
-	struct multipath *mp = peer->paths.mp;
-	int want = -1;
-
-	if (mp->kind == BRAID_PEER_BRAID || is_follower(mp) || mp->active < 0 ||
-	    now < mp->next_stock_probe)
-		return;
-	for (unsigned int i = 0; i < mp->n; i++)
-		if (mp->path[i].is_configured && mp->path[i].is_usable &&
-		    mp->path[i].state == BRAID_PATH_DOWN &&
-		    mp->path[i].prio < mp->path[mp->active].prio &&
-		    (want < 0 || mp->path[i].prio < mp->path[want].prio))
-			want = (int)i;
-	if (want < 0)
-		return;
-	mp->next_stock_probe = now + PATH_STOCK_PROBE_NS;
-	peer_probe_handshake(peer, now, (unsigned int)want);
-}
-
 void path_reschedule(struct braid_peer *peer, uint64_t now)
 {
 	struct multipath *mp = peer->paths.mp;
@@ -633,12 +611,9 @@ void path_reschedule(struct braid_peer *peer, uint64_t now)
 
 	for (unsigned int i = 0; i < mp->n; i++) {
 		probe_plan(mp, &mp->path[i], now);
-		d = path_deadline(&mp->path[i], now);
+		d = path_deadline(mp, &mp->path[i], now);
 		next = d < next ? d : next;
 	}
-	if (mp->kind != BRAID_PEER_BRAID && mp->next_stock_probe > now &&
-	    mp->next_stock_probe < next)
-		next = mp->next_stock_probe;
 	d = aggregate_deadline(mp, now);
 	next = d < next ? d : next;
 	mp->next_deadline = next;
@@ -663,7 +638,6 @@ uint64_t path_tick(struct braid_peer *peer, uint64_t now)
 		select_active(peer, now, true);
 	if (mp->next_hello <= now)
 		probe_hello(peer, now);
-	stock_probe(peer, now);
 	for (unsigned int i = 0; i < mp->n; i++) {
 		probe_plan(mp, &mp->path[i], now);
 		if (mp->path[i].next_probe <= now)

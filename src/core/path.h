@@ -17,21 +17,27 @@
  * rules, with the times they use (see PATH_* below):
  *  - A send that gets nothing back on its path starts the path's silence
  *    clock (unanswered_since); any authenticated packet on the path stops it.
- *  - Silent for suspect_ns = clamp(srtt + 4 rttvar + 50 ms, 100 ms, 1 s):
+ *  - Silent for suspect_ns = clamp(srtt + 4 rttvar + 50 ms, 100 ms, 1 s)
+ *    (for a stock peer at least four of the path's usual gaps between
+ *    arrivals: one-way traffic is answered only by a keepalive every 10 s):
  *    the path is suspect. An active suspect path has its traffic duplicated
  *    onto the best standby (hedging), so a silent failure costs about
  *    suspect_ns of loss; a braid peer gets PATH_SUSPECT_PROBES probes
- *    PATH_SUSPECT_PROBE_NS apart, a stock peer one handshake initiation.
+ *    PATH_SUSPECT_PROBE_NS apart, a stock peer a handshake initiation on
+ *    that path each PATH_STOCK_PROBE_NS (the one thing it always answers).
  *  - Silent for suspect_ns + max(3 srtt, 300 ms) with at least
- *    PATH_SUSPECT_PROBES unanswered probes (braid) or sends (stock): down.
- *    A link event takes a path down at once.
- *  - A down path that answers again, or whose link comes back, is probing;
+ *    PATH_SUSPECT_PROBES unanswered probes (braid) or one unanswered
+ *    initiation (stock): down. A link event takes a path down at once.
+ *  - A down path is probed (a stock peer's with initiations, every
+ *    PATH_STOCK_PROBE_NS at first, backing off to PATH_STOCK_PROBE_MAX_NS as
+ *    the outage lasts, and only while another path carries the traffic).
+ *    One that answers again, or whose link comes back, is probing;
  *    after PATH_UP_DELAY_NS of health it may carry traffic again. Failover
  *    returns to a preferred path then, unless that path went down within its
  *    hold-down (PATH_HOLDDOWN_MIN_NS, doubled per flap up to _MAX_NS).
  *  - On a switch with nothing queued, a keepalive goes out on the new path,
  *    so a stock peer's endpoint follows within one one-way delay.
- * Only a braid peer is probed (1 s per path when idle); a stock peer is never
+ * Only a braid peer is probed when idle (1 s per path); a stock peer is never
  * sent anything on a standby path that could move its endpoint there, save
  * a handshake initiation, which moves it only if it arrives.
  */

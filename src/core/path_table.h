@@ -33,7 +33,7 @@ struct path {
 	uint64_t last_rx, last_tx;
 	uint64_t unanswered_since;	/* first send since the last arrival; BRAID_NEVER: none */
 	unsigned int unanswered;	/* probes (braid) or sends (stock) since then */
-	uint64_t rx_gap;		/* smoothed time between arrivals */
+	uint64_t rx_gap;		/* smoothed time between arrivals (each at most 2 s) */
 	uint64_t healthy_since;		/* probing: answering since */
 	uint64_t holddown_until;	/* failover avoids it until then */
 	uint64_t holddown;		/* the next hold-down, doubled per flap */
@@ -83,7 +83,6 @@ struct multipath {
 	int last_rx;			/* the slot of the last first arrival; -1: none */
 	unsigned int hellos;		/* HELLOs sent this session without an answer */
 	uint64_t next_hello;		/* BRAID_NEVER: none planned */
-	uint64_t next_stock_probe;
 	uint32_t probe_seq;
 	uint64_t reply_tokens, reply_last;	/* rate of probe replies */
 	uint64_t next_deadline;
@@ -161,6 +160,20 @@ static inline uint64_t suspect_ns(const struct path *p)
 	if (t < PATH_SUSPECT_MIN_NS)
 		return PATH_SUSPECT_MIN_NS;
 	return t > PATH_SUSPECT_MAX_NS ? PATH_SUSPECT_MAX_NS : t;
+}
+
+/*
+ * How long p may be silent under traffic before it is suspect. A stock peer
+ * answers one-way traffic only with a keepalive every 10 s: at least four of
+ * the path's usual gaps between arrivals (at most 8 s).
+ */
+static inline uint64_t silence_ns(const struct multipath *mp, const struct path *p)
+{
+	uint64_t t = suspect_ns(p);
+
+	if (mp->kind != BRAID_PEER_BRAID && 4 * p->rx_gap > t)
+		t = 4 * p->rx_gap;
+	return t;
 }
 
 static inline void add_slot(struct path_choice *c, int slot)

@@ -193,10 +193,11 @@ static void send_handshake_message(struct braid_peer *peer, uint64_t now, enum p
 }
 
 /* A new initiation, unless one went out less than REKEY_TIMEOUT ago. */
-static bool create_initiation(struct braid_peer *peer, uint64_t now,
+/* An initiation, unless one went out less than gap ago. */
+static bool create_initiation(struct braid_peer *peer, uint64_t now, uint64_t gap,
 			      struct message_handshake_initiation *msg)
 {
-	if (!has_expired(peer->last_sent_handshake, REKEY_TIMEOUT * PROTOCOL_SEC, now) ||
+	if (!has_expired(peer->last_sent_handshake, gap, now) ||
 	    peer->is_dead)
 		return false;
 	peer->last_sent_handshake = now;
@@ -215,7 +216,7 @@ void peer_send_handshake_initiation(struct braid_peer *peer, uint64_t now, bool 
 
 	if (!is_retry)
 		peer->timer_handshake_attempts = 0;
-	if (!create_initiation(peer, now, &msg))
+	if (!create_initiation(peer, now, REKEY_TIMEOUT * PROTOCOL_SEC, &msg))
 		return;
 	device_log(peer->dev, BRAID_LOG_VERBOSE, "peer %llu (%s): sending handshake initiation",
 		   (unsigned long long)peer->internal_id, path_str(peer, ep));
@@ -223,18 +224,21 @@ void peer_send_handshake_initiation(struct braid_peer *peer, uint64_t now, bool 
 	timers_handshake_initiated(peer, now);
 }
 
-void peer_probe_handshake(struct braid_peer *peer, uint64_t now, unsigned int slot)
+bool peer_probe_handshake(struct braid_peer *peer, uint64_t now, unsigned int slot,
+			  uint64_t gap)
 {
 	struct message_handshake_initiation msg;
 
 	/* Never in the way of a handshake that is under way. */
-	if (peer->timer_retransmit_handshake != BRAID_NEVER || !create_initiation(peer, now, &msg))
-		return;
+	if (peer->timer_retransmit_handshake != BRAID_NEVER ||
+	    !create_initiation(peer, now, gap, &msg))
+		return false;
 	device_log(peer->dev, BRAID_LOG_VERBOSE, "peer %llu: handshake initiation as a path probe",
 		   (unsigned long long)peer->internal_id);
 	peer->tx_bytes += sizeof(msg) * path_send_on(peer, now, slot, &msg, sizeof(msg),
 						     HANDSHAKE_DSCP);
 	crypto_wipe(&msg, sizeof(msg));
+	return true;
 }
 
 void peer_send_handshake_response(struct braid_peer *peer, uint64_t now)

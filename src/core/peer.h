@@ -71,8 +71,12 @@ void peer_release(struct braid_peer *peer);
 /* Send an initiation unless one went out less than REKEY_TIMEOUT ago. */
 void peer_send_handshake_initiation(struct braid_peer *peer, uint64_t now, bool is_retry);
 void peer_send_handshake_response(struct braid_peer *peer, uint64_t now);
-/* An initiation on one path only, with no retries: a stock peer answers if the path works. */
-void peer_probe_handshake(struct braid_peer *peer, uint64_t now, unsigned int slot);
+/*
+ * An initiation on one path only, with no retries, at most one a gap: a stock
+ * peer answers if the path works. Whether it went.
+ */
+bool peer_probe_handshake(struct braid_peer *peer, uint64_t now, unsigned int slot,
+			  uint64_t gap);
 void peer_send_keepalive(struct braid_peer *peer, uint64_t now);
 /* Queue a packet until a session exists, and start a handshake; BRAID_OK or the drop reason. */
 enum braid_drop peer_stage_packet(struct braid_peer *peer, uint64_t now, const uint8_t *pkt,

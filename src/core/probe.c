@@ -54,7 +54,6 @@ static bool reply_allowed(struct multipath *mp, uint64_t now)
 	return true;
 }
 
-/* Seal a control message with the current session and send it by one path only. */
 /*
  * Seal a control message with the current session and send it by one path
  * only; expects_answer: its silence counts against the path (a probe to a
@@ -97,10 +96,16 @@ void probe_send(struct braid_peer *peer, uint64_t now, unsigned int slot, bool i
 {
 	struct multipath *mp = peer->paths.mp;
 	struct message_control m;
+	bool expects_answer = mp->kind == BRAID_PEER_BRAID;
 	struct path *p;
 
-	bool expects_answer = mp->kind == BRAID_PEER_BRAID;
-
+	if (!is_hello && !expects_answer && slot != PATH_MAIN) {
+		/* A stock peer's path: an initiation, whose silence path_sent() counts. */
+		p = &mp->path[slot];
+		p->last_probe = now;
+		p->probes_sent += peer_probe_handshake(peer, now, slot, PATH_STOCK_PROBE_NS);
+		return;
+	}
 	fill_control(mp, now, &m, CONTROL_PROBE, is_hello ? CONTROL_FLAG_HELLO : 0, ++mp->probe_seq);
 	if (slot == PATH_MAIN) {
 		send_control(peer, now, slot, &m, false);
@@ -227,12 +232,60 @@ bool probe_received(struct braid_peer *peer, uint64_t now,
  * their rates. Every PATH_PROBE_INTERVAL_NS idle; PATH_REPORT_INTERVAL_NS
  * while aggregated data flows (the probes' replies are the rate reports).
  */
+static bool any_live(const struct multipath *mp)
+{
+	for (unsigned int i = 0; i < mp->n; i++)
+		if (is_live(&mp->path[i]))
+			return true;
+	return false;
+}
+
+/*
+ * A stock (or not yet known) peer can only be asked with an initiation: on a
+ * suspect path; on a probing one that has no RTT yet or whose last send went
+ * unanswered; on a down one while another path works. The first at once,
+ * then each PATH_STOCK_PROBE_NS; after four unanswered, the gap doubles each
+ * time up to PATH_STOCK_PROBE_MAX_NS.
+ */
+static void plan_stock(const struct multipath *mp, struct path *p, uint64_t now)
+{
+	uint64_t gap = PATH_STOCK_PROBE_NS;
+	bool silent = p->unanswered_since != BRAID_NEVER;
+
+	p->next_probe = BRAID_NEVER;
+	if (!p->is_configured || !p->is_usable || is_follower(mp))
+		return;
+	if (p->state == BRAID_PATH_PROBING && silent &&
+	    now - p->unanswered_since < silence_ns(mp, p)) {
+		p->next_probe = p->unanswered_since + silence_ns(mp, p);
+		return;
+	}
+	if (p->state == BRAID_PATH_SUSPECT ||
+	    (p->state == BRAID_PATH_PROBING && (silent || !p->srtt))) {
+		if (p->last_probe == BRAID_NEVER || (silent && p->last_probe < p->unanswered_since)) {
+			p->next_probe = now;
+			return;
+		}
+	} else if (p->state != BRAID_PATH_DOWN || !any_live(mp)) {
+		return;
+	}
+	for (unsigned int i = 4; i < p->unanswered && gap < PATH_STOCK_PROBE_MAX_NS; i++)
+		gap *= 2;
+	if (gap > PATH_STOCK_PROBE_MAX_NS)
+		gap = PATH_STOCK_PROBE_MAX_NS;
+	p->next_probe = p->last_probe == BRAID_NEVER ? now : p->last_probe + gap;
+}
+
 void probe_plan(const struct multipath *mp, struct path *p, uint64_t now)
 {
 	uint64_t interval = PATH_PROBE_INTERVAL_NS, next, early;
 	bool aggregating = is_aggregating(mp);
 
-	if (mp->kind != BRAID_PEER_BRAID || !p->is_usable ||
+	if (mp->kind != BRAID_PEER_BRAID) {
+		plan_stock(mp, p, now);
+		return;
+	}
+	if (!p->is_usable ||
 	    (p->is_configured ? is_follower(mp) && !aggregating :
 				!aggregating || !is_live(p))) {
 		p->next_probe = BRAID_NEVER;

@@ -39,6 +39,7 @@ struct mp {
 	struct stream up, down;		/* a -> b, b -> a */
 	uint64_t control_from[3];	/* control messages sent from A, B, the server */
 	uint64_t from_b_at_server;	/* datagrams the server got from uplink B */
+	uint64_t initiations_from_a;	/* handshake initiations the client sent */
 };
 
 /* braid's control messages are the only 80-byte data messages these tests send. */
@@ -53,6 +54,8 @@ static inline bool count(struct sim *sim, struct sim_host *from, struct sim_host
 		m->control_from[i]++;
 	if (to == m->b && i == 1)
 		m->from_b_at_server++;
+	if (from == m->a && d->data[0] == MESSAGE_HANDSHAKE_INITIATION)
+		m->initiations_from_a++;
 	return true;
 }
 
@@ -143,6 +146,16 @@ static inline void stream_for(struct mp *m, unsigned int ms)
 		sim_run_for(&m->sim, MSEC);
 		collect(m, m->b, &m->up);
 		collect(m, m->a, &m->down);
+	}
+}
+
+/* The client's stream only, one packet per millisecond: nothing comes back but keepalives. */
+static inline void stream_up_for(struct mp *m, unsigned int ms)
+{
+	for (unsigned int t = 0; t < ms; t++) {
+		send_numbered(m, m->a, m->b, &m->up);
+		sim_run_for(&m->sim, MSEC);
+		collect(m, m->b, &m->up);
 	}
 }
 

@@ -145,13 +145,15 @@ static void test_holddown_grows(void **state)
 /*
  * 5. Against a stock server: HELLOs go unanswered and it counts as stock;
  * nothing goes out on the standby uplink while A works; a black-hole of A
- * still fails over within 600 ms, through what the server sends.
+ * still fails over within 600 ms, through what the server sends and one
+ * handshake initiation on A. A's return is found by initiations on it, and
+ * traffic goes back within 3 s, losing nothing.
  */
 static void test_stock_server(void **state)
 {
-	unsigned int gap_up, gap_down;
+	unsigned int gap_up, gap_down, t;
 	struct braid_endpoint ep;
-	uint32_t cut;
+	uint32_t cut, back;
 	struct mp m;
 
 	(void)state;
@@ -178,6 +180,71 @@ static void test_stock_server(void **state)
 	assert_int_equal(ep.addr.in4.sin_addr.s_addr, m.addr_b);
 	/* On B, now active, at most one HELLO for the new session: no probes. */
 	assert_true(m.control_from[1] <= 1);
+
+	back = m.up.next;
+	sim_impair(&m.sim, m.addr_a)->blackhole = false;
+	for (t = 0; t < 5000 && state_of(m.a_peer_b, 0) != BRAID_PATH_ACTIVE; t += 10)
+		stream_for(&m, 10);
+	print_message("stock server: A carries the traffic again %u ms after its return\n", t);
+	assert_true(t <= 3000);
+	stream_for(&m, 500);
+	assert_int_equal(lost(&m.up, back, m.up.next - 100), 0);
+	assert_int_equal(lost(&m.down, back, m.down.next - 100), 0);
+	assert_true(braid_peer_get_endpoint(m.b_peer_a, &ep));
+	assert_int_equal(ep.addr.in4.sin_addr.s_addr, m.addr_a);
+	mp_free(&m);
+}
+
+/*
+ * 5b. Traffic one way to a stock server, which answers only with a keepalive
+ * every 10 s: its silence in between is not a failure. Two minutes of it
+ * move nothing and lose nothing; once the path's gaps are learned (the first
+ * minute), a handshake every few seconds at most.
+ */
+static void test_stock_one_way(void **state)
+{
+	uint64_t first, second;
+	struct mp m;
+
+	(void)state;
+	mp_setup(&m, BRAID_MULTIPATH_FAILOVER, true);
+	establish(&m);
+	stream_for(&m, 5000);
+	first = m.initiations_from_a;
+	for (int s = 0; s < 1200; s++) {
+		if (s == 600)
+			second = m.initiations_from_a;
+		stream_up_for(&m, 100);
+		assert_int_not_equal(state_of(m.a_peer_b, 0), BRAID_PATH_DOWN);
+	}
+	print_message("one-way to a stock server: %llu initiations the first minute, %llu the "
+		      "second\n", (unsigned long long)(second - first),
+		      (unsigned long long)(m.initiations_from_a - second));
+	assert_true(m.initiations_from_a - second <= 12);
+	assert_int_equal(lost(&m.up, 5200, m.up.next - 100), 0);
+	mp_free(&m);
+}
+
+/*
+ * 5c. Paths configured anew while a stock server's session runs: until one
+ * has been healthy for the up-delay, traffic goes by both, and the server
+ * answers by one only. The other is asked with an initiation, answers, and
+ * becomes the standby.
+ */
+static void test_stock_fresh_paths(void **state)
+{
+	struct braid_path_config paths[2] = { uplink(1, "wlan0", 0), uplink(2, "wwan0", 1) };
+	struct mp m;
+
+	(void)state;
+	mp_setup(&m, BRAID_MULTIPATH_FAILOVER, true);
+	establish(&m);
+	stream_for(&m, 5000);
+	assert_int_equal(braid_peer_set_paths(m.a_peer_b, m.sim.now, NULL, 0), 0);
+	assert_int_equal(braid_peer_set_paths(m.a_peer_b, m.sim.now, paths, 2), 0);
+	stream_for(&m, 6000);
+	assert_int_equal(state_of(m.a_peer_b, 0), BRAID_PATH_ACTIVE);
+	assert_int_equal(state_of(m.a_peer_b, 1), BRAID_PATH_STANDBY);
 	mp_free(&m);
 }
 
@@ -365,6 +432,8 @@ int main(void)
 		cmocka_unit_test(test_failover_on_silence_and_failback),
 		cmocka_unit_test(test_holddown_grows),
 		cmocka_unit_test(test_stock_server),
+		cmocka_unit_test(test_stock_one_way),
+		cmocka_unit_test(test_stock_fresh_paths),
 		cmocka_unit_test(test_redundant_under_loss),
 		cmocka_unit_test(test_redundant_initiation),
 		cmocka_unit_test(test_late_uplink),
