@@ -8,7 +8,7 @@ set -e
 PACKAGES="make gcc clang libclang-rt-dev clang-tools cppcheck libssl-dev libcmocka-dev \
 	pkg-config iproute2 iputils-ping \
 	wireguard-tools wireguard-go iperf3 nftables procps psmisc coreutils python3 valgrind \
-	python3-prometheus-client man-db groff-base"
+	python3-prometheus-client man-db groff-base mptcpize"
 if [ "${1:-}" = deb ]; then
 	PACKAGES="$PACKAGES dpkg-dev debhelper lintian"
 fi
