@@ -242,7 +242,7 @@ static void select_active(struct braid_peer *peer, uint64_t now, bool announce)
 		return;
 	if (best < 0 || best == old)
 		return;
-	if (cur && cur->state == BRAID_PATH_ACTIVE)
+	if (cur && (cur->state == BRAID_PATH_ACTIVE || cur->state == BRAID_PATH_SUSPECT))
 		path_set_state(peer, cur, BRAID_PATH_STANDBY, "a preferred path is back");
 	mp->active = best;
 	if (old >= 0 && is_live(&mp->path[old]))
@@ -455,6 +455,8 @@ bool path_is_multipath(const struct braid_peer *peer)
 /* An authenticated packet came by p: it is alive. */
 static void heard_on(struct braid_peer *peer, struct path *p, uint64_t now, size_t len)
 {
+	struct multipath *mp = peer->paths.mp;
+	bool carries = is_aggregating(mp) || (mp->active >= 0 && p == &mp->path[mp->active]);
 	uint64_t gap;
 
 	if (p->last_rx != BRAID_NEVER) {
@@ -469,7 +471,9 @@ static void heard_on(struct braid_peer *peer, struct path *p, uint64_t now, size
 	p->unanswered_since = BRAID_NEVER;
 	p->unanswered = 0;
 	if (p->state == BRAID_PATH_SUSPECT) {
-		path_set_state(peer, p, BRAID_PATH_ACTIVE, "heard again");
+		/* Traffic may have moved off it meanwhile: active only if it still carries some. */
+		path_set_state(peer, p, carries ? BRAID_PATH_ACTIVE : BRAID_PATH_STANDBY,
+			       "heard again");
 	} else if (p->state == BRAID_PATH_DOWN && p->is_usable) {
 		p->healthy_since = now;
 		path_set_state(peer, p, BRAID_PATH_PROBING, "heard again");
@@ -499,8 +503,11 @@ void path_received(struct braid_peer *peer, uint64_t now, const struct braid_end
 	heard_on(peer, &mp->path[slot], now, len);
 	if (rx == PATH_RX_NEW) {
 		mp->path[slot].wins++;
-		/* A follower's traffic goes back where the last new packet came from. */
-		if (is_follower(mp) && mp->last_rx != slot) {
+		/*
+		 * A follower's traffic goes back where the last new packet came from;
+		 * aggregating, it uses every path and marks them itself.
+		 */
+		if (is_follower(mp) && !is_aggregating(mp) && mp->last_rx != slot) {
 			if (mp->last_rx >= 0 && mp->path[mp->last_rx].state == BRAID_PATH_ACTIVE)
 				mp->path[mp->last_rx].state = BRAID_PATH_STANDBY;
 			if (is_live(&mp->path[slot]))

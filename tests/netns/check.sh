@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# check.sh BUILD_DIR: the namespace tests of `make check`, in six groups (most of their time
+# check.sh BUILD_DIR: the namespace tests of `make check`, in seven groups (most of their time
 # is waiting: keepalives, rekey intervals, flood durations), each printed whole when all are done:
 #
 #   main    every behaviour script but flood.sh (run-all.sh's list) for braid/braid,
@@ -22,6 +22,9 @@
 #   tsan    basic.sh and traffic.sh, braid/braid, with braid built under ThreadSanitizer
 #           (BUILD_DIR/tsan/braid, sandbox off; TSAN_OPTIONS=halt_on_error=1, so a data race ends
 #           the daemon and fails the case): the crypto workers under real traffic
+#   multipath  after the floods, alone (its cases measure gaps of a 1000 packet/s stream and
+#           rates through tbf): linkem.sh (the link emulator's self-test, one count), then
+#           topology.sh and multipath.sh for braid/braid and braid/wireguard-go in parallel
 #
 # Every script makes its own namespaces. Ends with "netns: N passed, M failed" over all groups;
 # exits non-zero on any failure.
@@ -56,9 +59,19 @@ busy="$busy $!"
 wait $busy
 NETNS_SCRIPTS=flood "$here/run-all.sh" "$build/braid" >"$logs/flood" 2>&1
 wait
+multipath_group() {
+	local rc
+	"$here/linkem.sh" "$build"
+	rc=$?
+	NETNS_JOBS=2 NETNS_SCRIPTS="topology multipath" NETNS_PAIRS="braid/braid braid/wireguard-go" \
+		LINKEM="$build/tools/linkem" "$here/run-all.sh" "$build/braid" |
+		awk -v rc="$rc" '/^netns: / { print "netns: " $2 + (rc == 0) " passed, " \
+			$4 + (rc != 0) " failed"; next } { print }'
+}
+multipath_group >"$logs/multipath" 2>&1
 
 passed=0 failed=0
-for g in main flood badnet asan asanbox tsan; do
+for g in main flood badnet asan asanbox tsan multipath; do
 	echo "######## group $g"
 	cat "$logs/$g"
 	p="" f=""

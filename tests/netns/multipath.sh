@@ -22,7 +22,11 @@
 #   - learned paths on a braid server: both of a's addresses, the one in use active;
 #   - NAT on B (r masquerades it): failover to B works through it;
 #   - IPv6 underlays: the same failover with the endpoint [2001:db8:3::2]:10002;
-#   - off: WireGuard's behaviour, the standby uplink carries nothing, the server shows no path.
+#   - off: WireGuard's behaviour, the standby uplink carries nothing, the server shows no path;
+#   - aggregate: 40 Mbit/s 5 ms and 20 Mbit/s 15 ms +-2 ms (tbf, and the link emulator in r), a
+#     TCP transfer whose sha256 must match while A goes down under it and comes back; both
+#     uplinks carry a share, and the server reorders (braid_reorder). Against wireguard-go,
+#     aggregate is failover and says so (braid_peer_multipath=no), the transfer intact.
 # The bounds here are generous (a loaded CI machine); bench/failover.sh measures the gaps.
 
 . "$(dirname "$0")/cases.sh"
@@ -30,6 +34,7 @@ netns_init "$@"
 is_braid a || { echo "$T: host a must be braid (the client with uplinks)"; netns_finish; }
 mp_hosts 2
 BRAID=$IMPL_A
+LINKEM=${LINKEM:-$(dirname "$BRAID")/tools/linkem}
 SERVER4=203.0.113.2:10002
 SERVER6=[2001:db8:3::2]:10002
 
@@ -77,12 +82,14 @@ setup() {
 	ping_all b 192.0.2.1 3
 }
 
-# Each case starts from the same place, whatever the last one left: both uplinks up, no loss, no
-# NAT, the IPv4 endpoint, failover over fresh paths (a path's flap history, and so its hold-down,
-# goes with it), A carrying the traffic.
+# Each case starts from the same place, whatever the last one left: both uplinks up, no emulator,
+# no rate limit, no loss, no NAT, the IPv4 endpoint, failover over fresh paths (a path's flap
+# history, and so its hold-down, goes with it), A carrying the traffic.
 baseline() {
 	local l
 	for l in A B; do
+		mp_emulate_stop "$l"
+		mp_rate "$l" both off
 		mp_up "$l"
 		nft_loss "$l" off
 		mp_nat "$l" off
@@ -289,6 +296,60 @@ mode_off() {
 	[ "$(peer_field b a endpoint)" = 198.51.100.2:10001 ] || fail "b's endpoint: $(peer_field b a endpoint)"
 }
 
+# path_bytes HOST SLOT FIELD: a counter of the SLOT-th path (tx_bytes, rx_bytes).
+path_bytes() { path_line "$1" "$2" | sed -n "s/.*,$3=\([0-9]*\).*/\1/p"; }
+
+aggregate_tcp() {
+	local sent got tx0 tx1 reorder send recv
+	baseline
+	mp_rate A both 40mbit
+	mp_rate B both 20mbit
+	mp_emulate A "$LINKEM" emAu:delay=5 emAd:delay=5 || fail "link emulator on A"
+	mp_emulate B "$LINKEM" emBu:delay=15,jitter=2 emBd:delay=15,jitter=2 ||
+		fail "link emulator on B"
+	mp_set multipath aggregate
+	ping_all a 192.0.2.2 5
+	if is_braid b; then
+		wait_for 5 "a to aggregate" far_kind_is yes
+	else
+		wait_for 8 "a to find b stock" far_kind_is no
+	fi
+	reap a b
+	head -c 24000000 /dev/urandom >"$STATE/agg.in"
+	hx b timeout 60 "$PY" "$NETTOOL" tcp-recv 192.0.2.2 7010 "$STATE/agg.out" \
+		"$STATE/agg.ready" >/dev/null 2>&1 &
+	recv=$!
+	wait_for 5 "the receiver" test -e "$STATE/agg.ready"
+	hx a timeout 60 "$PY" "$NETTOOL" tcp-send 192.0.2.2 7010 "$STATE/agg.in" &
+	send=$!
+	sleep 1.5
+	mp_down A admin
+	sleep 2
+	mp_up A
+	# Not a bare wait: the link emulators run in the background too.
+	wait "$send" && wait "$recv" || fail "the transfer did not finish"
+	sent=$(sha256sum <"$STATE/agg.in") got=$(sha256sum <"$STATE/agg.out")
+	say "TCP through A down and back: $(stat -c %s "$STATE/agg.out") bytes"
+	[ "$sent" = "$got" ] || fail "sha256: sent ${sent%% *}, received ${got%% *}"
+	tx0=$(path_bytes a 0 tx_bytes) tx1=$(path_bytes a 1 tx_bytes)
+	say "a: $(path_line a 0)"
+	say "a: $(path_line a 1)"
+	if is_braid b; then
+		reorder=$(printf 'get=1\n\n' | hx b timeout 5 "$PY" "$NETTOOL" uapi \
+			/var/run/wireguard/wg0.sock | sed -n 's/^braid_reorder=//p')
+		say "b reorders: $reorder"
+		[ "$tx0" -gt 2000000 ] && [ "$tx1" -gt 2000000 ] ||
+			fail "both uplinks should carry a share: A $tx0, B $tx1 bytes"
+		[[ "$reorder" == *released=[1-9]* ]] || fail "b released nothing from reordering"
+	else
+		[ "$(far_kind)" = no ] || fail "b is not known as stock"
+	fi
+	mp_emulate_stop A
+	mp_emulate_stop B
+	mp_rate A both off
+	mp_rate B both off
+}
+
 run_gate "setup: client with 2 uplinks, router, server; failover on cA, cB" setup 40
 run_case "failover: A active, B standby, the far end's kind known" failover_steady 30
 run_case "failback to A loses nothing" failback_lossless 40
@@ -301,4 +362,5 @@ run_case "learned paths on the server" learned_paths 20
 run_case "NAT on uplink B: failover through it" nat_on_b 60
 run_case "IPv6 underlays: failover" ipv6_underlay 40
 run_case "off: WireGuard's behaviour, nothing on the standby uplink" mode_off 40
+run_case "aggregate: TCP over 40 + 20 Mbit/s, A down and back, sha256 intact" aggregate_tcp 90
 netns_finish
