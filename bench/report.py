@@ -17,7 +17,7 @@ import json
 import statistics
 import sys
 
-CONFIGS = ["veth", "wireguard-go", "braid-1t", "braid"]
+CONFIGS = ["veth", "wireguard-go", "braid-ref", "braid-1t", "braid"]
 
 # (key in records, label, field, lower_is_better, format)
 ROWS = [
@@ -140,6 +140,8 @@ def cmd_summary(results, meta_path, out_path):
                 row["sender_bound"][c] = bool(sb) and sum(map(bool, sb)) * 2 > len(sb)
         b, w = row["median"].get("braid"), row["median"].get("wireguard-go")
         row["braid_over_wireguard_go"] = b / w if b is not None and w else None
+        r = row["median"].get("braid-ref")
+        row["braid_over_ref"] = b / r if b is not None and r else None
         rows_out.append(row)
 
     errors = [r for r in records if r.get("test") == "error"]
@@ -152,6 +154,8 @@ def cmd_summary(results, meta_path, out_path):
     head = ["", *configs]
     if "braid" in configs and "wireguard-go" in configs:
         head.append("braid/wg-go")
+    if "braid" in configs and "braid-ref" in configs:
+        head.append("braid/ref")
     table = [head]
     for (key, label, field, lower, fmt), row in zip(ROWS, rows_out):
         line = [label]
@@ -164,9 +168,11 @@ def cmd_summary(results, meta_path, out_path):
                 if key == "udp" and row["sender_bound"].get(c):
                     cell = ">=" + cell
             line.append(cell)
-        if len(head) > len(configs) + 1:
-            r = row["braid_over_wireguard_go"]
-            line.append("-" if r is None else f"{r:.2f}x")
+        for ratio, col in (("braid_over_wireguard_go", "braid/wg-go"),
+                           ("braid_over_ref", "braid/ref")):
+            if col in head:
+                r = row[ratio]
+                line.append("-" if r is None else f"{r:.2f}x")
         table.append(line)
     widths = [max(len(r[i]) for r in table) for i in range(len(head))]
     n = meta.get("rounds_done", meta.get("rounds"))

@@ -16,6 +16,8 @@
 #	braid         both hosts run BRAID, traffic through wg0 (MTU 1420)
 #	braid-1t      the same with BRAID_THREADS=0: all crypto on the event loop's thread (not in
 #	              the default CONFIGS; add it to see what the crypto workers bring)
+#	braid-ref     another braid binary, BENCH_BRAID_REF (not in the default CONFIGS): an older
+#	              build, to see what a change did to the single-path data plane in the same run
 # The namespaces, the veth pair and the keys are made once and kept for the whole run: they are
 # the same for every configuration. Daemons are started fresh for every configuration in every
 # round and stopped after it (their wg0 goes with them): rounds are independent samples, and a
@@ -34,6 +36,7 @@
 #	BENCH_PING_COUNT=20	pings per RTT measurement (0.1 s apart)
 #	BENCH_CONFIGS="braid wireguard-go veth"	which configurations, in round 1's order
 #	BENCH_FAMILY=4		4 or 6: the address family of the underlay and of the measured traffic
+#	BENCH_BRAID_REF		the braid-ref configuration's binary
 #	BENCH_OUT=build/bench/results.json	(raw iperf3 and ping output go to its directory, raw/)
 #	BENCH_PROFILE=1		after the rounds, perf record -g both braid daemons during a 1-stream
 #				A->B transfer into build/bench/perf.data and print the top symbols
@@ -82,7 +85,10 @@ done
 case "$FAMILY" in 4 | 6) ;; *) echo "bench: BENCH_FAMILY is 4 or 6" >&2; exit 2 ;; esac
 for c in $CONFIGS; do
 	case "$c" in braid | braid-1t | wireguard-go | veth) ;;
-	*) echo "bench: unknown configuration '$c' (braid, braid-1t, wireguard-go, veth)" >&2
+	braid-ref) [ -x "${BENCH_BRAID_REF:-}" ] ||
+		{ echo "bench: braid-ref needs BENCH_BRAID_REF, a braid binary" >&2; exit 2; } ;;
+	*) echo "bench: unknown configuration '$c' (braid, braid-1t, braid-ref, wireguard-go," \
+		"veth)" >&2
 		exit 2 ;;
 	esac
 done
@@ -118,6 +124,9 @@ RESULTS="$STATE/results.jsonl"
 # Others rebuild build/braid while we run: every round uses this copy, taken once.
 mkdir -p "$STATE/bin" && cp "$BRAID" "$STATE/bin/braid" || exit 1
 BRAID_RUN="$STATE/bin/braid"
+if [ -n "${BENCH_BRAID_REF:-}" ]; then
+	mkdir -p "$STATE/ref" && cp "$BENCH_BRAID_REF" "$STATE/ref/braid" || exit 1
+fi
 : >"$RESULTS"
 
 # --- errors and signals -----------------------------------------------------------------------
@@ -191,6 +200,7 @@ config_up() { # CONFIG
 		{ err "no ping over veth0"; return 1; } ;;
 	braid-1t) (DAEMON_ENV=BRAID_THREADS=0 tunnel_up "$BRAID_RUN") ;;
 	braid) (tunnel_up "$BRAID_RUN") ;;
+	braid-ref) (tunnel_up "$STATE/ref/braid") ;;
 	wireguard-go) (tunnel_up "$WGGO") ;;
 	esac
 }
