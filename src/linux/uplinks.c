@@ -319,16 +319,21 @@ int uplinks_dump(int fd, struct uplinks *u)
 	return ret ? ret : dump(fd, RTM_GETADDR, u);
 }
 
-/* The output interface of a route message: RTA_OIF, or the first hop of RTA_MULTIPATH. */
-static bool route_leaves_by(const struct nlmsghdr *nh, int ifindex)
+/*
+ * The output interface of a route message of at most size bytes (a longer one
+ * was cut there): RTA_OIF, or the first hop of RTA_MULTIPATH.
+ */
+static bool route_leaves_by(const struct nlmsghdr *nh, size_t size, int ifindex)
 {
 	const struct rtmsg *rt = NLMSG_DATA(nh);
-	int len = RTM_PAYLOAD(nh);
+	size_t total = nh->nlmsg_len < size ? nh->nlmsg_len : size;
 	const struct rtattr *rta;
 	uint32_t oif;
+	int len;
 
-	if (nh->nlmsg_type != RTM_NEWROUTE || nh->nlmsg_len < NLMSG_LENGTH(sizeof(*rt)))
+	if (nh->nlmsg_type != RTM_NEWROUTE || total < NLMSG_SPACE(sizeof(*rt)))
 		return false;
+	len = (int)(total - NLMSG_SPACE(sizeof(*rt)));
 	for (rta = RTM_RTA(rt); RTA_OK(rta, len); rta = RTA_NEXT(rta, len)) {
 		if (rta->rta_type == RTA_OIF && RTA_PAYLOAD(rta) >= sizeof(oif)) {
 			memcpy(&oif, RTA_DATA(rta), sizeof(oif));
@@ -355,7 +360,7 @@ int uplinks_route_via(int fd, int ifindex, const struct braid_endpoint *remote, 
 	union {
 		char buf[512];
 		struct nlmsghdr nh;
-	} reply;
+	} reply = { .nh.nlmsg_type = NLMSG_NOOP };
 	uint32_t oif = (uint32_t)ifindex;
 	int ret;
 
@@ -380,5 +385,5 @@ int uplinks_route_via(int fd, int ifindex, const struct braid_endpoint *remote, 
 		return 0;
 	if (ret)
 		return ret;
-	return route_leaves_by(&reply.nh, ifindex);
+	return route_leaves_by(&reply.nh, sizeof(reply), ifindex);
 }
