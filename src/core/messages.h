@@ -184,6 +184,7 @@ _Static_assert(BRAID_MAX_MESSAGE_LEN == message_data_len(65535 + MESSAGE_PADDING
 enum path_limits {
 	PATH_BURST_BYTES = 16384,	/* a path keeps the data this long: GSO batches survive */
 	PATH_SUSPECT_PROBES = 3,
+	PATH_STOCK_PROBES_FAST = 30,	/* a stock peer's down path: initiations 1 s apart */
 	PATH_HELLOS = 3,		/* HELLOs per session before the peer counts as stock */
 	PATH_PROBE_REPLIES_PER_SECOND = 128,	/* 8 paths probed every 100 ms, and then some */
 	PATH_PROBE_REPLY_BURST = 32,

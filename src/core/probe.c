@@ -244,8 +244,9 @@ static bool any_live(const struct multipath *mp)
  * A stock (or not yet known) peer can only be asked with an initiation: on a
  * suspect path; on a probing one that has no RTT yet or whose last send went
  * unanswered; on a down one while another path works. The first at once,
- * then each PATH_STOCK_PROBE_NS; after four unanswered, the gap doubles each
- * time up to PATH_STOCK_PROBE_MAX_NS.
+ * then each PATH_STOCK_PROBE_NS; after PATH_STOCK_PROBES_FAST unanswered (an
+ * outage of half a minute), the gap doubles each time up to
+ * PATH_STOCK_PROBE_MAX_NS.
  */
 static void plan_stock(const struct multipath *mp, struct path *p, uint64_t now)
 {
@@ -269,7 +270,7 @@ static void plan_stock(const struct multipath *mp, struct path *p, uint64_t now)
 	} else if (p->state != BRAID_PATH_DOWN || !any_live(mp)) {
 		return;
 	}
-	for (unsigned int i = 4; i < p->unanswered && gap < PATH_STOCK_PROBE_MAX_NS; i++)
+	for (unsigned int i = PATH_STOCK_PROBES_FAST; i < p->unanswered && gap < PATH_STOCK_PROBE_MAX_NS; i++)
 		gap *= 2;
 	if (gap > PATH_STOCK_PROBE_MAX_NS)
 		gap = PATH_STOCK_PROBE_MAX_NS;

@@ -191,7 +191,9 @@ failback_lossless() {
 	sleep 1
 	mp_up A
 	wait_state a 0 active 8
-	traffic_check 100 2
+	# Nothing should be lost; the bounds leave room for a loaded machine (bench/failover.sh
+	# measures).
+	traffic_check 250 10
 }
 
 late_uplink() {
