@@ -39,7 +39,7 @@
 # are its own: `get` on both ends 0.5 s before its end gives braid_path (rate_bps, owd_us,
 # tx_bytes: the sender's rates are printed), after it the receiver's braid_reorder (hold p99
 # against its bound; bound_us is the bound at that moment). Also per test: bytes per uplink on a
-# (the split), both daemons' utime+stime (/proc) per gigabit carried (intervals iperf3 omitted
+# (nft counters: braid's UDP, MPTCP's TCP, the rest; the split), both daemons' utime+stime (/proc) per gigabit carried (intervals iperf3 omitted
 # included: CPU and bytes over the same span), and for MPTCP the joins (MPJoinSynAckRx).
 # Tunnel overhead: inner TCP over WireGuard carries at most 1368 of 1494 bytes a frame (91.6% of
 # a tbf rate), TCP directly (MPTCP) about 1428 of 1514 (94.3%).
@@ -347,10 +347,28 @@ trace_paths() {
 
 # --- a test -----------------------------------------------------------------------------------
 
-# uplink_bytes: a's byte counters: cA tx, cA rx, cB tx, cB rx.
+# uplink_counters: nft counters in a of the bytes each uplink carries each way, by kind: braid's
+# (UDP port 10001), iperf3's TCP to port 5201 (MPTCP's subflows), anything (the whole link).
+uplink_counters() {
+	local l dir rules_out=() rules_in=()
+	for l in A B; do
+		rules_out+=("oifname \"c$l\" udp sport 10001 counter comment \"braid_c${l}_tx\""
+			"oifname \"c$l\" tcp dport $PORT counter comment \"tcp_c${l}_tx\""
+			"oifname \"c$l\" counter comment \"all_c${l}_tx\"")
+		rules_in+=("iifname \"c$l\" udp dport 10001 counter comment \"braid_c${l}_rx\""
+			"iifname \"c$l\" tcp sport $PORT counter comment \"tcp_c${l}_rx\""
+			"iifname \"c$l\" counter comment \"all_c${l}_rx\"")
+	done
+	nft_table a "inet mpbout" out "type filter hook postrouting priority 0" "${rules_out[@]}" &&
+		nft_table a "inet mpbin" in "type filter hook prerouting priority 0" "${rules_in[@]}" ||
+		fail "nft counters on a"
+}
+
+# uplink_bytes: the counters of uplink_counters, "NAME=BYTES" words.
 uplink_bytes() {
-	echo "$(link_stat a cA tx bytes) $(link_stat a cA rx bytes) $(link_stat a cB tx bytes)" \
-		"$(link_stat a cB rx bytes)"
+	hx a nft list ruleset | awk '{ for (i = 1; i < NF; i++) {
+		if ($i == "bytes") b = $(i + 1)
+		if ($i == "comment") { c = $(i + 1); gsub(/"/, "", c); printf "%s=%s ", c, b } } }'
 }
 
 iperf_server() { # WRAP...: a one-off iperf3 server on b, under WRAP (mptcpize run) if given
@@ -435,16 +453,13 @@ run_test() {
 		err "iperf3 $test failed ($rc): $(head -c 300 "$f.json" "$f.err")"
 		return 1
 	fi
-	read -r -a b0 <<<"$b0"
-	read -r -a b1 <<<"$b1"
 	read -r -a c0 <<<"$c0"
 	read -r -a c1 <<<"$c1"
 	"$PY" "$REPORT" sample "$RESULTS" round="$ROUND" pair="$PAIR" config="$CUR" test="$test" \
 		load1="$LOAD1" iperf="$f.json" get_a="$f.get-a.txt" get_b="$f.get-b.txt" \
 		mid_a="$f.mid-a.txt" mid_b="$f.mid-b.txt" trace="$f.trace.txt" \
 		ticks_a=$((c1[0] - c0[0])) ticks_b=$((c1[1] - c0[1])) clk_tck="$CLK_TCK" \
-		cA_tx=$((b1[0] - b0[0])) cA_rx=$((b1[1] - b0[1])) cB_tx=$((b1[2] - b0[2])) \
-		cB_rx=$((b1[3] - b0[3])) mptcp_joins=$((j1 - j0)) ||
+		bytes_before="$b0" bytes_after="$b1" mptcp_joins=$((j1 - j0)) ||
 		{ err "$test: unreadable result"; return 1; }
 }
 
@@ -516,6 +531,7 @@ mp_hosts 2
 (
 	mp_topology
 	mp_mptcp
+	uplink_counters
 	for h in a b; do
 		# 4 MB socket buffers for iperf3's UDP (-w 4M), in our namespaces only (where the
 		# kernel keeps the value per namespace: Linux 6.16 and later).

@@ -7,9 +7,9 @@ Subcommands (multipath.sh calls them):
     multipath_report.py sample RESULTS.jsonl k=v ...   one test's record: reads iperf=FILE (iperf3
         -J), get_a=FILE and get_b=FILE (braid's lines of `get` after the test), mid_a=FILE and
         mid_b=FILE (the same during it), trace=FILE (optional; absent files are skipped), takes
-        the counters given (ticks_a, ticks_b, clk_tck, cA_tx, cA_rx, cB_tx, cB_rx, mptcp_joins)
-        and the labels (round, pair, config, test, load1); appends the record and prints one
-        line about it
+        the counters given (ticks_a, ticks_b, clk_tck, mptcp_joins; bytes_before and
+        bytes_after: "NAME=BYTES ..." of a's nft counters per uplink) and the labels (round,
+        pair, config, test, load1); appends the record and prints one line about it
     multipath_report.py linkem RESULTS.jsonl STATSFILE k=v ...   linkem's counters as a record
     multipath_report.py record RESULTS.jsonl k=v ...   append one record (numbers stay numbers)
     multipath_report.py summary RESULTS.jsonl META.json OUT.json   the tables, OUT.json
@@ -142,17 +142,32 @@ def parse_iperf(path, test):
     return r
 
 
+def counters(text):
+    """'NAME=BYTES NAME=BYTES' -> dict."""
+    return {k: int(v) for k, _, v in (w.partition("=") for w in text.split())}
+
+
 def cmd_sample(results, pairs):
     a = kv(pairs)
     test = a["test"]
     rec = {k: a[k] for k in ("round", "pair", "config", "test", "load1")}
     rec.update(parse_iperf(a["iperf"], test))
     ab = test.endswith("_ab")
-    # Bytes per uplink in the data's direction: a sends a->b data, receives b->a.
-    ua, ub = (a["cA_tx"], a["cB_tx"]) if ab else (a["cA_rx"], a["cB_rx"])
-    rec["uplink_bytes"] = {"cA_tx": a["cA_tx"], "cA_rx": a["cA_rx"], "cB_tx": a["cB_tx"],
-                           "cB_rx": a["cB_rx"]}
-    rec["share_a_percent"] = 100.0 * ua / (ua + ub) if ua + ub else None
+    before, after = counters(a["bytes_before"]), counters(a["bytes_after"])
+    ub = {k: after[k] - before.get(k, 0) for k in after}
+    # What neither braid nor the test's TCP sent: anything else on the uplink.
+    for up in ("cA", "cB"):
+        for d in ("tx", "rx"):
+            ub[f"other_{up}_{d}"] = ub[f"all_{up}_{d}"] - ub[f"braid_{up}_{d}"] - \
+                ub[f"tcp_{up}_{d}"]
+    rec["uplink_bytes"] = ub
+    # The split in the data's direction (a sends a->b data, receives b->a), of the traffic
+    # under test: braid's for braid, TCP for MPTCP.
+    kind = "tcp" if rec["config"] == "mptcp" else "braid"
+    d = "tx" if ab else "rx"
+    ua, ubb = ub[f"{kind}_cA_{d}"], ub[f"{kind}_cB_{d}"]
+    rec["share_a_percent"] = 100.0 * ua / (ua + ubb) if ua + ubb else None
+    rec["other_bytes"] = sum(ub[f"other_{u}_{x}"] for u in ("cA", "cB") for x in ("tx", "rx"))
     if rec["config"] == "mptcp":
         rec["mptcp_joins"] = a["mptcp_joins"]
     else:
@@ -190,6 +205,8 @@ def cmd_sample(results, pairs):
         line += f"  CPU {rec['daemon_cpu_s_per_gbit']:.2f} s/Gbit"
     if "mptcp_joins" in rec:
         line += f"  joins {rec['mptcp_joins']}"
+    if rec["other_bytes"] > 10000:
+        line += f"  other traffic {rec['other_bytes']} B"
     ro = rec.get("reorder")
     if ro:
         line += (f"  reorder p99 {ro['hold_p99_us'] / 1000:.0f}/bound "
