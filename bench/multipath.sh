@@ -39,8 +39,9 @@
 # are its own: `get` on both ends 0.5 s before its end gives braid_path (rate_bps, owd_us,
 # tx_bytes: the sender's rates are printed), after it the receiver's braid_reorder (hold p99
 # against its bound; bound_us is the bound at that moment). Also per test: bytes per uplink on a
-# (nft counters: braid's UDP, MPTCP's TCP, the rest; the split), both daemons' utime+stime (/proc) per gigabit carried (intervals iperf3 omitted
-# included: CPU and bytes over the same span), and for MPTCP the joins (MPJoinSynAckRx).
+# (nft counters: braid's UDP, MPTCP's TCP, the rest; the split), both daemons' utime+stime
+# (/proc) per gigabit carried (intervals iperf3 omitted included: CPU and bytes over the same
+# span), and for MPTCP the joins (MPJoinSynAckRx).
 # Tunnel overhead: inner TCP over WireGuard carries at most 1368 of 1494 bytes a frame (91.6% of
 # a tbf rate), TCP directly (MPTCP) about 1428 of 1514 (94.3%).
 #
@@ -359,9 +360,10 @@ uplink_counters() {
 			"iifname \"c$l\" tcp sport $PORT counter comment \"tcp_c${l}_rx\""
 			"iifname \"c$l\" counter comment \"all_c${l}_rx\"")
 	done
-	nft_table a "inet mpbout" out "type filter hook postrouting priority 0" "${rules_out[@]}" &&
-		nft_table a "inet mpbin" in "type filter hook prerouting priority 0" "${rules_in[@]}" ||
-		fail "nft counters on a"
+	nft_table a "inet mpbout" out "type filter hook postrouting priority 0" \
+		"${rules_out[@]}" &&
+		nft_table a "inet mpbin" in "type filter hook prerouting priority 0" \
+			"${rules_in[@]}" || fail "nft counters on a"
 }
 
 # uplink_bytes: the counters of uplink_counters, "NAME=BYTES" words.
