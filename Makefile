@@ -135,7 +135,8 @@ LIB := $(BUILD)/libbraid.a
 BRAID := $(BUILD)/braid
 
 .PHONY: all lib shared deps analyze unit unit-san unit-tsan unit-valgrind netns check demo bench \
-	bench-net bench-flood bench-scale soak clean install uninstall install-check deb deb-check
+	bench-net bench-flood bench-multipath bench-scale soak clean install uninstall install-check deb \
+	deb-check
 all: lib $(BRAID)
 
 lib: $(LIB)
@@ -358,6 +359,12 @@ bench: deps $(BRAID) $(BUILD)/bench/crypto $(BUILD)/bench/workers
 # Handshake floods against braid and wireguard-go (root, ~12 min; not part of check).
 bench-flood: deps $(BRAID) $(BUILD)/tools/flood
 	$(Q)./bench/flood.sh $(abspath $(BRAID)) /usr/bin/wireguard-go $(abspath $(BUILD)/tools/flood)
+
+# Multipath aggregation against each uplink alone and against Linux MPTCP, on the same emulated
+# link pairs (root, ~12 min; not part of check). BENCH_ROUNDS=1 MULTIPATH_SECONDS=3 for a look.
+bench-multipath: deps $(BRAID) $(BUILD)/tools/linkem
+	$(Q)MULTIPATH_OUT="$${MULTIPATH_OUT:-$(abspath $(BUILD))/bench/multipath.json}" \
+		./bench/multipath.sh $(abspath $(BRAID)) $(abspath $(BUILD)/tools/linkem)
 
 # A server with many peers (root, ~10 min; not part of check): handshakes per second with 100k
 # peers against a handful, in process; then bench/scale.sh: setconf, show dump, syncconf,
