@@ -135,7 +135,7 @@ LIB := $(BUILD)/libbraid.a
 BRAID := $(BUILD)/braid
 
 .PHONY: all lib shared deps analyze unit unit-san unit-tsan unit-valgrind netns check demo bench \
-	bench-net bench-flood bench-multipath bench-scale soak clean install uninstall install-check deb \
+	bench-net bench-flood bench-failover bench-multipath bench-scale soak clean install uninstall install-check deb \
 	deb-check
 all: lib $(BRAID)
 
@@ -359,6 +359,13 @@ bench: deps $(BRAID) $(BUILD)/bench/crypto $(BUILD)/bench/workers
 # Handshake floods against braid and wireguard-go (root, ~12 min; not part of check).
 bench-flood: deps $(BRAID) $(BUILD)/tools/flood
 	$(Q)./bench/flood.sh $(abspath $(BRAID)) /usr/bin/wireguard-go $(abspath $(BUILD)/tools/flood)
+
+# How long the tunnel stays dark when one of two uplinks fails: braid's failover beside braid
+# without multipath, against wireguard-go, and Linux MPTCP; redundant mode under loss; probes when
+# idle (root, ~15 min; not part of check). BENCH_ROUNDS=1 for a look.
+bench-failover: deps $(BRAID) $(BUILD)/tools/linkem
+	$(Q)FAILOVER_OUT="$${FAILOVER_OUT:-$(abspath $(BUILD))/bench/failover.tsv}" \
+		./bench/failover.sh $(abspath $(BRAID)) /usr/bin/wireguard-go $(abspath $(BUILD)/tools/linkem)
 
 # Multipath aggregation against each uplink alone and against Linux MPTCP, on the same emulated
 # link pairs (root, ~12 min; not part of check). BENCH_ROUNDS=1 MULTIPATH_SECONDS=3 for a look.

@@ -18,19 +18,36 @@
   udp-send ADDR PORT COUNT MAXSIZE       send COUNT datagrams of sizes 40..MAXSIZE, paced
   stream-send ADDR PORT PPS SECONDS [SIZE]
                                          send PPS numbered datagrams a second (SIZE bytes,
-                                         default 200), each with its send time, for SECONDS
-  stream-recv ADDR PORT SECONDS READYFILE [PPS]
-                                         receive a stream-send for up to SECONDS (ending after
-                                         3 s of silence once it began); print "sent= received=
-                                         lost= dup= reordered= gap_ms= gap_at= p50_ms= p99_ms=":
-                                         gap_ms is the longest run of lost datagrams in ms
-                                         (PPS, default 1000, converts), gap_at when it began (s
-                                         into the stream), p50/p99 the one-way delay (both ends
-                                         on one machine share CLOCK_MONOTONIC)
+                                         default 200), each with its send time, for SECONDS or
+                                         until SIGTERM; then an end mark (5 copies, 5 ms apart)
+                                         telling how many were sent
+  stream-recv ADDR PORT SECONDS READYFILE [PPS [RUNSFILE [QUIET]]]
+                                         receive a stream-send for up to SECONDS (ending 0.2 s
+                                         after its end mark, or after QUIET s, default 3, of
+                                         silence once it began); print "sent= received= lost= dup= reordered=
+                                         gap_ms= gap_at= p50_ms= p99_ms=": gap_ms is the longest
+                                         run of lost datagrams in ms (PPS, default 1000,
+                                         converts), gap_at when it began (s into the stream),
+                                         p50/p99 the one-way delay (both ends on one machine
+                                         share CLOCK_MONOTONIC). RUNSFILE gets "t0 EPOCH" (the
+                                         wall-clock time the stream began) and a line "MS COUNT"
+                                         for every run of lost datagrams, MS after t0
+  tick-listen ADDR PORT send|recv SECONDS READYFILE [tcp|mptcp [STALLFILE]]
+  tick-connect ADDR PORT send|recv SECONDS [tcp|mptcp [STALLFILE]]
+                                         one TCP (or MPTCP) connection carrying a 16-byte record
+                                         every ms, numbered and stamped, for SECONDS or until
+                                         the sender's SIGTERM. The receiver prints "records=
+                                         max_gap_ms= gap_at= p50_ms= p99_ms=": the longest time
+                                         without arrivals, when it began (s into the stream),
+                                         the records' one-way delay; STALLFILE gets "t0 EPOCH"
+                                         and "MS GAP_MS" for every gap over 5 ms, MS after t0
   uapi SOCKET [TIMEOUT [eof]]            send stdin to a UAPI unix socket (then shut down our
                                          sending side if "eof" is given), print the reply until
                                          the daemon closes, an "errno=N" line followed by an
                                          empty line, or TIMEOUT (default 3 s) passes
+  path-wait SOCKET NAME STATE SECONDS    poll get=1 every 20 ms until the path NAME (braid_path=
+                                         NAME,...) is in STATE; print "at=EPOCH" (the wall-clock
+                                         time it was first seen so); exit 1 after SECONDS
   uapi-idle SOCKET SECONDS [TEXT]        connect, send TEXT (default nothing: an idle client;
                                          a partial request: a slow one), hold the connection
   unix-stale PATH                        leave a unix socket file nobody listens on
@@ -39,6 +56,7 @@ Every blocking call has a time-out; errors go to stderr with a non-zero exit.
 """
 import hashlib
 import os
+import signal
 import socket
 import struct
 import sys
@@ -199,15 +217,33 @@ def udp_send(addr, port, count, maxsize):
 
 
 STREAM = struct.Struct("!Id")
+STREAM_END = 0xFFFFFFFF  # the end mark's sequence number; its time field is the count sent
+
+
+class Stop:
+    """Set by SIGTERM: a sender ends its stream cleanly when told to."""
+
+    asked = False
+
+    @classmethod
+    def arm(cls):
+        signal.signal(signal.SIGTERM, lambda *_: setattr(cls, "asked", True))
+
+
+def epoch_of(mono):
+    """The wall-clock time of a CLOCK_MONOTONIC instant (for scripts that use date)."""
+    return mono + time.time() - time.monotonic()
 
 
 def stream_send(addr, port, pps, seconds, size="200"):
     pps, seconds, size = int(pps), float(seconds), max(int(size), STREAM.size)
+    Stop.arm()
     s = socket.socket(family(addr), socket.SOCK_DGRAM)
     s.connect((addr, int(port)))
     pad = bytes(size - STREAM.size)
     start = time.monotonic()
-    for seq in range(int(pps * seconds)):
+    seq = 0
+    while seq < int(pps * seconds) and not Stop.asked:
         due = start + seq / pps
         delay = due - time.monotonic()
         if delay > 0:
@@ -216,21 +252,42 @@ def stream_send(addr, port, pps, seconds, size="200"):
             s.send(STREAM.pack(seq, time.monotonic()) + pad)
         except OSError:  # no route for a moment: that datagram is lost, the stream goes on
             pass
+        seq += 1
+    for _ in range(5):
+        try:
+            s.send(STREAM.pack(STREAM_END, float(seq)) + pad)
+        except OSError:
+            pass
+        time.sleep(0.005)
     s.close()
-    print("sent=%d" % int(pps * seconds))
+    print("sent=%d" % seq)
 
 
-def stream_recv(addr, port, seconds, ready, pps="1000"):
-    seconds, pps = float(seconds), int(pps)
+def loss_runs(sent, arrived):
+    """The runs of lost sequence numbers below sent: (first, length) each."""
+    runs, start = [], None
+    for seq in range(sent + 1):
+        if seq < sent and seq not in arrived:
+            if start is None:
+                start = seq
+        elif start is not None:
+            runs.append((start, seq - start))
+            start = None
+    return runs
+
+
+def stream_recv(addr, port, seconds, ready, pps="1000", runsfile="", quiet="3"):
+    seconds, pps, quiet = float(seconds), int(pps), float(quiet)
     s = socket.socket(family(addr), socket.SOCK_DGRAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
     s.bind((addr, int(port)))
     open(ready, "w").close()
     arrived, delays = {}, []
-    dup = reordered = highest = 0
+    dup = reordered = highest = total = 0
+    start = None  # the sender's CLOCK_MONOTONIC at sequence 0 (it never sends early)
     end = time.monotonic() + seconds
     while time.monotonic() < end:
-        s.settimeout(max(0.05, min(3 if arrived else 10, end - time.monotonic())))
+        s.settimeout(max(0.05, min(quiet if arrived else 10, end - time.monotonic())))
         try:
             data = s.recv(65536)
         except socket.timeout:
@@ -241,31 +298,131 @@ def stream_recv(addr, port, seconds, ready, pps="1000"):
         if len(data) < STREAM.size:
             continue
         seq, sent = STREAM.unpack_from(data)
+        if seq == STREAM_END:
+            if not total:  # stragglers on a slower path: a little longer
+                total, end = int(sent), min(end, now + 0.2)
+            continue
         if seq in arrived:
             dup += 1
             continue
         arrived[seq] = now
         delays.append(now - sent)
+        start = sent - seq / pps if start is None else min(start, sent - seq / pps)
         if seq < highest:
             reordered += 1
         highest = max(highest, seq + 1)
-    sent = highest
-    gap = run = 0
-    gap_at = run_start = 0
-    for seq in range(sent):
-        if seq in arrived:
-            run = 0
-            continue
-        if run == 0:
-            run_start = seq
-        run += 1
-        if run > gap:
-            gap, gap_at = run, run_start
+    sent = max(highest, total)
+    runs = loss_runs(sent, arrived)
+    gap_at, gap = max(runs, key=lambda r: r[1], default=(0, 0))
     delays.sort()
     pct = lambda q: delays[min(len(delays) - 1, int(q * len(delays)))] * 1000 if delays else -1
     print("sent=%d received=%d lost=%d dup=%d reordered=%d gap_ms=%.0f gap_at=%.2f "
           "p50_ms=%.2f p99_ms=%.2f" % (sent, len(arrived), sent - len(arrived), dup, reordered,
                                       gap * 1000.0 / pps, gap_at / pps, pct(0.5), pct(0.99)))
+    if runsfile:
+        with open(runsfile, "w") as f:
+            f.write("t0 %.6f\n" % epoch_of(start if start is not None else time.monotonic()))
+            for first, n in runs:
+                f.write("%.1f %d\n" % (first * 1000.0 / pps, n))
+
+
+TICK = struct.Struct("!Id4x")  # sequence number, send time (CLOCK_MONOTONIC), padding: 16 bytes
+
+
+def tick_socket(addr, proto):
+    """A stream socket, MPTCP if asked (IPPROTO_MPTCP is 262 where Python lacks the name)."""
+    if proto not in ("tcp", "mptcp"):
+        sys.exit("tick: protocol %r (tcp or mptcp)" % proto)
+    number = getattr(socket, "IPPROTO_MPTCP", 262) if proto == "mptcp" else 0
+    return socket.socket(family(addr), socket.SOCK_STREAM, number)
+
+
+def tick_send(conn, seconds):
+    """One record a millisecond for SECONDS, or until SIGTERM; no catch-up after a stall."""
+    conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    conn.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 20)  # an outage's records wait
+    start, seq = time.monotonic(), 0
+    while seq < int(1000 * seconds) and not Stop.asked:
+        delay = start + seq / 1000 - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        conn.sendall(TICK.pack(seq, time.monotonic()))
+        seq += 1
+    tcp_close(conn)
+    print("records=%d" % seq)
+
+
+def tick_recv(conn, stallfile):
+    """Read records until EOF; the gaps between arrivals and the records' one-way delay."""
+    buf, delays, stalls = b"", [], []
+    start = first = last = None
+    while True:
+        data = conn.recv(65536)
+        now = time.monotonic()
+        if not data:
+            break
+        if last is not None and now - last > 0.005:
+            stalls.append((last, now - last))
+        last = now
+        buf += data
+        while len(buf) >= TICK.size:
+            seq, sent = TICK.unpack_from(buf)
+            buf = buf[TICK.size:]
+            delays.append(now - sent)
+            start = sent - seq / 1000 if start is None else min(start, sent - seq / 1000)
+            first = now if first is None else first
+    conn.close()
+    gap_at, gap = max(stalls, key=lambda st: st[1], default=(first or 0, 0))
+    delays.sort()
+    pct = lambda q: delays[min(len(delays) - 1, int(q * len(delays)))] * 1000 if delays else -1
+    print("records=%d max_gap_ms=%.0f gap_at=%.2f p50_ms=%.2f p99_ms=%.2f" % (
+        len(delays), gap * 1000, gap_at - start if start is not None else 0, pct(0.5),
+        pct(0.99)))
+    if stallfile and start is not None:
+        with open(stallfile, "w") as f:
+            f.write("t0 %.6f\n" % epoch_of(start))
+            for at, g in stalls:
+                f.write("%.1f %.1f\n" % ((at - start) * 1000, g * 1000))
+
+
+def tick_run(conn, role, seconds, stallfile):
+    conn.settimeout(float(seconds) + 20)
+    if role == "send":
+        tick_send(conn, float(seconds))
+    elif role == "recv":
+        tick_recv(conn, stallfile)
+    else:
+        sys.exit("tick: role %r (send or recv)" % role)
+
+
+def tick_listen(addr, port, role, seconds, ready, proto="tcp", stallfile=""):
+    Stop.arm()
+    srv = tick_socket(addr, proto)
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind((addr, int(port)))
+    srv.listen(1)
+    srv.settimeout(30)
+    open(ready, "w").close()
+    conn, _ = srv.accept()
+    tick_run(conn, role, seconds, stallfile)
+    srv.close()  # not before: an MPTCP subflow joins through the listener
+
+
+def tick_connect(addr, port, role, seconds, proto="tcp", stallfile=""):
+    Stop.arm()
+    deadline = time.monotonic() + 15
+    while True:
+        s = tick_socket(addr, proto)
+        s.settimeout(10)
+        try:
+            s.connect((addr, int(port)))
+            break
+        except OSError as e:
+            s.close()
+            if time.monotonic() > deadline:
+                sys.exit("tick-connect: %s port %s: %s" % (addr, port, e))
+            time.sleep(0.2)
+    tick_run(s, role, seconds, stallfile)
 
 
 def uapi(path, timeout="3", eof=""):
@@ -297,6 +454,44 @@ def uapi(path, timeout="3", eof=""):
     sys.stdout.write(reply.decode("utf-8", "replace"))
 
 
+def path_state(sock, name):
+    """The state of a path in the daemon's get=1, or a word saying why there is none."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(2)
+    reply = b""
+    try:
+        s.connect(sock)
+        s.sendall(b"get=1\n\n")
+        while not reply.endswith(b"\n\n"):
+            data = s.recv(65536)
+            if not data:
+                break
+            reply += data
+    except OSError as e:
+        return "error:%s" % e.strerror
+    finally:
+        s.close()
+    for line in reply.decode("utf-8", "replace").splitlines():
+        if line.startswith("braid_path=%s," % name):
+            for field in line.split(","):
+                if field.startswith("state="):
+                    return field[6:]
+    return "none"
+
+
+def path_wait(sock, name, state, seconds):
+    end = time.monotonic() + float(seconds)
+    while True:
+        now = time.time()
+        seen = path_state(sock, name)
+        if seen == state:
+            print("at=%.6f" % now)
+            return
+        if time.monotonic() > end:
+            sys.exit("path-wait: path %s is %s, not %s, after %s s" % (name, seen, state, seconds))
+        time.sleep(0.02)
+
+
 def uapi_idle(path, seconds, text=""):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.settimeout(5)
@@ -323,7 +518,10 @@ def main():
         "udp-send": udp_send,
         "stream-send": stream_send,
         "stream-recv": stream_recv,
+        "tick-listen": tick_listen,
+        "tick-connect": tick_connect,
         "uapi": uapi,
+        "path-wait": path_wait,
         "uapi-idle": uapi_idle,
         "unix-stale": unix_stale,
     }
