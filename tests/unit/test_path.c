@@ -196,6 +196,41 @@ static void test_stock_server(void **state)
 }
 
 /*
+ * 5a. A stock server, a link event: A's link goes away and comes back. A path
+ * whose link returns is asked again (an initiation) though it has an RTT from
+ * before and nothing went unanswered, and carries the traffic within 3 s.
+ */
+static void test_stock_link_event(void **state)
+{
+	unsigned int t;
+	uint32_t back;
+	struct mp m;
+
+	(void)state;
+	mp_setup(&m, BRAID_MULTIPATH_FAILOVER, true);
+	establish(&m);
+	stream_for(&m, 5000);
+	assert_int_equal(braid_peer_get_kind(m.a_peer_b), BRAID_PEER_STOCK);
+	sim_impair(&m.sim, m.addr_a)->blackhole = true;
+	braid_device_set_link(m.a->dev, m.sim.now, 1, false);
+	stream_for(&m, 2000);
+	assert_int_equal(state_of(m.a_peer_b, 0), BRAID_PATH_DOWN);
+	assert_int_equal(state_of(m.a_peer_b, 1), BRAID_PATH_ACTIVE);
+
+	back = m.up.next;
+	sim_impair(&m.sim, m.addr_a)->blackhole = false;
+	braid_device_set_link(m.a->dev, m.sim.now, 1, true);
+	for (t = 0; t < 10000 && state_of(m.a_peer_b, 0) != BRAID_PATH_ACTIVE; t += 10)
+		stream_for(&m, 10);
+	print_message("stock server: A active %u ms after its link came back\n", t);
+	assert_true(t <= 3000);
+	stream_for(&m, 500);
+	assert_int_equal(lost(&m.up, back, m.up.next - 100), 0);
+	assert_int_equal(lost(&m.down, back, m.down.next - 100), 0);
+	mp_free(&m);
+}
+
+/*
  * 5b. Traffic one way to a stock server, which answers only with a keepalive
  * every 10 s: its silence in between is not a failure. Two minutes of it
  * move nothing and lose nothing; once the path's gaps are learned (the first
@@ -432,6 +467,7 @@ int main(void)
 		cmocka_unit_test(test_failover_on_silence_and_failback),
 		cmocka_unit_test(test_holddown_grows),
 		cmocka_unit_test(test_stock_server),
+		cmocka_unit_test(test_stock_link_event),
 		cmocka_unit_test(test_stock_one_way),
 		cmocka_unit_test(test_stock_fresh_paths),
 		cmocka_unit_test(test_redundant_under_loss),
