@@ -611,11 +611,20 @@ static void forget_idle_learned(struct braid_peer *peer, uint64_t now)
 	}
 }
 
-void path_reschedule(struct braid_peer *peer, uint64_t now)
+/*
+ * The peer's next path deadline from its paths' clocks. Only path_tick() may
+ * drop one that is due: it has just looked at every path. Anyone else
+ * reschedules between the deadline passing and the tick that serves it
+ * (the loop was busy with packets), and path_deadline() no longer sees a
+ * time that has passed: the due one is kept, or it would be lost for good.
+ */
+static void reschedule(struct braid_peer *peer, uint64_t now, bool keep_due)
 {
 	struct multipath *mp = peer->paths.mp;
 	uint64_t next = mp->next_hello, d;
 
+	if (keep_due && mp->next_deadline <= now)
+		next = mp->next_deadline;
 	for (unsigned int i = 0; i < mp->n; i++) {
 		probe_plan(mp, &mp->path[i], now);
 		d = path_deadline(mp, &mp->path[i], now);
@@ -625,6 +634,11 @@ void path_reschedule(struct braid_peer *peer, uint64_t now)
 	next = d < next ? d : next;
 	mp->next_deadline = next;
 	device_note_peer_deadline(peer, next);
+}
+
+void path_reschedule(struct braid_peer *peer, uint64_t now)
+{
+	reschedule(peer, now, true);
 }
 
 uint64_t path_tick(struct braid_peer *peer, uint64_t now)
@@ -651,7 +665,7 @@ uint64_t path_tick(struct braid_peer *peer, uint64_t now)
 			probe_send(peer, now, i, false);
 	}
 	aggregate_tick(peer, now);
-	path_reschedule(peer, now);
+	reschedule(peer, now, false);
 	return mp->next_deadline;
 }
 
