@@ -248,7 +248,7 @@ static void test_stock_link_event(void **state)
  */
 static void test_stock_one_way(void **state)
 {
-	uint64_t first, second;
+	uint64_t first, second = 0;
 	struct mp m;
 
 	(void)state;
