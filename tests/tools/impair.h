@@ -31,13 +31,17 @@
 #define IMPAIR_H
 
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/signalfd.h>
 #include <time.h>
+#include <unistd.h>
 
 #define IMPAIR_QUEUE_BYTES_MAX (32u << 20)
 #define NSEC_PER_MSEC 1000000ULL
@@ -132,6 +136,70 @@ static int epoll_wait_until(int ep, struct epoll_event *evs, int max, uint64_t n
 		timeout = &ts;
 	}
 	return epoll_pwait2(ep, evs, max, timeout, NULL);
+}
+
+/* ---- what both tools' main loops need ---- */
+
+/*
+ * SIGTERM, SIGINT, SIGUSR1 and SIGUSR2 through a signalfd. A shell starts background jobs with
+ * SIGINT ignored, and an ignored signal never becomes pending, so signalfd would not see it:
+ * the defaults are restored before blocking.
+ */
+static int setup_signals(void)
+{
+	static const int sigs[4] = { SIGTERM, SIGINT, SIGUSR1, SIGUSR2 };
+	sigset_t set;
+	int fd, i;
+
+	sigemptyset(&set);
+	for (i = 0; i < 4; i++) {
+		signal(sigs[i], SIG_DFL);
+		sigaddset(&set, sigs[i]);
+	}
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (fd < 0) {
+		fprintf(stderr, "%s: signalfd: %s\n", impair_prog, strerror(errno));
+		exit(1);
+	}
+	return fd;
+}
+
+static void epoll_add(int ep, int fd, uint32_t tag)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = tag };
+
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev)) {
+		fprintf(stderr, "%s: epoll_ctl: %s\n", impair_prog, strerror(errno));
+		exit(1);
+	}
+}
+
+static unsigned long parse_count(const char *key, const char *value, unsigned long max)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(value, &end, 10);
+	if (end == value || *end || errno || v > max || value[0] == '-') {
+		fprintf(stderr, "%s: %s=%s: want a number 0..%lu\n", impair_prog, key, value, max);
+		exit(2);
+	}
+	return v;
+}
+
+/* A seed for the PRNG when none is given (it is printed, so a run can be repeated). */
+static uint64_t random_seed(void)
+{
+	uint64_t seed = 0;
+	int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0 || read(fd, &seed, sizeof(seed)) != sizeof(seed))
+		seed = now_ns() ^ ((uint64_t)getpid() << 32);
+	if (fd >= 0)
+		close(fd);
+	return seed;
 }
 
 /* ---- the PRNG ---- */

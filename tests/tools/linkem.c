@@ -549,30 +549,6 @@ static int ctl_open(const char *path)
 	return fd;
 }
 
-static int setup_signals(void)
-{
-	static const int sigs[4] = { SIGTERM, SIGINT, SIGUSR1, SIGUSR2 };
-	sigset_t set;
-	int fd, i;
-
-	/*
-	 * A shell starts background jobs with SIGINT ignored, and an ignored signal never becomes
-	 * pending, so signalfd would not see it: restore the defaults before blocking.
-	 */
-	sigemptyset(&set);
-	for (i = 0; i < 4; i++) {
-		signal(sigs[i], SIG_DFL);
-		sigaddset(&set, sigs[i]);
-	}
-	sigprocmask(SIG_BLOCK, &set, NULL);
-	fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-	if (fd < 0) {
-		perror("linkem: signalfd");
-		exit(1);
-	}
-	return fd;
-}
-
 /* Returns false when linkem should exit. */
 static bool handle_signals(int sfd)
 {
@@ -631,16 +607,6 @@ static void release_all(uint64_t now)
 	fflush(stdout);
 }
 
-static void epoll_add(int ep, int fd, int tag)
-{
-	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = (uint32_t)tag };
-
-	if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev)) {
-		perror("linkem: epoll_ctl");
-		exit(1);
-	}
-}
-
 /* Runs until SIGTERM or SIGINT. */
 static void loop(int ep, int sfd, int ctl)
 {
@@ -681,32 +647,6 @@ static void usage(void)
 		"  (default 3000); SIGTERM/SIGINT: print counters and exit; FIFO lines:\n"
 		"  'blackhole DEV|all [MS]', 'set DEV|all KEY=VALUE[,...]', 'stats'\n");
 	exit(2);
-}
-
-static unsigned long parse_count(const char *key, const char *value, unsigned long max)
-{
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(value, &end, 10);
-	if (end == value || *end || errno || v > max || value[0] == '-') {
-		fprintf(stderr, "linkem: %s=%s: want a number 0..%lu\n", key, value, max);
-		exit(2);
-	}
-	return v;
-}
-
-static uint64_t random_seed(void)
-{
-	uint64_t seed = 0;
-	int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0 || read(fd, &seed, sizeof(seed)) != sizeof(seed))
-		seed = now_ns() ^ ((uint64_t)getpid() << 32);
-	if (fd >= 0)
-		close(fd);
-	return seed;
 }
 
 int main(int argc, char **argv)

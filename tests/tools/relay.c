@@ -269,20 +269,6 @@ static int open_socket(const char *bind_text)
 	return fd;
 }
 
-static unsigned long parse_count(const char *key, const char *value, unsigned long max)
-{
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(value, &end, 10);
-	if (end == value || *end || errno || v > max || value[0] == '-') {
-		fprintf(stderr, "relay: %s=%s: want a number 0..%lu\n", key, value, max);
-		exit(2);
-	}
-	return v;
-}
-
 /* DIR:KEY=VALUE[,KEY=VALUE...] */
 static void parse_rule(char *rule)
 {
@@ -341,30 +327,6 @@ static void setup_directions(char **argv)
 	}
 }
 
-static int setup_signals(void)
-{
-	static const int sigs[4] = { SIGTERM, SIGINT, SIGUSR1, SIGUSR2 };
-	sigset_t set;
-	int fd, i;
-
-	/*
-	 * A shell starts background jobs with SIGINT ignored, and an ignored signal never becomes
-	 * pending, so signalfd would not see it: restore the defaults before blocking.
-	 */
-	sigemptyset(&set);
-	for (i = 0; i < 4; i++) {
-		signal(sigs[i], SIG_DFL);
-		sigaddset(&set, sigs[i]);
-	}
-	sigprocmask(SIG_BLOCK, &set, NULL);
-	fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-	if (fd < 0) {
-		perror("relay: signalfd");
-		exit(1);
-	}
-	return fd;
-}
-
 /* Returns false when the relay should exit. */
 static bool handle_signals(int sfd)
 {
@@ -402,16 +364,6 @@ static uint64_t next_deadline(uint64_t now)
 	return t;
 }
 
-static void epoll_add(int ep, int fd, uint32_t tag)
-{
-	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = tag };
-
-	if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev)) {
-		perror("relay: epoll_ctl");
-		exit(1);
-	}
-}
-
 int main(int argc, char **argv)
 {
 	struct epoll_event evs[4];
@@ -419,6 +371,7 @@ int main(int argc, char **argv)
 	int opt, ep, sfd, n, i;
 	uint64_t seed = 0, now;
 
+	impair_prog = "relay";
 	while ((opt = getopt(argc, argv, "s:q:b:S:vh")) != -1) {
 		switch (opt) {
 		case 's':
@@ -448,17 +401,8 @@ int main(int argc, char **argv)
 	if (argc < 4)
 		usage();
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	impair_prog = "relay";
 	prctl(PR_SET_TIMERSLACK, 1UL);	/* wake for a due datagram on time, not 50 us late */
-	if (!seeded) {
-		int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-
-		if (fd < 0 || read(fd, &seed, sizeof(seed)) != sizeof(seed))
-			seed = now_ns() ^ ((uint64_t)getpid() << 32);
-		if (fd >= 0)
-			close(fd);
-	}
-	rng_seed(seed);
+	rng_seed(seeded ? seed : (seed = random_seed()));
 	setup_directions(argv);
 	for (i = 4; i < argc; i++)
 		parse_rule(argv[i]);
