@@ -85,11 +85,6 @@ REPO=$(cd "$BENCH_DIR/.." && pwd)
 T=bench
 TABLE="$BENCH_DIR/failover_table.py"
 
-usage() {
-	awk 'NR > 2 && !/^#/ { exit } NR > 2 { sub(/^# ?/, ""); print }' "$0" >&2
-	exit 2
-}
-
 [ $# -ge 1 ] && [ $# -le 3 ] || usage
 case "$1" in -h | --help) usage ;; esac
 
@@ -178,8 +173,6 @@ cp "$BRAID" "$STATE/bin/braid" && cp "$LINKEM" "$STATE/bin/linkem" || exit 1
 BRAID_RUN="$STATE/bin/braid" LINKEM_RUN="$STATE/bin/linkem"
 
 # --- errors and signals -----------------------------------------------------------------------
-
-err() { echo "bench: $*" >&2; [ -d "${STATE:-}" ] && echo "$*" >"$STATE/last-error"; }
 
 # lib.sh's helpers end their shell with fail: here a scenario's subshell, with its error noted.
 fail() {

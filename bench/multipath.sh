@@ -78,11 +78,6 @@ REPO=$(cd "$BENCH_DIR/.." && pwd)
 T=bench-multipath
 REPORT="$BENCH_DIR/multipath_report.py"
 
-usage() {
-	awk 'NR > 2 && !/^#/ { exit } NR > 2 { sub(/^# ?/, ""); print }' "$0" >&2
-	exit 2
-}
-
 [ $# = 2 ] || usage
 case "$1" in -h | --help) usage ;; esac
 
@@ -187,8 +182,6 @@ printf '#!/bin/sh\nexec chrt -f 10 %s "$@"\n' "$LINKEM" >"$STATE/bin/linkem" &&
 LINKEM_RUN="$STATE/bin/linkem"
 
 # --- errors and signals -----------------------------------------------------------------------
-
-err() { echo "$T: $*" >&2; [ -d "${STATE:-}" ] && echo "$*" >"$STATE/last-error"; }
 
 # lib.sh's helpers end their shell with fail: here the message is also the test's error.
 fail() {
@@ -373,30 +366,6 @@ uplink_bytes() {
 		if ($i == "comment") { c = $(i + 1); gsub(/"/, "", c); printf "%s=%s ", c, b } } }'
 }
 
-iperf_server() { # WRAP...: a one-off iperf3 server on b, under WRAP (mptcpize run) if given
-	local i
-	hx b timeout -k 2 "$((SECS + OMIT + 40))" "$@" iperf3 -s -1 -p "$PORT" \
-		>"$STATE/server.log" 2>&1 </dev/null &
-	IPERF_SERVER=$!
-	remember server "$IPERF_SERVER"
-	for ((i = 0; i < 50; i++)); do
-		hx b ss -Hltn "sport = :$PORT" 2>/dev/null | grep -q . && return 0
-		sleep 0.1
-	done
-	err "iperf3 server did not start: $(cat "$STATE/server.log")"
-	return 1
-}
-
-iperf_server_done() {
-	local i
-	for ((i = 0; i < 50; i++)); do
-		proc_running "$IPERF_SERVER" || break
-		sleep 0.1
-	done
-	kill_pid "$IPERF_SERVER" 1
-	forget server
-}
-
 # iperf_args TEST: iperf3's client options for a test on the current pair.
 iperf_args() {
 	local sum=$((P_RATE_A[PI] + P_RATE_B[PI]))
@@ -418,7 +387,7 @@ run_test() {
 	else
 		(braid_up "$CUR") || return 1
 	fi
-	iperf_server $wrap || return 1
+	iperf_server "$PORT" $((SECS + OMIT + 40)) $wrap || return 1
 	[ "$CUR" = mptcp ] && j0=$(kernel_stat a MPTcpExt:MPJoinSynAckRx)
 	[ "$CUR" = mptcp ] || c0=$(daemon_ticks) || return 1
 	b0=$(uplink_bytes)

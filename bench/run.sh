@@ -54,11 +54,6 @@ REPO=$(cd "$BENCH_DIR/.." && pwd)
 T=bench
 REPORT="$BENCH_DIR/report.py"
 
-usage() {
-	awk 'NR > 2 && !/^#/ { exit } NR > 2 { sub(/^# ?/, ""); print }' "$0" >&2
-	exit 2
-}
-
 [ $# -ge 1 ] && [ $# -le 2 ] || usage
 case "$1" in -h | --help) usage ;; esac
 
@@ -130,8 +125,6 @@ fi
 : >"$RESULTS"
 
 # --- errors and signals -----------------------------------------------------------------------
-
-err() { echo "bench: $*" >&2; [ -d "${STATE:-}" ] && echo "$*" >"$STATE/last-error"; }
 
 # lib.sh's helpers end their shell with fail: here the message is also the round's error.
 fail() {
@@ -230,30 +223,6 @@ daemon_ticks() {
 
 # --- measurements -----------------------------------------------------------------------------
 
-# iperf_server SECONDS: a one-off iperf3 server on b (it serves one test, then exits).
-iperf_server() {
-	local i
-	hx b timeout -k 2 "$(($1 + 30))" iperf3 -s -1 -p "$PORT" >"$STATE/server.log" 2>&1 </dev/null &
-	SERVER=$!
-	remember server "$SERVER"
-	for ((i = 0; i < 50; i++)); do
-		hx b ss -Hltn "sport = :$PORT" 2>/dev/null | grep -q . && return 0
-		sleep 0.1
-	done
-	err "iperf3 server did not start: $(cat "$STATE/server.log")"
-	return 1
-}
-
-iperf_server_done() {
-	local i
-	for ((i = 0; i < 50; i++)); do
-		proc_running "$SERVER" || break
-		sleep 0.1
-	done
-	kill_pid "$SERVER" 1
-	forget server
-}
-
 record() { "$PY" "$REPORT" record "$RESULTS" round="$ROUND" config="$CUR" load1="$LOAD1" "$@"; }
 
 # tcp_test NAME [iperf3 options]: one TCP transfer a -> b (or b -> a with -R); the daemons' CPU
@@ -262,7 +231,7 @@ tcp_test() {
 	local name=$1 f c0 c1 cpid rc gbps bytes secs icpu retr dcpu dpg ipg extra=""
 	shift
 	f="$RAW/r$ROUND-$CUR-$name"
-	iperf_server "$SECS" || return 1
+	iperf_server "$PORT" $((SECS + 30)) || return 1
 	c0=$(daemon_ticks) || return 1
 	hx a timeout -k 2 "$((SECS + 20))" iperf3 -c "$DST" -p "$PORT" -t "$SECS" -J \
 		--connect-timeout 5000 "$@" >"$f.json" 2>"$f.err" </dev/null &
@@ -321,7 +290,7 @@ ping_idle() {
 udp_step() {
 	local rate=$1 f
 	f="$RAW/r$ROUND-$CUR-udp-$rate"
-	iperf_server "$U" || return 1
+	iperf_server "$PORT" $((U + 30)) || return 1
 	hx a timeout -k 2 "$((U + 20))" iperf3 -c "$DST" -p "$PORT" -u -b "$rate" -l "$PAYLOAD" -w 4M \
 		-t "$U" -J --connect-timeout 5000 >"$f.json" 2>"$f.err" </dev/null
 	local rc=$?
@@ -393,7 +362,7 @@ profile() {
 	DST=$(dst_of braid)
 	echo "== profile: perf record -e $ev -g of both braid daemons, TCP 1 stream A->B, ${SECS} s"
 	config_up braid || { config_down; return 1; }
-	iperf_server "$SECS" || { config_down; return 1; }
+	iperf_server "$PORT" $((SECS + 30)) || { config_down; return 1; }
 	hx a timeout -k 2 "$((SECS + 20))" iperf3 -c "$DST" -p "$PORT" -t "$SECS" -J \
 		--connect-timeout 5000 >"$f.json" 2>"$f.err" </dev/null &
 	local cpid=$!

@@ -189,9 +189,48 @@ user_ticks() {
 
 rss_kb() { awk '$1 == "VmRSS:" { print $2 }' "/proc/$1/status"; }
 
+# --- iperf3 -------------------------------------------------------------------------------------
+
+# iperf_server PORT LIMIT [WRAP...]: a one-off iperf3 server on b (it serves one test, then
+# exits; killed after LIMIT seconds), under WRAP (e.g. mptcpize run) if given; its pid in
+# IPERF_SERVER. False (with err) when it does not listen within 5 s.
+iperf_server() {
+	local port=$1 limit=$2 i
+	shift 2
+	hx b timeout -k 2 "$limit" "$@" iperf3 -s -1 -p "$port" >"$STATE/server.log" 2>&1 </dev/null &
+	IPERF_SERVER=$!
+	remember server "$IPERF_SERVER"
+	for ((i = 0; i < 50; i++)); do
+		hx b ss -Hltn "sport = :$port" 2>/dev/null | grep -q . && return 0
+		sleep 0.1
+	done
+	err "iperf3 server did not start: $(cat "$STATE/server.log")"
+	return 1
+}
+
+# iperf_server_done: the server's end awaited (5 s at most), then made sure of.
+iperf_server_done() {
+	local i
+	for ((i = 0; i < 50; i++)); do
+		proc_running "$IPERF_SERVER" || break
+		sleep 0.1
+	done
+	kill_pid "$IPERF_SERVER" 1
+	forget server
+}
+
 # --- messages ----------------------------------------------------------------------------------
 
 say() { echo "  $*"; }
+
+# usage: the script's header comment (after the SPDX line) as its help, then exit 2.
+usage() {
+	awk 'NR > 2 && !/^#/ { exit } NR > 2 { sub(/^# ?/, ""); print }' "$0" >&2
+	exit 2
+}
+
+# err MESSAGE: a benchmark's error, on stderr and in $STATE/last-error for its summary.
+err() { echo "$T: $*" >&2; [ -d "${STATE:-}" ] && echo "$*" >"$STATE/last-error"; }
 
 fail() {
 	echo "  error: $*" >&2
