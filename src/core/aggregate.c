@@ -382,22 +382,21 @@ void aggregate_deliver(struct braid_peer *peer, uint64_t now, uint64_t keypair_i
 							  aggregate_reorder_bound(mp, now)));
 }
 
-/* The far end aggregates per packet: keep a reorder buffer while it does. */
-void aggregate_follow(struct braid_peer *peer, uint64_t now, enum braid_multipath mode)
+void aggregate_follow(struct braid_peer *peer, uint64_t now)
 {
 	struct multipath *mp = peer->paths.mp;
+	bool needs = far_aggregates(mp);
 
-	if (mode == BRAID_MULTIPATH_AGGREGATE && !mp->reorder.arena) {
+	if (needs && !mp->reorder.arena) {
 		mp->reorder_since = now;
 		if (reorder_init(&mp->reorder))
 			device_log(peer->dev, BRAID_LOG_ERROR,
 				   "peer %llu: no memory for a reorder buffer; packets go unordered",
 				   (unsigned long long)peer->internal_id);
-	} else if (mode != BRAID_MULTIPATH_AGGREGATE && mp->reorder.arena) {
+	} else if (!needs && mp->reorder.arena) {
 		reorder_flush(&mp->reorder, now, deliver_in_order, peer);
 		reorder_free(&mp->reorder);
 	}
-	mp->far_mode = mode;
 }
 
 bool braid_peer_get_reorder_stats(const struct braid_peer *peer, struct braid_reorder_stats *st)

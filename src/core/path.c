@@ -701,6 +701,7 @@ int braid_peer_set_multipath(struct braid_peer *peer, uint64_t now, enum braid_m
 	device_log(peer->dev, BRAID_LOG_VERBOSE, "peer %llu: multipath %d -> %d",
 		   (unsigned long long)peer->internal_id, mp->mode, mode);
 	mp->mode = mode;
+	aggregate_follow(peer, now);
 	if (mode == BRAID_MULTIPATH_OFF) {
 		while (mp->n > mp->n_configured)
 			remove_slot(mp, mp->n - 1);

@@ -124,11 +124,21 @@ static inline bool is_aggregating(const struct multipath *mp)
 	return mode == BRAID_MULTIPATH_AGGREGATE || mode == BRAID_MULTIPATH_AGGREGATE_FLOW;
 }
 
-/* The far end spreads one flow over several paths: its packets must be put back in order. */
+/*
+ * The far end spreads one flow over several paths: by its own mode, or, with
+ * none of its own, by ours, which it follows. Its packets must be put back
+ * in order.
+ */
+static inline bool far_aggregates(const struct multipath *mp)
+{
+	return mp->kind == BRAID_PEER_BRAID &&
+	       (mp->far_mode == BRAID_MULTIPATH_AGGREGATE ||
+		(mp->far_mode == BRAID_MULTIPATH_OFF && mp->mode == BRAID_MULTIPATH_AGGREGATE));
+}
+
 static inline bool reorders(const struct multipath *mp)
 {
-	return mp && mp->kind == BRAID_PEER_BRAID && mp->far_mode == BRAID_MULTIPATH_AGGREGATE &&
-	       mp->reorder.arena;
+	return mp && far_aggregates(mp) && mp->reorder.arena;
 }
 
 static inline bool is_multipath(const struct braid_peer *peer)
@@ -221,8 +231,8 @@ void aggregate_report(struct multipath *mp, struct path *p, uint64_t now,
 /* A probe of the far end's came by p: its delay, for the reorder bound. */
 void aggregate_probe_seen(struct multipath *mp, struct path *p, uint64_t now,
 			  const struct message_control *m);
-/* The far end's mode changed: a reorder buffer while it aggregates per packet. */
-void aggregate_follow(struct braid_peer *peer, uint64_t now, enum braid_multipath mode);
+/* The far end's mode or ours changed: a reorder buffer while it aggregates per packet. */
+void aggregate_follow(struct braid_peer *peer, uint64_t now);
 uint64_t aggregate_reorder_bound(const struct multipath *mp, uint64_t now);
 /* The reorder buffer's next deadline, BRAID_NEVER when it holds nothing. */
 uint64_t aggregate_deadline(const struct multipath *mp, uint64_t now);

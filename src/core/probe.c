@@ -205,8 +205,8 @@ bool probe_received(struct braid_peer *peer, uint64_t now,
 			   (unsigned long long)peer->internal_id,
 			   m->mode == BRAID_MULTIPATH_OFF ? "no multipath" : "multipath");
 	mp->kind = BRAID_PEER_BRAID;
-	if (mp->far_mode != m->mode || (m->mode == BRAID_MULTIPATH_AGGREGATE && !mp->reorder.arena))
-		aggregate_follow(peer, now, m->mode);
+	mp->far_mode = m->mode;
+	aggregate_follow(peer, now);
 	mp->hellos = 0;
 	mp->next_hello = BRAID_NEVER;
 	/* Its arrival was counted before it was known to be braid's: learn its path now. */
