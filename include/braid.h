@@ -404,6 +404,7 @@ struct braid_reorder_stats {
 	uint64_t late;			/* packets delivered after their gap was given up */
 	uint64_t hold_p99_us;		/* 99% of the holds were shorter (0: none) */
 	uint64_t bound_us;		/* how long a gap may wait now */
+	uint64_t gave_up_early;		/* of gave_up, before the bound: every path had gone past */
 };
 
 /* 0, or -EINVAL for an unknown mode. Paths are kept; switching off forgets the learned ones. */

@@ -364,8 +364,10 @@ static void learn_from_late(struct multipath *mp, uint64_t now)
 		mp->reorder_extra[0] = late_by > PATH_REORDER_MAX_NS ? PATH_REORDER_MAX_NS : late_by;
 }
 
+_Static_assert((int)BRAID_MAX_PATHS <= (int)REORDER_LANES, "a lane for each path");
+
 void aggregate_deliver(struct braid_peer *peer, uint64_t now, uint64_t keypair_id,
-		       uint64_t counter, uint8_t *pkt, size_t len)
+		       uint64_t counter, int path, uint8_t *pkt, size_t len)
 {
 	struct multipath *mp = peer->paths.mp;
 
@@ -374,12 +376,14 @@ void aggregate_deliver(struct braid_peer *peer, uint64_t now, uint64_t keypair_i
 			deliver_in_order(peer, pkt, len);
 		return;
 	}
-	reorder_add(&mp->reorder, now, keypair_id, counter, pkt, len, deliver_in_order, peer);
+	reorder_add(&mp->reorder, now, keypair_id, counter, path, pkt, len, deliver_in_order, peer);
 	if (mp->reorder.late_by)
 		learn_from_late(mp, now);
+	/* The arrival may have made a gap due: every lane is past it now. */
 	if (mp->reorder.count)
-		path_note_deadline(peer, reorder_deadline(&mp->reorder,
-							  aggregate_reorder_bound(mp, now)));
+		path_note_deadline(peer, reorder_tick(&mp->reorder, now,
+						      aggregate_reorder_bound(mp, now),
+						      deliver_in_order, peer));
 }
 
 void aggregate_follow(struct braid_peer *peer, uint64_t now)
@@ -412,6 +416,7 @@ bool braid_peer_get_reorder_stats(const struct braid_peer *peer, struct braid_re
 	st->released = mp->reorder.stats.released;
 	st->gave_up = mp->reorder.stats.gave_up;
 	st->late = mp->reorder.stats.late;
+	st->gave_up_early = mp->reorder.stats.gave_up_early;
 	st->bound_us = aggregate_reorder_bound(mp, mp->last_data_tx == BRAID_NEVER ? 0 : mp->last_data_tx) / 1000;
 	for (b = 0; b < REORDER_HOLD_BUCKETS; b++)
 		total += mp->reorder.stats.holds[b];
@@ -428,8 +433,8 @@ bool braid_peer_get_reorder_stats(const struct braid_peer *peer, struct braid_re
 
 uint64_t aggregate_deadline(const struct multipath *mp, uint64_t now)
 {
-	return mp->reorder.count ? reorder_deadline(&mp->reorder, aggregate_reorder_bound(mp, now)) :
-				   BRAID_NEVER;
+	return mp->reorder.count ?
+	       reorder_deadline(&mp->reorder, now, aggregate_reorder_bound(mp, now)) : BRAID_NEVER;
 }
 
 void aggregate_tick(struct braid_peer *peer, uint64_t now)

@@ -9,11 +9,12 @@
 #include "braid.h"
 
 /*
- * Hand an inner packet to the caller, counter of keypair_id: at once, or,
- * when the far end aggregates per packet, in counter order (reorder.h). len
- * 0: the counter carried nothing to deliver, but takes its place in the order.
+ * Hand an inner packet to the caller, counter of keypair_id, come by path
+ * (its slot, -1: none): at once, or, when the far end aggregates per packet,
+ * in counter order (reorder.h). len 0: the counter carried nothing to
+ * deliver, but takes its place in the order.
  */
 void aggregate_deliver(struct braid_peer *peer, uint64_t now, uint64_t keypair_id,
-		       uint64_t counter, uint8_t *pkt, size_t len);
+		       uint64_t counter, int path, uint8_t *pkt, size_t len);
 
 #endif

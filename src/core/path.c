@@ -158,6 +158,7 @@ static void remove_slot(struct multipath *mp, unsigned int slot)
 	/* Slots move: flows choose again. */
 	if (mp->flows)
 		memset(mp->flows, 0, FLOW_SLOTS * sizeof(*mp->flows));
+	reorder_forget_lanes(&mp->reorder);
 	memmove(&mp->path[slot], &mp->path[slot + 1], (mp->n - slot - 1) * sizeof(mp->path[0]));
 	mp->n--;
 	if (slot < mp->n_configured)
@@ -480,26 +481,26 @@ static void heard_on(struct braid_peer *peer, struct path *p, uint64_t now, size
 	}
 }
 
-void path_received(struct braid_peer *peer, uint64_t now, const struct braid_endpoint *from,
-		   size_t len, enum path_rx rx)
+int path_received(struct braid_peer *peer, uint64_t now, const struct braid_endpoint *from,
+		  size_t len, enum path_rx rx)
 {
 	struct multipath *mp = peer->paths.mp;
 	int slot;
 
 	if (!is_ip(from))
-		return;
+		return -1;
 	if (rx == PATH_RX_NEW && (!mp || is_follower(mp) || !is_multipath(peer))) {
 		/* Roaming, as WireGuard does; a follower still knows where it is. */
 		peer->paths.endpoint = *from;
 		peer->paths.has_endpoint = true;
 	}
 	if (!is_multipath(peer))
-		return;
+		return -1;
 	slot = path_find(mp, from);
 	if (slot < 0 && rx != PATH_RX_COPY)
 		slot = learn(peer, now, from);
 	if (slot < 0)
-		return;
+		return -1;
 	heard_on(peer, &mp->path[slot], now, len);
 	if (rx == PATH_RX_NEW) {
 		mp->path[slot].wins++;
@@ -516,6 +517,7 @@ void path_received(struct braid_peer *peer, uint64_t now, const struct braid_end
 		mp->last_rx = slot;
 	}
 	path_reschedule(peer, now);
+	return slot;
 }
 
 void path_session_started(struct braid_peer *peer, uint64_t now, uint64_t rtt_ns)
@@ -830,6 +832,8 @@ int braid_peer_set_paths(struct braid_peer *peer, uint64_t now,
 		last_rx = mp->last_rx == (int)j ? (int)(n + n_learned) : last_rx;
 		n_learned++;
 	}
+	/* Slots move: the reorder buffer's lanes are theirs. */
+	reorder_forget_lanes(&mp->reorder);
 	memcpy(mp->path, fresh, (n + n_learned) * sizeof(fresh[0]));
 	mp->n = n + n_learned;
 	mp->n_configured = n;

@@ -131,9 +131,12 @@ enum path_rx {
 	PATH_RX_COPY,		/* a copy another path brought first: only shows its path works */
 };
 
-/* An authenticated packet of len bytes arrived from `from`. */
-void path_received(struct braid_peer *peer, uint64_t now, const struct braid_endpoint *from,
-		   size_t len, enum path_rx rx);
+/*
+ * An authenticated packet of len bytes arrived from `from`: the slot of the
+ * path it came by, -1 when none (not multipath).
+ */
+int path_received(struct braid_peer *peer, uint64_t now, const struct braid_endpoint *from,
+		  size_t len, enum path_rx rx);
 
 /* A handshake completed; rtt_ns is its round trip when we initiated it (else 0). */
 void path_session_started(struct braid_peer *peer, uint64_t now, uint64_t rtt_ns);

@@ -9,6 +9,15 @@
  * caller), and then the gap is given up on. A packet that comes after its
  * gap was given up on is delivered at once: late beats lost.
  *
+ * A gap need not wait its whole bound when it is a loss: each packet comes
+ * by a lane (the caller's path), and a lane keeps its packets' order but for
+ * its jitter. Once every lane that is not quiet has brought a counter past
+ * the gap, the missing packet would have come by now, unless its own lane
+ * held it back; the gap waits for that skew, the most any lane was seen to
+ * hold a packet back behind a later one lately (REORDER_SKEW_WINDOW_NS, two
+ * of them), and is then given up on. Until a first window has passed the
+ * skew is not known, and gaps wait their bound.
+ *
  * Counters belong to a keypair: when packets of a newer keypair arrive,
  * everything the older one holds is released first, in order, and a late
  * packet of the older keypair is delivered at once.
@@ -31,17 +40,39 @@ enum {
 	REORDER_SLOT_LEN = 2048,	/* bytes per slot, the packet and its length */
 	REORDER_HOLD_BUCKET_US = 2000,	/* hold times by steps of 2 ms, */
 	REORDER_HOLD_BUCKETS = 128,	/* the last one for all from 254 ms on */
+	REORDER_LANES = 8,		/* lanes 0 to REORDER_LANES - 1 */
+	REORDER_LANE_MARKS = 32,	/* when a lane's counters rose, the last so many times */
 };
+
+#define REORDER_SKEW_WINDOW_NS 1000000000ULL	/* the skew is the most of one or two of these */
+#define REORDER_SKEW_SLACK_NS 1000000ULL	/* and this on top */
+#define REORDER_LANE_QUIET_NS 2000000000ULL	/* a lane this long without a packet is not waited for */
 
 struct reorder_stats {
 	uint64_t released;		/* packets delivered in order after waiting */
 	uint64_t held;			/* packets that waited for a gap */
 	uint64_t gave_up;		/* gaps skipped after their bound */
 	uint64_t late;			/* packets that came after their gap was skipped */
+	uint64_t gave_up_early;		/* of gave_up, before their bound: every lane was past them */
 	uint64_t holds[REORDER_HOLD_BUCKETS];	/* bucket i: held [2i, 2i + 2) ms */
 };
 
 typedef void reorder_deliver_fn(void *ctx, uint8_t *pkt, size_t len);
+
+/*
+ * What came by one lane, in counters of the current keypair: when it went
+ * past a counter is the first mark above it (a counter older than every mark
+ * is taken to have been passed at the oldest, which errs on the side of
+ * waiting).
+ */
+struct reorder_lane {
+	uint64_t last;			/* when the last packet came; BRAID_NEVER: none yet */
+	unsigned int first, n;		/* the oldest mark, how many */
+	struct {
+		uint64_t high;		/* one past the highest counter, */
+		uint64_t at;		/* from this time on */
+	} mark[REORDER_LANE_MARKS];
+};
 
 struct reorder {
 	uint8_t *arena;			/* REORDER_SLOTS * REORDER_SLOT_LEN; NULL: not in use */
@@ -51,8 +82,15 @@ struct reorder {
 	uint64_t high;			/* one past the highest counter held */
 	unsigned int count;		/* slots filled */
 	bool is_started;		/* next is known: the first counter has come */
+	uint64_t oldest;		/* when the held packet that waited longest came */
 	uint64_t gave_up_at;		/* when a gap was last given up on */
-	uint64_t late_by;		/* the most a late packet came after that, since last read */
+	bool was_early;			/* that one before its bound, */
+	uint64_t early_from;		/* when every lane had gone past it */
+	uint64_t late_by;		/* the most a late packet came after its bound, since last read */
+	struct reorder_lane lanes[REORDER_LANES];
+	uint64_t skew[2];		/* the most a lane held a packet back, this window and the last */
+	uint64_t skew_window_start;	/* 0: the first window has not begun */
+	bool is_skew_known;		/* a whole window has passed */
 	struct reorder_stats stats;
 };
 
@@ -63,22 +101,27 @@ void reorder_free(struct reorder *r);
 
 /*
  * Counter c of keypair keypair_id passed the replay check at now, with pkt
- * (len 0: nothing to deliver). Delivers, through fn, what is in order now.
+ * (len 0: nothing to deliver), by lane (-1: none known). Delivers, through
+ * fn, what is in order now.
  */
-void reorder_add(struct reorder *r, uint64_t now, uint64_t keypair_id, uint64_t c,
+void reorder_add(struct reorder *r, uint64_t now, uint64_t keypair_id, uint64_t c, int lane,
 		 const uint8_t *pkt, size_t len, reorder_deliver_fn *fn, void *ctx);
 
-/* Give up on every gap whose oldest follower has waited bound; the next deadline. */
+/* Give up on every gap that has waited its bound or its lanes' skew; the next deadline. */
 uint64_t reorder_tick(struct reorder *r, uint64_t now, uint64_t bound,
 		      reorder_deliver_fn *fn, void *ctx);
 
 /* When a gap would be given up on with this bound (BRAID_NEVER: nothing waits). */
-uint64_t reorder_deadline(const struct reorder *r, uint64_t bound);
+uint64_t reorder_deadline(const struct reorder *r, uint64_t now, uint64_t bound);
+
+/* The caller's lanes are numbered anew: forget what came by which (the skew stays). */
+void reorder_forget_lanes(struct reorder *r);
 
 /*
  * How much longer than its bound a gap would have had to wait, at most, for
  * the late packets since the last call: the caller's bound was too short by
- * this much. Reading it starts over.
+ * this much. Reading it starts over. (A gap given up on early that turns out
+ * to have been late teaches the skew instead.)
  */
 uint64_t reorder_take_late_by(struct reorder *r);
 

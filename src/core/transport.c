@@ -370,6 +370,7 @@ enum braid_drop transport_data_done(struct braid_device *dev, uint64_t now,
 	enum braid_drop why;
 	bool is_control;
 	size_t ip_len;
+	int path;
 
 	if (!peer || peer->is_dead)
 		return device_drop(dev, BRAID_DROP_UNKNOWN_INDEX);
@@ -386,8 +387,8 @@ enum braid_drop transport_data_done(struct braid_device *dev, uint64_t now,
 	}
 
 	/* Authentic and fresh: it may move the endpoint and confirm the session. */
-	path_received(peer, now, from, message_data_len(inner_len),
-		      is_control ? PATH_RX_CONTROL : PATH_RX_NEW);
+	path = path_received(peer, now, from, message_data_len(inner_len),
+			     is_control ? PATH_RX_CONTROL : PATH_RX_NEW);
 	if (noise_received_with_keypair(&peer->keypairs, kp)) {
 		timers_handshake_complete(peer, now);
 		path_session_started(peer, now, 0);
@@ -402,7 +403,8 @@ enum braid_drop transport_data_done(struct braid_device *dev, uint64_t now,
 	if (why == BRAID_OK)
 		peer->rx_bytes += message_data_len(inner_len);
 	/* Whatever it held, its counter takes its place in the order (aggregate_deliver()). */
-	aggregate_deliver(peer, now, kp->internal_id, nonce, inner, why == BRAID_OK ? ip_len : 0);
+	aggregate_deliver(peer, now, kp->internal_id, nonce, path, inner,
+			  why == BRAID_OK ? ip_len : 0);
 	return why == BRAID_OK ? BRAID_OK : device_drop(dev, why);
 }
 
