@@ -27,6 +27,9 @@
 #	B		the same with `path cB`
 #	aggregate	`multipath aggregate path cA path cB`; b follows (no multipath setting)
 #	aggregate-flow	`multipath aggregate-flow path cA path cB`, in the 4-flow test only
+#	aggregate-ref	as aggregate, with the braid binary BENCH_BRAID_REF at both ends (only
+#			when that is set; then it is among the default configurations): a
+#			change to aggregation against the build before it, in the same run
 #	mptcp		no tunnel: `mptcpize run iperf3` at both ends, between a's and b's
 #			underlay addresses (198.51.100.2 -> 203.0.113.2); a's path manager has
 #			cB's address as a subflow endpoint, limits of 2 subflows (lib.sh's
@@ -57,6 +60,8 @@
 #					scheduler's first rates, MPTCP's join)
 #	MULTIPATH_PAIRS="equal=40@10+40@10 skew=40@10+20@30~5 fast=400+200"
 #	MULTIPATH_CONFIGS="A B aggregate aggregate-flow mptcp"	in round 1's order
+#					(aggregate-ref after aggregate when BENCH_BRAID_REF is set)
+#	BENCH_BRAID_REF			a reference braid binary for aggregate-ref
 #	MULTIPATH_TESTS="tcp1_ab tcp1_ba tcp4_ab udp_ab"	(aggregate-flow: tcp4_ab only)
 #	MULTIPATH_UDP_OVER=125		UDP offered rate, % of the pair's sum
 #	MULTIPATH_TRACE=0		1: the sender's get every 0.5 s in aggregate tests (rates
@@ -87,7 +92,8 @@ ROUNDS=${BENCH_ROUNDS:-2}
 SECS=${MULTIPATH_SECONDS:-5}
 OMIT=${MULTIPATH_OMIT:-1}
 PAIRS=${MULTIPATH_PAIRS:-equal=40@10+40@10 skew=40@10+20@30~5 fast=400+200}
-CONFIGS=${MULTIPATH_CONFIGS:-A B aggregate aggregate-flow mptcp}
+REF=${BENCH_BRAID_REF:+$(impl_path "$BENCH_BRAID_REF")} || exit 2
+CONFIGS=${MULTIPATH_CONFIGS:-A B aggregate ${REF:+aggregate-ref }aggregate-flow mptcp}
 TESTS=${MULTIPATH_TESTS:-tcp1_ab tcp1_ba tcp4_ab udp_ab}
 UDP_OVER=${MULTIPATH_UDP_OVER:-125}
 TRACE=${MULTIPATH_TRACE:-0}
@@ -107,7 +113,8 @@ done
 case "$TRACE" in 0 | 1) ;; *) die "MULTIPATH_TRACE is 0 or 1" ;; esac
 for c in $CONFIGS; do
 	case "$c" in A | B | aggregate | aggregate-flow | mptcp) ;;
-	*) die "unknown configuration '$c' (A, B, aggregate, aggregate-flow, mptcp)" ;;
+	aggregate-ref) [ -n "$REF" ] || die "aggregate-ref needs BENCH_BRAID_REF" ;;
+	*) die "unknown configuration '$c' (A, B, aggregate, aggregate-ref, aggregate-flow, mptcp)" ;;
 	esac
 done
 for t in $TESTS; do
@@ -144,7 +151,7 @@ tests_of() {
 	local t
 	for t in $TESTS; do
 		case "$1:$t" in
-		aggregate-flow:tcp4_ab | A:* | B:* | aggregate:*) echo "$t" ;;
+		aggregate-flow:tcp4_ab | A:* | B:* | aggregate:* | aggregate-ref:*) echo "$t" ;;
 		mptcp:tcp*) echo "$t" ;;
 		esac
 	done
@@ -176,6 +183,9 @@ RESULTS="$STATE/results.jsonl"
 # Others rebuild build/braid while we run: every test uses this copy, taken once.
 mkdir -p "$STATE/bin" && cp "$BRAID" "$STATE/bin/braid" || exit 1
 BRAID_RUN="$STATE/bin/braid"
+if [ -n "$REF" ]; then
+	cp "$REF" "$STATE/bin/braid-ref" || exit 1
+fi
 # linkem at real-time priority; exec keeps mp_emulate's pid the emulator's.
 printf '#!/bin/sh\nexec chrt -f 10 %s "$@"\n' "$LINKEM" >"$STATE/bin/linkem" &&
 	chmod +x "$STATE/bin/linkem" || exit 1
@@ -278,7 +288,7 @@ ready() {
 	ga=$(getu a) || return 1
 	grep -q '^braid_peer_multipath=yes' <<<"$ga" || return 1
 	! grep '^braid_path=' <<<"$ga" | grep -qv 'state=\(active\|standby\)' || return 1
-	[ "$1" = aggregate ] || return 0
+	[[ $1 == aggregate || $1 == aggregate-ref ]] || return 0
 	gb=$(getu b) || return 1
 	grep -q '^braid_reorder=' <<<"$gb"
 }
@@ -287,18 +297,19 @@ ready() {
 # configuration's paths and mode, b's peer a with no endpoint (b learns a's paths); both ping.
 # Runs in a subshell: the helpers end it with fail.
 braid_up() {
-	local spec
+	local spec bin=$BRAID_RUN
 	case "$1" in
 	A) spec="failover path cA" ;;
 	B) spec="failover path cB" ;;
 	aggregate) spec="aggregate path cA path cB" ;;
+	aggregate-ref) spec="aggregate path cA path cB" bin=$STATE/bin/braid-ref ;;
 	aggregate-flow) spec="aggregate-flow path cA path cB" ;;
 	esac
-	wg_up a "$BRAID_RUN" 192.0.2.1/24
-	wg_up b "$BRAID_RUN" 192.0.2.2/24
+	wg_up a "$bin" 192.0.2.1/24
+	wg_up b "$bin" 192.0.2.2/24
 	peer_set a b allowed-ips 192.0.2.2/32 endpoint "$SERVER:10002"
 	peer_set b a allowed-ips 192.0.2.1/32
-	hx a timeout 10 "$BRAID_RUN" set wg0 peer "$(pub b)" multipath $spec ||
+	hx a timeout 10 "$bin" set wg0 peer "$(pub b)" multipath $spec ||
 		fail "braid set multipath $spec"
 	ping_ok a 192.0.2.2
 	ping_ok b 192.0.2.1

@@ -22,9 +22,10 @@ import os
 import statistics
 import sys
 
-CONFIGS = ["A", "B", "aggregate", "aggregate-flow", "mptcp"]
+CONFIGS = ["A", "B", "aggregate", "aggregate-ref", "aggregate-flow", "mptcp"]
 CONFIG_LABEL = {"A": "A alone", "B": "B alone", "aggregate": "aggregate",
-                "aggregate-flow": "aggregate-flow", "mptcp": "MPTCP"}
+                "aggregate-ref": "aggregate (ref)", "aggregate-flow": "aggregate-flow",
+                "mptcp": "MPTCP"}
 TESTS = ["tcp1_ab", "tcp1_ba", "tcp4_ab", "udp_ab"]
 TEST_LABEL = {"tcp1_ab": "TCP 1 a->b", "tcp1_ba": "TCP 1 b->a", "tcp4_ab": "TCP 4 a->b",
               "udp_ab": "UDP a->b"}
@@ -211,7 +212,7 @@ def cmd_sample(results, pairs):
     if ro:
         line += (f"  reorder p99 {ro['hold_p99_us'] / 1000:.0f}/bound "
                  f"{ro['bound_us'] / 1000:.1f} ms held {ro['held']} gave_up {ro['gave_up']} "
-                 f"late {ro['late']}")
+                 f"(early {ro.get('gave_up_early', 0)}) late {ro['late']}")
     elif rec.get("receiver_has_reorder") is False and rec["config"] == "aggregate":
         line += "  receiver: no reorder buffer"
     if rec["config"].startswith("aggregate") and rec.get("sender_rates_mbps"):
