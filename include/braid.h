@@ -405,6 +405,7 @@ struct braid_reorder_stats {
 	uint64_t hold_p99_us;		/* 99% of the holds were shorter (0: none) */
 	uint64_t bound_us;		/* how long a gap may wait now */
 	uint64_t gave_up_early;		/* of gave_up, before the bound: every path had gone past */
+	uint64_t skew_us;		/* how long a gap waits then (0: not known yet) */
 };
 
 /* 0, or -EINVAL for an unknown mode. Paths are kept; switching off forgets the learned ones. */

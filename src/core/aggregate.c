@@ -417,6 +417,7 @@ bool braid_peer_get_reorder_stats(const struct braid_peer *peer, struct braid_re
 	st->gave_up = mp->reorder.stats.gave_up;
 	st->late = mp->reorder.stats.late;
 	st->gave_up_early = mp->reorder.stats.gave_up_early;
+	st->skew_us = reorder_skew(&mp->reorder) / 1000;
 	st->bound_us = aggregate_reorder_bound(mp, mp->last_data_tx == BRAID_NEVER ? 0 : mp->last_data_tx) / 1000;
 	for (b = 0; b < REORDER_HOLD_BUCKETS; b++)
 		total += mp->reorder.stats.holds[b];

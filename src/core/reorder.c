@@ -10,13 +10,30 @@
 #include "messages.h"
 #include "reorder.h"
 
+/* How a counter was given up on, for what a late packet of it teaches. */
+enum skipped {
+	SKIPPED,		/* to make room, or flushed: nothing */
+	SKIPPED_AT_BOUND,	/* the bound was too short */
+	SKIPPED_EARLY,		/* the skew was */
+};
+
+/* A slot holds a packet, or remembers the counter given up on last. */
 struct slot_head {
+	uint64_t counter;
+	uint64_t arrived;		/* held: when it came */
+	uint64_t overdue_since;		/* given up on: the bound's end, or when every lane was past */
 	uint32_t len;
 	bool is_filled;
-	uint64_t arrived;
+	uint8_t skipped;		/* enum skipped */
 };
 
 enum { SLOT_DATA_MAX = REORDER_SLOT_LEN - sizeof(struct slot_head) };
+
+/*
+ * The held counters, in the order they came: each lies within a window of
+ * next, and next moved at most a window since the first of them was held.
+ */
+enum { HELD_RING = 2 * REORDER_SLOTS };
 
 static struct slot_head *slot(const struct reorder *r, uint64_t c)
 {
@@ -43,7 +60,12 @@ int reorder_init(struct reorder *r)
 	memset(r, 0, sizeof(*r));
 	reorder_forget_lanes(r);
 	r->arena = calloc(REORDER_SLOTS, REORDER_SLOT_LEN);
-	return r->arena ? 0 : -ENOMEM;
+	r->held = calloc(HELD_RING, sizeof(*r->held));
+	if (!r->arena || !r->held) {
+		reorder_free(r);
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 void reorder_free(struct reorder *r)
@@ -53,6 +75,7 @@ void reorder_free(struct reorder *r)
 		memset(r->arena, 0, (size_t)REORDER_SLOTS * REORDER_SLOT_LEN);
 		free(r->arena);
 	}
+	free(r->held);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -89,6 +112,11 @@ static void skew_sample(struct reorder *r, uint64_t now, uint64_t held_back)
 static uint64_t skew(const struct reorder *r)
 {
 	return (r->skew[0] > r->skew[1] ? r->skew[0] : r->skew[1]) + REORDER_SKEW_SLACK_NS;
+}
+
+uint64_t reorder_skew(const struct reorder *r)
+{
+	return r->is_skew_known ? skew(r) : 0;
 }
 
 /* ---- Lanes ---- */
@@ -169,41 +197,46 @@ static uint64_t early_deadline(const struct reorder *r, uint64_t now)
 	return t == BRAID_NEVER ? t : t + skew(r);
 }
 
-/* The gap at next is new: find the held packet that has waited longest. */
+/*
+ * The gap at next is new: the held packet that has waited longest is the
+ * first in the ring still held (a counter from next on: only release_next()
+ * releases, in counter order).
+ */
 static void new_gap(struct reorder *r)
 {
-	unsigned int seen = 0;
-
-	r->oldest = BRAID_NEVER;
-	for (uint64_t c = r->next; seen < r->count && c < r->high; c++) {
-		const struct slot_head *s = slot(r, c);
-
-		if (!s->is_filled)
-			continue;
-		seen++;
-		if (s->arrived < r->oldest)
-			r->oldest = s->arrived;
+	while (r->held_n && r->held[r->held_first] < r->next) {
+		r->held_first = (r->held_first + 1) % HELD_RING;
+		r->held_n--;
 	}
+	r->oldest = r->held_n ? slot(r, r->held[r->held_first])->arrived : BRAID_NEVER;
 }
 
 /* ---- The buffer ---- */
 
-/* The next counter's slot: deliver what it holds, or count it given up; then move on. */
-static void advance(struct reorder *r, uint64_t now, reorder_deliver_fn *fn, void *ctx)
+/* Deliver the packet held at next, and move on. */
+static void release_next(struct reorder *r, uint64_t now, reorder_deliver_fn *fn, void *ctx)
 {
 	struct slot_head *s = slot(r, r->next);
 
-	if (s->is_filled) {
-		note_hold(r, now - s->arrived);
-		r->stats.released++;
-		if (s->len)
-			fn(ctx, slot_data(s), s->len);
-		s->is_filled = false;
-		r->count--;
-	} else {
-		r->stats.gave_up++;
-		r->gave_up_at = now;
-	}
+	note_hold(r, now - s->arrived);
+	r->stats.released++;
+	if (s->len)
+		fn(ctx, slot_data(s), s->len);
+	s->is_filled = false;
+	r->count--;
+	r->next++;
+}
+
+/* Give up on the missing counter at next, remembering how, and move on. */
+static void skip_next(struct reorder *r, enum skipped how, uint64_t overdue_since)
+{
+	struct slot_head *s = slot(r, r->next);
+
+	s->counter = r->next;
+	s->skipped = how;
+	s->overdue_since = overdue_since;
+	r->stats.gave_up++;
+	r->stats.gave_up_early += how == SKIPPED_EARLY;
 	r->next++;
 }
 
@@ -216,35 +249,44 @@ uint64_t reorder_take_late_by(struct reorder *r)
 }
 
 /*
- * A packet whose gap was given up on: how long after that it came. Given up
- * early, its lane held it back longer than the skew: by as long as it came
- * after every lane had gone past it.
+ * Counter c came after it was given up on: by how much the wait fell short.
+ * Given up at its bound, the bound was short by as long as c came after;
+ * given up early, its lane held it back by as long as it came after every
+ * lane had gone past it.
  */
-static void note_late(struct reorder *r, uint64_t now)
+static void note_late(struct reorder *r, uint64_t now, uint64_t c)
 {
+	struct slot_head *s = slot(r, c);
+	uint64_t short_by;
+
 	r->stats.late++;
-	if (now <= r->gave_up_at)
-		return;
-	if (r->was_early)
-		skew_sample(r, now, now - r->early_from);
-	else if (now - r->gave_up_at > r->late_by)
-		r->late_by = now - r->gave_up_at;
+	if (s->is_filled || s->counter != c || now <= s->overdue_since)
+		return;		/* the slot serves a later counter now */
+	short_by = now - s->overdue_since;
+	if (s->skipped == SKIPPED_EARLY)
+		skew_sample(r, now, short_by);
+	else if (s->skipped == SKIPPED_AT_BOUND && short_by > r->late_by)
+		r->late_by = short_by;
 }
 
 /* Release the run of filled slots at next. */
 static void release_run(struct reorder *r, uint64_t now, reorder_deliver_fn *fn, void *ctx)
 {
 	while (r->count && slot(r, r->next)->is_filled)
-		advance(r, now, fn, ctx);
+		release_next(r, now, fn, ctx);
 }
 
 void reorder_flush(struct reorder *r, uint64_t now, reorder_deliver_fn *fn, void *ctx)
 {
-	r->was_early = false;
-	while (r->count)
-		advance(r, now, fn, ctx);
+	while (r->count) {
+		if (slot(r, r->next)->is_filled)
+			release_next(r, now, fn, ctx);
+		else
+			skip_next(r, SKIPPED, 0);
+	}
 	if (r->high > r->next)
 		r->next = r->high;
+	r->held_n = 0;
 	new_gap(r);
 }
 
@@ -306,7 +348,7 @@ void reorder_add(struct reorder *r, uint64_t now, uint64_t keypair_id, uint64_t 
 	}
 	lane_add(r, now, lane, c);
 	if (c < r->next) {
-		note_late(r, now);
+		note_late(r, now, c);
 		deliver_now((uint8_t *)pkt, len, fn, ctx);
 		return;
 	}
@@ -334,6 +376,10 @@ void reorder_add(struct reorder *r, uint64_t now, uint64_t keypair_id, uint64_t 
 	s->len = (uint32_t)len;
 	s->is_filled = true;
 	s->arrived = now;
+	s->counter = c;
+	if (r->held_n == HELD_RING)
+		new_gap(r);	/* full only of released counters, if ever: see HELD_RING */
+	r->held[(r->held_first + r->held_n++) % HELD_RING] = c;
 	if (!r->count++ || now < r->oldest)
 		r->oldest = now;
 	r->stats.held++;
@@ -353,20 +399,22 @@ uint64_t reorder_deadline(const struct reorder *r, uint64_t now, uint64_t bound)
 uint64_t reorder_tick(struct reorder *r, uint64_t now, uint64_t bound,
 		      reorder_deliver_fn *fn, void *ctx)
 {
-	uint64_t deadline, early, gave_up;
+	uint64_t deadline, since;
+	enum skipped how;
 
 	skew_rotate(r, now);
 	/* Skip gaps until none has waited its bound or its lanes' skew. */
 	while ((deadline = reorder_deadline(r, now, bound)) <= now) {
-		early = early_deadline(r, now);
-		r->was_early = early < r->oldest + bound;
-		r->early_from = r->was_early ? all_passed(r, now) : 0;
-		gave_up = r->stats.gave_up;
+		if (early_deadline(r, now) < r->oldest + bound) {
+			how = SKIPPED_EARLY;
+			since = all_passed(r, now);
+		} else {
+			how = SKIPPED_AT_BOUND;
+			since = now;
+		}
 		do
-			advance(r, now, fn, ctx);
+			skip_next(r, how, since);
 		while (r->count && !slot(r, r->next)->is_filled);
-		if (r->was_early)
-			r->stats.gave_up_early += r->stats.gave_up - gave_up;
 		release_run(r, now, fn, ctx);
 		new_gap(r);
 	}

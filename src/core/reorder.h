@@ -22,8 +22,9 @@
  * everything the older one holds is released first, in order, and a late
  * packet of the older keypair is delivered at once.
  *
- * Memory is one arena of REORDER_SLOTS fixed slots, allocated when the peer
- * starts aggregating; a packet is copied in (the caller's buffers live only
+ * Memory is one arena of REORDER_SLOTS fixed slots (and a ring of twice as
+ * many counters, the order they came in), allocated when the peer starts
+ * aggregating; a packet is copied in (the caller's buffers live only
  * during its call), and a packet too large for a slot is not held. Counters
  * that carry nothing to deliver (keepalives, control messages, packets the
  * allowed-IPs check refused) still fill their place. Control plane only.
@@ -76,16 +77,14 @@ struct reorder_lane {
 
 struct reorder {
 	uint8_t *arena;			/* REORDER_SLOTS * REORDER_SLOT_LEN; NULL: not in use */
-	uint64_t *arrived;		/* per slot: when it was filled; 0: empty */
+	uint64_t *held;			/* counters in the order they were held (a ring) */
+	unsigned int held_first, held_n;
 	uint64_t keypair_id;		/* whose counters */
 	uint64_t next;			/* the next counter to release */
 	uint64_t high;			/* one past the highest counter held */
 	unsigned int count;		/* slots filled */
 	bool is_started;		/* next is known: the first counter has come */
 	uint64_t oldest;		/* when the held packet that waited longest came */
-	uint64_t gave_up_at;		/* when a gap was last given up on */
-	bool was_early;			/* that one before its bound, */
-	uint64_t early_from;		/* when every lane had gone past it */
 	uint64_t late_by;		/* the most a late packet came after its bound, since last read */
 	struct reorder_lane lanes[REORDER_LANES];
 	uint64_t skew[2];		/* the most a lane held a packet back, this window and the last */
@@ -124,6 +123,9 @@ void reorder_forget_lanes(struct reorder *r);
  * to have been late teaches the skew instead.)
  */
 uint64_t reorder_take_late_by(struct reorder *r);
+
+/* How long a gap waits once every lane is past it; 0 while that is not known. */
+uint64_t reorder_skew(const struct reorder *r);
 
 /* Deliver everything held, in counter order, gaps skipped. */
 void reorder_flush(struct reorder *r, uint64_t now, reorder_deliver_fn *fn, void *ctx);

@@ -427,7 +427,8 @@ static void test_lanes_skew(void **state)
 
 /*
  * 11. A gap given up on early whose packet still comes (its lane held it
- * back longer than any before) teaches the skew as well.
+ * back longer than any before) teaches the skew as well; one given up at
+ * its bound teaches the bound.
  */
 static void test_lanes_late(void **state)
 {
@@ -452,6 +453,24 @@ static void test_lanes_late(void **state)
 	add_by(&r, l, t + 9 * MSEC, 1, c + 2, 1);
 	assert_int_equal(reorder_deadline(&r, t + 9 * MSEC, bound),
 			 t + 17 * MSEC + REORDER_SKEW_SLACK_NS);
+	reorder_tick(&r, t + 17 * MSEC + REORDER_SKEW_SLACK_NS, bound, record, l);
+	/*
+	 * A late packet teaches what its own gap was given up by: c at its bound
+	 * (lane 1 never went past it), then c + 2 early; c comes 20 ms after its
+	 * bound: the bound was short, the skew was not.
+	 */
+	c += 3;
+	t += 30 * MSEC;
+	add_by(&r, l, t, 1, c + 1, 0);
+	reorder_tick(&r, t + bound, bound, record, l);
+	assert_int_equal(r.stats.gave_up - r.stats.gave_up_early, 1);
+	add_by(&r, l, t + bound + MSEC, 1, c + 3, 0);
+	add_by(&r, l, t + bound + MSEC, 1, c + 4, 1);
+	reorder_tick(&r, t + bound + 10 * MSEC + REORDER_SKEW_SLACK_NS, bound, record, l);
+	assert_int_equal(r.stats.gave_up_early, 3);
+	add_by(&r, l, t + bound + 20 * MSEC, 1, c, 1);
+	assert_int_equal(reorder_take_late_by(&r), 20 * MSEC);
+	assert_int_equal(reorder_skew(&r), 8 * MSEC + REORDER_SKEW_SLACK_NS);
 	reorder_free(&r);
 	free(l);
 }
