@@ -225,10 +225,13 @@ static void note_owd(struct multipath *mp, struct path *p, uint64_t now, int64_t
 
 /*
  * The rate a path delivers, from two reports: the bytes the far end received
- * by it over the far end's clock. Its delay over its floor is its queue: past
+ * by it over the far end's clock, when it carried about its share (else
+ * they say nothing of what it can: the scheduler had little for it, and
+ * taken for its rate while its delay jittered up, a single report starved
+ * the path for many seconds). Its delay over its floor is its queue: past
  * max(PATH_QUEUE_DELAY_MIN_NS, a quarter of the one-way base), the path is
  * full and takes 7/8 of what it delivered; else it may take 10% more than
- * the most it was seen to carry, when it was carrying about its share.
+ * the most it was seen to carry.
  */
 static void update_rate(struct path *p, uint64_t delivered_bps)
 {
@@ -237,9 +240,11 @@ static void update_rate(struct path *p, uint64_t delivered_bps)
 							       PATH_QUEUE_DELAY_MIN_NS;
 	uint64_t rate = rate_of(p);
 
+	if (delivered_bps * 2 < rate)
+		return;
 	if (queue_ns > limit)
 		rate = delivered_bps * 7 / 8;
-	else if (delivered_bps * 2 >= rate)
+	else
 		rate = (rate > delivered_bps ? rate : delivered_bps) * 11 / 10;
 	if (rate < PATH_RATE_MIN_BPS)
 		rate = PATH_RATE_MIN_BPS;

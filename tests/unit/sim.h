@@ -76,6 +76,7 @@ struct sim_impair {
 	bool blackhole;
 	unsigned int loss_permille;
 	uint64_t delay;			/* each way */
+	uint64_t jitter;		/* delay +- up to this, uniform (reorders, as netem does) */
 	uint64_t rate_bps;		/* each way; 0: unlimited */
 	uint64_t queue_max;		/* ns of queue at rate_bps before datagrams drop; 0: 50 ms */
 	uint64_t free_at[2];		/* the link is busy until: [0] from addr, [1] to addr */
@@ -369,6 +370,8 @@ static inline bool sim_impaired(struct sim *sim, const struct sim_datagram *d, u
 				return false;
 			}
 			*delay += im->delay;
+			if (im->jitter)
+				*delay += splitmix64(&sim->rng) % (2 * im->jitter) - im->jitter;
 		}
 	}
 	return true;
