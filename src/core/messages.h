@@ -171,6 +171,7 @@ _Static_assert(BRAID_MAX_MESSAGE_LEN == message_data_len(65535 + MESSAGE_PADDING
 
 /* Aggregation (path.h): the scheduler's and the rate estimate's constants. */
 #define PATH_REPORT_INTERVAL_NS (100 * NSEC_PER_MSEC)	/* probes while data flows */
+#define PATH_MARK_NS (5 * NSEC_PER_MSEC)	/* data paused this long: a keepalive by the other paths */
 #define PATH_DATA_RECENT_NS (1000 * NSEC_PER_MSEC)	/* data this recent: "flows" */
 #define PATH_OWD_WINDOW_NS (5000 * NSEC_PER_MSEC)	/* the minimum delay is over two of these */
 #define PATH_QUEUE_DELAY_MIN_NS (5 * NSEC_PER_MSEC)	/* more is congestion, or a quarter of base */

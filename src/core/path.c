@@ -368,8 +368,12 @@ void path_sent(struct braid_peer *peer, uint64_t now, const struct path_choice *
 
 	if (!mp || choice->first == PATH_MAIN)
 		return;
-	if (kind == PATH_SENT_DATA)
+	if (kind == PATH_SENT_DATA) {
 		mp->last_data_tx = now;
+		/* A pause from now on would want keepalives (probe_mark_due()). */
+		if (mp->next_deadline > now + PATH_MARK_NS && is_aggregating(mp))
+			path_note_deadline(peer, now + PATH_MARK_NS);
+	}
 	for (unsigned int i = 0; i < mp->n; i++) {
 		if (i != choice->first && !(choice->also & (1u << i)))
 			continue;
@@ -586,6 +590,7 @@ static uint64_t path_deadline(const struct multipath *mp, const struct path *p, 
 {
 	uint64_t d = p->next_probe;
 
+	earliest(&d, probe_mark_due(mp, p), now);
 	if (p->unanswered_since != BRAID_NEVER && is_live(p)) {
 		earliest(&d, p->unanswered_since + silence_ns(mp, p), now);
 		earliest(&d, p->unanswered_since + silence_ns(mp, p) + down_ns(p), now);
@@ -665,6 +670,8 @@ uint64_t path_tick(struct braid_peer *peer, uint64_t now)
 		probe_plan(mp, &mp->path[i], now);
 		if (mp->path[i].next_probe <= now)
 			probe_send(peer, now, i, false);
+		else if (probe_mark_due(mp, &mp->path[i]) <= now)
+			probe_mark(peer, now, i);
 	}
 	aggregate_tick(peer, now);
 	reschedule(peer, now, false);

@@ -30,7 +30,7 @@ struct path {
 	bool is_usable;			/* its link, as the caller says; learned: always */
 	bool pins_interface;		/* configured with an interface: leave by it */
 	uint64_t srtt, rttvar;		/* 0: no sample yet */
-	uint64_t last_rx, last_tx;
+	uint64_t last_rx, last_tx;		/* anything sent or received */
 	uint64_t unanswered_since;	/* first send since the last arrival; BRAID_NEVER: none */
 	unsigned int unanswered;	/* probes (braid) or sends (stock) since then */
 	uint64_t rx_gap;		/* smoothed time between arrivals (each at most 2 s) */
@@ -216,6 +216,9 @@ void probe_send(struct braid_peer *peer, uint64_t now, unsigned int slot, bool i
 void probe_hello(struct braid_peer *peer, uint64_t now);
 /* When p wants its next probe (p->next_probe). */
 void probe_plan(const struct multipath *mp, struct path *p, uint64_t now);
+/* When p should carry a keepalive for the far end's reorder buffer; BRAID_NEVER: not. */
+uint64_t probe_mark_due(const struct multipath *mp, const struct path *p);
+void probe_mark(struct braid_peer *peer, uint64_t now, unsigned int slot);
 void probe_rtt_sample(struct path *p, uint64_t rtt);
 
 /* ---- aggregate.c ---- */

@@ -55,12 +55,13 @@ static bool reply_allowed(struct multipath *mp, uint64_t now)
 }
 
 /*
- * Seal a control message with the current session and send it by one path
- * only; expects_answer: its silence counts against the path (a probe to a
- * braid peer), else it does not (a HELLO a stock peer will never answer, a reply).
+ * Seal a control message (len 0: a keepalive) with the current session and
+ * send it by one path only; expects_answer: its silence counts against the
+ * path (a probe to a braid peer), else it does not (a HELLO a stock peer
+ * will never answer, a reply, a keepalive).
  */
 static bool send_control(struct braid_peer *peer, uint64_t now, unsigned int slot,
-			 const struct message_control *msg, bool expects_answer)
+			 const void *msg, size_t msg_len, bool expects_answer)
 {
 	struct braid_device *dev = peer->dev;
 	struct braid_keypair *kp;
@@ -71,8 +72,7 @@ static bool send_control(struct braid_peer *peer, uint64_t now, unsigned int slo
 	kp = transport_send_begin(peer, now, 1, &nonce);
 	if (!kp)
 		return false;
-	len = braid_keypair_seal(kp, 0, nonce, dev->scratch, (const uint8_t *)msg, sizeof(*msg),
-				 dev->mtu);
+	len = braid_keypair_seal(kp, 0, nonce, dev->scratch, msg, msg_len, dev->mtu);
 	braid_keypair_put(kp);
 	path_send_slot(peer, slot, dev->scratch, len, 0);
 	path_sent(peer, now, &c, len, expects_answer ? PATH_SENT_PROBE : PATH_SENT_QUIET);
@@ -108,17 +108,38 @@ void probe_send(struct braid_peer *peer, uint64_t now, unsigned int slot, bool i
 	}
 	fill_control(mp, now, &m, CONTROL_PROBE, is_hello ? CONTROL_FLAG_HELLO : 0, ++mp->probe_seq);
 	if (slot == PATH_MAIN) {
-		send_control(peer, now, slot, &m, false);
+		send_control(peer, now, slot, &m, sizeof(m), false);
 		return;
 	}
 	p = &mp->path[slot];
 	/* Without a session nothing goes; the attempt still waits its interval. */
 	p->last_probe = now;
-	if (!send_control(peer, now, slot, &m, expects_answer))
+	if (!send_control(peer, now, slot, &m, sizeof(m), expects_answer))
 		return;
 	p->probes_sent++;
 	if (expects_answer)
 		p->unanswered++;
+}
+
+/*
+ * Aggregating, the data paused after its newest packet went by another path
+ * than this one: a keepalive by this one, whose counter shows the far end's
+ * reorder buffer that nothing older is on its way by it, so a packet lost
+ * before the pause is given up on then, not after the whole bound (a flow
+ * that waits for its acknowledgements would wait for that bound too).
+ */
+uint64_t probe_mark_due(const struct multipath *mp, const struct path *p)
+{
+	if (effective_mode(mp) != BRAID_MULTIPATH_AGGREGATE || mp->kind != BRAID_PEER_BRAID ||
+	    !p->is_usable || !is_live(p) || mp->last_data_tx == BRAID_NEVER ||
+	    (p->last_tx != BRAID_NEVER && p->last_tx >= mp->last_data_tx))
+		return BRAID_NEVER;
+	return mp->last_data_tx + PATH_MARK_NS;
+}
+
+void probe_mark(struct braid_peer *peer, uint64_t now, unsigned int slot)
+{
+	send_control(peer, now, slot, "", 0, false);
 }
 
 /*
@@ -165,7 +186,7 @@ static void reply_to(struct braid_peer *peer, uint64_t now, unsigned int slot,
 	braid_put_le32(m.owd_us, (uint32_t)(now / 1000 - braid_get_le64(probe->sent_us)));
 	if (slot != PATH_MAIN)
 		braid_put_le64(m.rx_bytes, mp->path[slot].rx_bytes);
-	send_control(peer, now, slot, &m, false);
+	send_control(peer, now, slot, &m, sizeof(m), false);
 }
 
 static void got_reply(struct braid_peer *peer, uint64_t now, struct path *p,

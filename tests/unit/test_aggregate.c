@@ -7,8 +7,9 @@
  * receiver puts packets back in order (and gives up on a gap after its
  * bound), a path that dies mid-burst costs at most its suspect timeout, a
  * keypair rotation mid-gap keeps the order, against a stock peer it is
- * failover, aggregate-flow keeps each flow on one path, and a path left idle
- * beside a faster one keeps its rate through its jitter.
+ * failover, aggregate-flow keeps each flow on one path, a path left idle
+ * beside a faster one keeps its rate through its jitter, and a loss just
+ * before a pause is given up on when the other paths' keepalives come.
  */
 #include "device.h"
 #include "mpsim.h"
@@ -256,6 +257,65 @@ static void test_idle_path_keeps_rate(void **state)
 	mp_free(&m);
 }
 
+/* Drop the first full-sized data message from the client, by whichever uplink. */
+static bool drop_armed;
+
+static bool drop_first(struct sim *sim, struct sim_host *from, struct sim_host *to,
+		       struct sim_datagram *d)
+{
+	struct mp *m = sim->filter_ctx;
+
+	if (drop_armed && from == m->a && d->data[0] == MESSAGE_DATA && d->len > 1000) {
+		drop_armed = false;
+		return false;
+	}
+	return count(sim, from, to, d);
+}
+
+/*
+ * 7. A packet lost just before the data pauses (a flow waiting for its
+ * acknowledgements): the paths that did not carry the newest packet send a
+ * keepalive when the pause begins, which shows the server's reorder buffer
+ * that nothing older is on its way by them: the packets after the loss go
+ * within B's delay and a few ms, not after the reorder bound (~90 ms).
+ */
+static void test_pause_marks_paths(void **state)
+{
+	struct braid_reorder_stats before, after;
+	uint32_t from, last = 0;
+	uint64_t t0;
+	struct mp m;
+
+	(void)state;
+	setup_aggregate(&m, false);
+	offer(&m, 50 * MBIT, 2000, false);
+	offer(&m, 0, 200, false);
+	braid_peer_get_reorder_stats(m.b_peer_a, &before);
+	m.sim.filter = drop_first;
+	drop_armed = true;
+	from = m.up.next;
+	t0 = m.sim.now;
+	for (unsigned int i = 0; i < 8; i++)
+		send_sized(&m, m.a, m.b, &m.up, PKT);
+	for (unsigned int ms = 0; ms < 200; ms++) {
+		sim_run_for(&m.sim, MSEC);
+		collect(&m, m.b, &m.up);
+	}
+	braid_peer_get_reorder_stats(m.b_peer_a, &after);
+	for (uint32_t i = from; i < from + 8; i++)
+		if (m.up.arrived[i] && m.up.arrived[i] - t0 > last)
+			last = (uint32_t)((m.up.arrived[i] - t0) / MSEC);
+	print_message("8 packets, the first lost: the last of the rest delivered after %u ms; "
+		      "gave up %llu (%llu early)\n", last,
+		      (unsigned long long)(after.gave_up - before.gave_up),
+		      (unsigned long long)(after.gave_up_early - before.gave_up_early));
+	assert_false(drop_armed);
+	assert_int_equal(lost(&m.up, from, from + 8), 1);
+	assert_int_equal(after.gave_up_early - before.gave_up_early, 1);
+	assert_true(last < 50);
+	mp_free(&m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -265,6 +325,7 @@ int main(void)
 		cmocka_unit_test(test_stock_is_failover),
 		cmocka_unit_test(test_flow_mode),
 		cmocka_unit_test(test_idle_path_keeps_rate),
+		cmocka_unit_test(test_pause_marks_paths),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
