@@ -371,7 +371,8 @@ void path_sent(struct braid_peer *peer, uint64_t now, const struct path_choice *
 	if (kind == PATH_SENT_DATA) {
 		mp->last_data_tx = now;
 		/* A pause from now on would want keepalives (probe_mark_due()). */
-		if (mp->next_deadline > now + PATH_MARK_NS && is_aggregating(mp))
+		if (mp->next_deadline > now + PATH_MARK_NS &&
+		    effective_mode(mp) == BRAID_MULTIPATH_AGGREGATE)
 			path_note_deadline(peer, now + PATH_MARK_NS);
 	}
 	for (unsigned int i = 0; i < mp->n; i++) {

@@ -51,6 +51,7 @@ void reorder_forget_lanes(struct reorder *r)
 		r->lanes[i].last = BRAID_NEVER;
 		r->lanes[i].n = 0;
 	}
+	r->lanes_since = BRAID_NEVER;
 }
 
 int reorder_init(struct reorder *r)
@@ -92,6 +93,7 @@ static void skew_rotate(struct reorder *r, uint64_t now)
 {
 	if (!r->skew_window_start) {
 		r->skew_window_start = now ? now : 1;
+		r->skew[0] = REORDER_SKEW_FIRST_NS;
 		return;
 	}
 	if (now < r->skew_window_start + REORDER_SKEW_WINDOW_NS)
@@ -99,7 +101,6 @@ static void skew_rotate(struct reorder *r, uint64_t now)
 	r->skew[1] = now < r->skew_window_start + 2 * REORDER_SKEW_WINDOW_NS ? r->skew[0] : 0;
 	r->skew[0] = 0;
 	r->skew_window_start = now;
-	r->is_skew_known = true;
 }
 
 static void skew_sample(struct reorder *r, uint64_t now, uint64_t held_back)
@@ -116,7 +117,7 @@ static uint64_t skew(const struct reorder *r)
 
 uint64_t reorder_skew(const struct reorder *r)
 {
-	return r->is_skew_known ? skew(r) : 0;
+	return r->skew_window_start ? skew(r) : 0;
 }
 
 /* ---- Lanes ---- */
@@ -187,14 +188,22 @@ static uint64_t all_passed(const struct reorder *r, uint64_t now)
 	return any ? t : BRAID_NEVER;
 }
 
-static uint64_t early_deadline(const struct reorder *r, uint64_t now)
+/*
+ * When the gap at next may go early. A lane not seen yet cannot be waited
+ * for, but one that exists shows itself within the bound: until the lanes
+ * have been watched that long, no earlier.
+ */
+static uint64_t early_deadline(const struct reorder *r, uint64_t now, uint64_t bound)
 {
 	uint64_t t;
 
-	if (!r->count || !r->is_skew_known)
+	if (!r->count || r->lanes_since == BRAID_NEVER)
 		return BRAID_NEVER;
 	t = all_passed(r, now);
-	return t == BRAID_NEVER ? t : t + skew(r);
+	if (t == BRAID_NEVER)
+		return t;
+	t += skew(r);
+	return t > r->lanes_since + bound ? t : r->lanes_since + bound;
 }
 
 /*
@@ -309,6 +318,8 @@ static void lane_add(struct reorder *r, uint64_t now, int lane, uint64_t c)
 		return;
 	ln = &r->lanes[lane];
 	skew_rotate(r, now);
+	if (r->lanes_since == BRAID_NEVER)
+		r->lanes_since = now;
 	if (c == r->next && r->count) {
 		passed = lane_passed(ln, c);
 		if (passed != BRAID_NEVER && now > passed)
@@ -389,7 +400,7 @@ void reorder_add(struct reorder *r, uint64_t now, uint64_t keypair_id, uint64_t 
 
 uint64_t reorder_deadline(const struct reorder *r, uint64_t now, uint64_t bound)
 {
-	uint64_t early = early_deadline(r, now);
+	uint64_t early = early_deadline(r, now, bound);
 
 	if (!r->count)
 		return BRAID_NEVER;
@@ -405,7 +416,7 @@ uint64_t reorder_tick(struct reorder *r, uint64_t now, uint64_t bound,
 	skew_rotate(r, now);
 	/* Skip gaps until none has waited its bound or its lanes' skew. */
 	while ((deadline = reorder_deadline(r, now, bound)) <= now) {
-		if (early_deadline(r, now) < r->oldest + bound) {
+		if (early_deadline(r, now, bound) < r->oldest + bound) {
 			how = SKIPPED_EARLY;
 			since = all_passed(r, now);
 		} else {

@@ -15,8 +15,10 @@
  * the gap, the missing packet would have come by now, unless its own lane
  * held it back; the gap waits for that skew, the most any lane was seen to
  * hold a packet back behind a later one lately (REORDER_SKEW_WINDOW_NS, two
- * of them), and is then given up on. Until a first window has passed the
- * skew is not known, and gaps wait their bound.
+ * of them), and is then given up on; not before the lanes have been watched
+ * for a bound, though (a lane not seen yet may exist). The first window
+ * starts from REORDER_SKEW_FIRST_NS, enough for a few ms of jitter: a
+ * flow's first losses, in its slow start, cost the most to wait for.
  *
  * Counters belong to a keypair: when packets of a newer keypair arrive,
  * everything the older one holds is released first, in order, and a late
@@ -47,12 +49,13 @@ enum {
 
 #define REORDER_SKEW_WINDOW_NS 1000000000ULL	/* the skew is the most of one or two of these */
 #define REORDER_SKEW_SLACK_NS 1000000ULL	/* and this on top */
+#define REORDER_SKEW_FIRST_NS 10000000ULL	/* what the first window starts with */
 #define REORDER_LANE_QUIET_NS 2000000000ULL	/* a lane this long without a packet is not waited for */
 
 struct reorder_stats {
 	uint64_t released;		/* packets delivered in order after waiting */
 	uint64_t held;			/* packets that waited for a gap */
-	uint64_t gave_up;		/* gaps skipped after their bound */
+	uint64_t gave_up;		/* counters skipped: at their bound, early, to make room */
 	uint64_t late;			/* packets that came after their gap was skipped */
 	uint64_t gave_up_early;		/* of gave_up, before their bound: every lane was past them */
 	uint64_t holds[REORDER_HOLD_BUCKETS];	/* bucket i: held [2i, 2i + 2) ms */
@@ -87,9 +90,9 @@ struct reorder {
 	uint64_t oldest;		/* when the held packet that waited longest came */
 	uint64_t late_by;		/* the most a late packet came after its bound, since last read */
 	struct reorder_lane lanes[REORDER_LANES];
+	uint64_t lanes_since;		/* watched since (the first, or since forgotten) */
 	uint64_t skew[2];		/* the most a lane held a packet back, this window and the last */
 	uint64_t skew_window_start;	/* 0: the first window has not begun */
-	bool is_skew_known;		/* a whole window has passed */
 	struct reorder_stats stats;
 };
 
@@ -124,7 +127,7 @@ void reorder_forget_lanes(struct reorder *r);
  */
 uint64_t reorder_take_late_by(struct reorder *r);
 
-/* How long a gap waits once every lane is past it; 0 while that is not known. */
+/* How long a gap waits once every lane is past it; 0 before the first packet. */
 uint64_t reorder_skew(const struct reorder *r);
 
 /* Deliver everything held, in counter order, gaps skipped. */
