@@ -359,6 +359,9 @@ aggregate_tcp() {
 		[ "$tx0" -gt 2000000 ] && [ "$tx1" -gt 2000000 ] ||
 			fail "both uplinks should carry a share: A $tx0, B $tx1 bytes"
 		[[ "$reorder" == *released=[1-9]* ]] || fail "b released nothing from reordering"
+		# b has no mode of its own: it aggregates as a does, so a reorders what b sends.
+		printf 'get=1\n\n' | hx a timeout 5 "$PY" "$NETTOOL" uapi /var/run/wireguard/wg0.sock |
+			grep -q '^braid_reorder=' || fail "a keeps no reorder buffer for what b sends"
 	else
 		[ "$(far_kind)" = no ] || fail "b is not known as stock"
 	fi
