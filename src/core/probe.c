@@ -69,6 +69,9 @@ static bool send_control(struct braid_peer *peer, uint64_t now, unsigned int slo
 	uint64_t nonce;
 	size_t len;
 
+	/* A peer whose endpoint nothing has set yet (a probe came first, not by a path). */
+	if (slot == PATH_MAIN && !peer->paths.has_endpoint)
+		return false;
 	kp = transport_send_begin(peer, now, 1, &nonce);
 	if (!kp)
 		return false;

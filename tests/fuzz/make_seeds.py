@@ -5,7 +5,8 @@
 The seeds are inputs in each harness's own encoding (see the comment atop
 each fuzz_<target>.c): programs for receive and allowedips, a mode byte and
 a request for uapi, a mode byte and packets for offload. Run it again after
-changing an encoding; the files it writes are committed.
+changing an encoding; the files it writes are committed. Files named crash_*
+are not written here: inputs that once crashed a harness, kept as found.
 """
 import os
 import struct
