@@ -182,6 +182,13 @@ rekeys() {
 	w=a
 	is_braid a || w=b
 	hs_watch "$w" 10 &
+	# Echo requests every 0.1 s from H0 on, until the case ends: fast braid expects to hear back
+	# within KEEPALIVE_TIMEOUT + REKEY_TIMEOUT (375 ms) of sending its echo reply and otherwise
+	# initiates itself, while wireguard-go stays quiet for its real 10 s. A slow start of the
+	# streams would then make braid the initiator behind the case's back, and a handshake within
+	# H0's second is invisible to latest-handshakes (a "first rekey" at H0 + 3.4 s).
+	hx "$i" timeout $((SECS + 40)) ping -n -q -i 0.1 "192.0.2.$(host_num "$r")" \
+		>/dev/null 2>&1 &
 	ping_ok "$i" "192.0.2.$(host_num "$r")"
 	mark_logs
 	stream_start a b 192.0.2.2 "$port"
