@@ -406,6 +406,7 @@ struct braid_reorder_stats {
 	uint64_t bound_us;		/* how long a gap may wait now */
 	uint64_t gave_up_early;		/* of gave_up, before the bound: every path had gone past */
 	uint64_t skew_us;		/* how long a gap waits then (0: not known yet) */
+	uint64_t even_us;		/* how long the fastest path's packets wait for the slowest's */
 };
 
 /* 0, or -EINVAL for an unknown mode. Paths are kept; switching off forgets the learned ones. */

@@ -202,6 +202,7 @@ enum control_values {
 	CONTROL_PROBE = 1,		/* answer with a reply on the path it came by */
 	CONTROL_REPLY = 2,
 	CONTROL_FLAG_HELLO = 1 << 0,	/* "I am braid": ask in a probe, confirm in a reply */
+	CONTROL_FLAG_EVENS = 1 << 1,	/* "I even out the delays of paths I reorder" (aggregate.c) */
 };
 
 struct message_control {

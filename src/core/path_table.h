@@ -77,6 +77,7 @@ enum { FLOW_SLOTS = 1024, FLOW_IDLE_NS = 30 * NSEC_PER_SEC };
 struct multipath {
 	enum braid_multipath mode;	/* ours */
 	enum braid_multipath far_mode;	/* the peer's, from its control messages */
+	bool far_evens;			/* the peer evens our paths' delays out (CONTROL_FLAG_EVENS) */
 	enum braid_peer_kind kind;
 	unsigned int n, n_configured;	/* configured slots first, then learned */
 	int active;			/* failover: the slot carrying traffic; -1: none */

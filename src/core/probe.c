@@ -89,7 +89,7 @@ static void fill_control(const struct multipath *mp, uint64_t now, struct messag
 	memset(m, 0, sizeof(*m));
 	m->type = CONTROL_TYPE_V1;
 	m->kind = kind;
-	m->flags = flags;
+	m->flags = flags | CONTROL_FLAG_EVENS;
 	m->mode = (uint8_t)mp->mode;
 	braid_put_le32(m->seq, seq);
 	braid_put_le64(m->sent_us, now / 1000);
@@ -230,6 +230,7 @@ bool probe_received(struct braid_peer *peer, uint64_t now,
 			   m->mode == BRAID_MULTIPATH_OFF ? "no multipath" : "multipath");
 	mp->kind = BRAID_PEER_BRAID;
 	mp->far_mode = m->mode;
+	mp->far_evens = m->flags & CONTROL_FLAG_EVENS;
 	aggregate_follow(peer, now);
 	mp->hellos = 0;
 	mp->next_hello = BRAID_NEVER;

@@ -21,6 +21,7 @@ enum skipped {
 struct slot_head {
 	uint64_t counter;
 	uint64_t arrived;		/* held: when it came */
+	uint64_t due;			/* held: not released before (its lane's hold) */
 	uint64_t overdue_since;		/* given up on: the bound's end, or when every lane was past */
 	uint32_t len;
 	bool is_filled;
@@ -278,10 +279,12 @@ static void note_late(struct reorder *r, uint64_t now, uint64_t c)
 		r->late_by = short_by;
 }
 
-/* Release the run of filled slots at next. */
+/* Release the run of filled slots at next whose hold is over. */
 static void release_run(struct reorder *r, uint64_t now, reorder_deliver_fn *fn, void *ctx)
 {
-	while (r->count && slot(r, r->next)->is_filled)
+	struct slot_head *s;
+
+	while (r->count && (s = slot(r, r->next))->is_filled && s->due <= now)
 		release_next(r, now, fn, ctx);
 }
 
@@ -330,7 +333,7 @@ static void lane_add(struct reorder *r, uint64_t now, int lane, uint64_t c)
 }
 
 void reorder_add(struct reorder *r, uint64_t now, uint64_t keypair_id, uint64_t c, int lane,
-		 const uint8_t *pkt, size_t len, reorder_deliver_fn *fn, void *ctx)
+		 uint64_t hold, const uint8_t *pkt, size_t len, reorder_deliver_fn *fn, void *ctx)
 {
 	struct slot_head *s;
 
@@ -371,7 +374,7 @@ void reorder_add(struct reorder *r, uint64_t now, uint64_t keypair_id, uint64_t 
 			r->next = c + 1 - REORDER_SLOTS;
 		}
 	}
-	if (c == r->next) {
+	if (c == r->next && !hold) {
 		deliver_now((uint8_t *)pkt, len, fn, ctx);
 		r->next++;
 		if (r->count) {
@@ -387,6 +390,7 @@ void reorder_add(struct reorder *r, uint64_t now, uint64_t keypair_id, uint64_t 
 	s->len = (uint32_t)len;
 	s->is_filled = true;
 	s->arrived = now;
+	s->due = now + hold;
 	s->counter = c;
 	if (r->held_n == HELD_RING)
 		new_gap(r);	/* full only of released counters, if ever: see HELD_RING */
@@ -400,10 +404,14 @@ void reorder_add(struct reorder *r, uint64_t now, uint64_t keypair_id, uint64_t 
 
 uint64_t reorder_deadline(const struct reorder *r, uint64_t now, uint64_t bound)
 {
-	uint64_t early = early_deadline(r, now, bound);
+	uint64_t early;
 
 	if (!r->count)
 		return BRAID_NEVER;
+	/* No gap at next: its packet waits out its hold. */
+	if (slot(r, r->next)->is_filled)
+		return slot(r, r->next)->due;
+	early = early_deadline(r, now, bound);
 	return r->oldest + bound < early ? r->oldest + bound : early;
 }
 
@@ -414,18 +422,23 @@ uint64_t reorder_tick(struct reorder *r, uint64_t now, uint64_t bound,
 	enum skipped how;
 
 	skew_rotate(r, now);
-	/* Skip gaps until none has waited its bound or its lanes' skew. */
+	/*
+	 * Release what waited out its hold; skip gaps until none has waited its
+	 * bound or its lanes' skew.
+	 */
 	while ((deadline = reorder_deadline(r, now, bound)) <= now) {
-		if (early_deadline(r, now, bound) < r->oldest + bound) {
-			how = SKIPPED_EARLY;
-			since = all_passed(r, now);
-		} else {
-			how = SKIPPED_AT_BOUND;
-			since = now;
+		if (!slot(r, r->next)->is_filled) {
+			if (early_deadline(r, now, bound) < r->oldest + bound) {
+				how = SKIPPED_EARLY;
+				since = all_passed(r, now);
+			} else {
+				how = SKIPPED_AT_BOUND;
+				since = now;
+			}
+			do
+				skip_next(r, how, since);
+			while (r->count && !slot(r, r->next)->is_filled);
 		}
-		do
-			skip_next(r, how, since);
-		while (r->count && !slot(r, r->next)->is_filled);
 		release_run(r, now, fn, ctx);
 		new_gap(r);
 	}

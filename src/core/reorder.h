@@ -20,6 +20,11 @@
  * starts from REORDER_SKEW_FIRST_NS, enough for a few ms of jitter: a
  * flow's first losses, in its slow start, cost the most to wait for.
  *
+ * A lane may also have a hold: its packets wait that long after they came
+ * even when nothing before them is missing. The caller holds its faster
+ * paths' packets so that every packet leaves about as late as by the
+ * slowest: a flow inside then sees one delay whichever path carried it.
+ *
  * Counters belong to a keypair: when packets of a newer keypair arrive,
  * everything the older one holds is released first, in order, and a late
  * packet of the older keypair is delivered at once.
@@ -54,7 +59,7 @@ enum {
 
 struct reorder_stats {
 	uint64_t released;		/* packets delivered in order after waiting */
-	uint64_t held;			/* packets that waited for a gap */
+	uint64_t held;			/* packets that waited: for a gap, or their hold */
 	uint64_t gave_up;		/* counters skipped: at their bound, early, to make room */
 	uint64_t late;			/* packets that came after their gap was skipped */
 	uint64_t gave_up_early;		/* of gave_up, before their bound: every lane was past them */
@@ -103,17 +108,23 @@ void reorder_free(struct reorder *r);
 
 /*
  * Counter c of keypair keypair_id passed the replay check at now, with pkt
- * (len 0: nothing to deliver), by lane (-1: none known). Delivers, through
- * fn, what is in order now.
+ * (len 0: nothing to deliver), by lane (-1: none known), to wait at least
+ * hold ns. Delivers, through fn, what is in order and due now.
  */
 void reorder_add(struct reorder *r, uint64_t now, uint64_t keypair_id, uint64_t c, int lane,
-		 const uint8_t *pkt, size_t len, reorder_deliver_fn *fn, void *ctx);
+		 uint64_t hold, const uint8_t *pkt, size_t len, reorder_deliver_fn *fn, void *ctx);
 
-/* Give up on every gap that has waited its bound or its lanes' skew; the next deadline. */
+/*
+ * Release what waited out its hold, give up on every gap that has waited its
+ * bound or its lanes' skew; the next deadline.
+ */
 uint64_t reorder_tick(struct reorder *r, uint64_t now, uint64_t bound,
 		      reorder_deliver_fn *fn, void *ctx);
 
-/* When a gap would be given up on with this bound (BRAID_NEVER: nothing waits). */
+/*
+ * When the packet at the head is due, or the gap there would be given up on
+ * with this bound (BRAID_NEVER: nothing waits).
+ */
 uint64_t reorder_deadline(const struct reorder *r, uint64_t now, uint64_t bound);
 
 /* The caller's lanes are numbered anew: forget what came by which (the skew stays). */

@@ -136,11 +136,12 @@ static void put_multipath(const struct uapi *u, uint64_t now, struct uapi_buf *o
 	if (braid_peer_get_reorder_stats(peer, &rs))
 		uapi_buf_printf(out, "braid_reorder=held=%llu,released=%llu,gave_up=%llu,"
 				"gave_up_early=%llu,late=%llu,hold_p99_us=%llu,bound_us=%llu,"
-				"skew_us=%llu\n",
+				"skew_us=%llu,even_us=%llu\n",
 				(unsigned long long)rs.held, (unsigned long long)rs.released,
 				(unsigned long long)rs.gave_up, (unsigned long long)rs.gave_up_early,
 				(unsigned long long)rs.late, (unsigned long long)rs.hold_p99_us,
-				(unsigned long long)rs.bound_us, (unsigned long long)rs.skew_us);
+				(unsigned long long)rs.bound_us, (unsigned long long)rs.skew_us,
+				(unsigned long long)rs.even_us);
 }
 
 static void put_name(const struct uapi *u, struct uapi_buf *out, const struct braid_peer *peer)

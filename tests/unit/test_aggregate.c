@@ -8,12 +8,14 @@
  * bound), a path that dies mid-burst costs at most its suspect timeout, a
  * keypair rotation mid-gap keeps the order, against a stock peer it is
  * failover, aggregate-flow keeps each flow on one path, a path left idle
- * beside a faster one keeps its rate through its jitter, and a loss just
- * before a pause is given up on when the other paths' keepalives come.
+ * beside a faster one keeps its rate through its jitter, a loss just
+ * before a pause is given up on when the other paths' keepalives come, and
+ * the receiver evens the paths' delays out.
  */
 #include "device.h"
 #include "mpsim.h"
 #include "peer.h"
+#include "path_table.h"
 #include "reorder.h"
 
 #define MBIT 1000000ULL
@@ -121,8 +123,9 @@ static void test_split_follows_rates(void **state)
 
 /*
  * 2. B dies mid-burst (black-holed at 50 Mbit/s, when both carry traffic):
- * the receiver gives up on what was in flight, and what is sent from 300 ms
- * after the cut arrives by A (the offer drops to 30 Mbit/s, which A carries).
+ * the receiver gives up on what went into the hole, and what is sent from
+ * 300 ms after the cut arrives by A (the offer drops to 30 Mbit/s, which A
+ * carries, 100 ms after the cut).
  */
 static void test_path_dies_mid_burst(void **state)
 {
@@ -139,7 +142,8 @@ static void test_path_dies_mid_burst(void **state)
 	braid_peer_get_reorder_stats(m.b_peer_a, &before);
 	cut = m.up.next;
 	sim_impair(&m.sim, m.addr_b)->blackhole = true;
-	offer(&m, 30 * MBIT, 300, false);
+	offer(&m, 60 * MBIT, 100, false);	/* more than A carries: B takes some, into the hole */
+	offer(&m, 30 * MBIT, 200, false);
 	settled = m.up.next;
 	offer(&m, 30 * MBIT, 2700, false);
 	braid_peer_get_reorder_stats(m.b_peer_a, &after);
@@ -316,6 +320,69 @@ static void test_pause_marks_paths(void **state)
 	mp_free(&m);
 }
 
+/* The median delay of what a->b delivers while offered bps for ms milliseconds. */
+static uint64_t median_delay(struct mp *m, uint64_t bps, unsigned int ms)
+{
+	uint64_t per_ms = bps / 8 / 1000, budget = 0, *sent = calloc(STREAM_MAX, sizeof(*sent));
+	uint64_t *d = calloc(STREAM_MAX, sizeof(*d)), median;
+	uint32_t from = m->up.next;
+	size_t n = 0;
+
+	for (unsigned int t = 0; t < ms; t++) {
+		for (budget += per_ms; budget >= PKT; budget -= PKT) {
+			sent[m->up.next] = m->sim.now;
+			send_sized(m, m->a, m->b, &m->up, PKT);
+		}
+		sim_run_for(&m->sim, MSEC);
+		collect(m, m->b, &m->up);
+	}
+	offer(m, 0, 300, false);	/* the last ones arrive */
+	for (uint32_t i = from; i < m->up.next; i++)
+		if (m->up.arrived[i])
+			d[n++] = m->up.arrived[i] - sent[i];
+	/* Selection by counting: delays are whole milliseconds, under a second. */
+	median = 0;
+	for (uint64_t below = 0, v = 0; v <= 1000 && !median; v++) {
+		for (size_t i = 0; i < n; i++)
+			below += d[i] / MSEC == v;
+		if (below * 2 >= n)
+			median = v;
+	}
+	free(sent);
+	free(d);
+	return median;
+}
+
+/*
+ * 8. The receiver evens the paths' delays out: what A alone carries (a light
+ * flow) waits there until about when it would have come by B, so a flow's
+ * delay does not jump by B's 20 ms more when its rate grows past A's (a TCP
+ * in slow start would take the jump for a full queue); the sender, told so,
+ * splits by queues alone.
+ */
+static void test_paths_evened(void **state)
+{
+	struct braid_reorder_stats rs;
+	uint64_t light, heavy;
+	struct mp m;
+
+	(void)state;
+	setup_aggregate(&m, false);
+	offer(&m, 50 * MBIT, 2000, false);
+	light = median_delay(&m, 5 * MBIT, 1000);
+	heavy = median_delay(&m, 50 * MBIT, 1000);
+	assert_true(braid_peer_get_reorder_stats(m.b_peer_a, &rs));
+	print_message("median delay a->b: %llu ms at 5 Mbit/s, %llu ms at 50; fast path held "
+		      "%llu us\n", (unsigned long long)light, (unsigned long long)heavy,
+		      (unsigned long long)rs.even_us);
+	assert_true(m.a_peer_b->paths.mp->far_evens);
+	assert_true(rs.even_us > 15000 && rs.even_us < 25000);
+	/* Without evening: 10 ms, then 30 and more. */
+	assert_true(light >= 28 && light <= 35);
+	assert_true(heavy >= light && heavy <= light + 10);
+	mp_free(&m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -326,6 +393,7 @@ int main(void)
 		cmocka_unit_test(test_flow_mode),
 		cmocka_unit_test(test_idle_path_keeps_rate),
 		cmocka_unit_test(test_pause_marks_paths),
+		cmocka_unit_test(test_paths_evened),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -5,7 +5,8 @@
  * a buffer that starts mid-session with the first counter it sees; lanes:
  * a loss every lane has gone past given up early, a quiet lane not waited
  * for, the skew learned from a lane that held a packet back and from a gap
- * given up too early, lanes started over with a keypair and a renumbering),
+ * given up too early, lanes started over with a keypair and a renumbering;
+ * holds: in-order packets of a held lane wait theirs),
  * then randomized runs of two paths with different delays, jitter and loss,
  * checked against what a naive model says must hold: every packet delivered
  * exactly once, in counter order except the late ones, none held past its
@@ -45,7 +46,7 @@ static void add_by(struct reorder *r, struct log *l, uint64_t now, uint64_t kp, 
 	uint8_t pkt[40] = { 0 };
 
 	memcpy(pkt, &c, 4);
-	reorder_add(r, now, kp, c, lane, pkt, sizeof(pkt), record, l);
+	reorder_add(r, now, kp, c, lane, 0, pkt, sizeof(pkt), record, l);
 }
 
 /* By no lane: gaps wait their bound. */
@@ -115,7 +116,7 @@ static void test_duplicates_and_empty(void **state)
 
 	(void)state;
 	assert_int_equal(reorder_init(&r), 0);
-	reorder_add(&r, 0, 1, 0, -1, NULL, 0, record, l);	/* a keepalive at 0 */
+	reorder_add(&r, 0, 1, 0, -1, 0, NULL, 0, record, l);	/* a keepalive at 0 */
 	add(&r, l, 0, 1, 2);
 	add(&r, l, 0, 1, 2);
 	assert_int_equal(l->n, 0);
@@ -207,7 +208,7 @@ static void random_run(uint64_t seed, uint64_t delay_b, uint64_t jitter, unsigne
 	rng = seed;
 	assert_int_equal(reorder_init(&r), 0);
 	/* The control message that started the buffer had counter 0; data follows it. */
-	reorder_add(&r, 0, 1, 0, -1, NULL, 0, record, l);
+	reorder_add(&r, 0, 1, 0, -1, 0, NULL, 0, record, l);
 	for (uint32_t c = 1; c < N; c++) {
 		/* Counters 1 and 2 show each lane first, as the probes before the data do. */
 		int lane = c <= 2 ? (int)c - 1 : (int)(next_rand() & 1);
@@ -505,6 +506,55 @@ static void test_lanes_rotation(void **state)
 	free(l);
 }
 
+/*
+ * 13. Holds: a packet by a held lane waits its hold though nothing before it
+ * is missing, one by an unheld lane behind it waits for it, the tick
+ * releases them when due; a gap still waits its bound; a flush takes all.
+ */
+static void test_holds(void **state)
+{
+	const uint64_t bound = 50 * MSEC, hold = 20 * MSEC;
+	struct reorder r = { 0 };
+	struct log *l = calloc(1, sizeof(*l));
+	uint8_t pkt[40] = { 0 };
+	uint32_t c;
+
+	(void)state;
+	assert_int_equal(reorder_init(&r), 0);
+	for (c = 0; c < 2; c++) {		/* 0 and 1 by lane 0, held 20 ms */
+		memcpy(pkt, &c, 4);
+		reorder_add(&r, c * MSEC, 1, c, 0, hold, pkt, sizeof(pkt), record, l);
+	}
+	add_by(&r, l, 5 * MSEC, 1, 2, 1);	/* by lane 1, unheld: waits for 0 and 1 */
+	assert_int_equal(l->n, 0);
+	assert_int_equal(reorder_deadline(&r, 5 * MSEC, bound), hold);
+	assert_int_equal(reorder_tick(&r, hold - 1, bound, record, l), hold);
+	assert_int_equal(l->n, 0);
+	assert_int_equal(reorder_tick(&r, hold, bound, record, l), hold + MSEC);
+	expect(l, (const uint32_t[]){ 0 }, 1);
+	reorder_tick(&r, hold + MSEC, bound, record, l);
+	expect(l, (const uint32_t[]){ 0, 1, 2 }, 3);
+	assert_int_equal(r.count, 0);
+	/* A gap before a held packet waits its bound from when that packet came. */
+	c = 4;
+	memcpy(pkt, &c, 4);
+	reorder_add(&r, 30 * MSEC, 1, 4, 0, hold, pkt, sizeof(pkt), record, l);
+	assert_int_equal(reorder_deadline(&r, 30 * MSEC, bound), 30 * MSEC + bound);
+	add_by(&r, l, 40 * MSEC, 1, 3, 1);	/* 3 fills the gap and goes; 4 waits its hold */
+	expect(l, (const uint32_t[]){ 0, 1, 2, 3 }, 4);
+	assert_int_equal(reorder_deadline(&r, 40 * MSEC, bound), 30 * MSEC + hold);
+	/* Held packets go at once, in order, when the buffer is flushed. */
+	for (c = 5; c < 7; c++) {
+		memcpy(pkt, &c, 4);
+		reorder_add(&r, 41 * MSEC, 1, c, 0, hold, pkt, sizeof(pkt), record, l);
+	}
+	reorder_flush(&r, 41 * MSEC, record, l);
+	expect(l, (const uint32_t[]){ 0, 1, 2, 3, 4, 5, 6 }, 7);
+	assert_int_equal(r.stats.gave_up, 0);
+	reorder_free(&r);
+	free(l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -520,6 +570,7 @@ int main(void)
 		cmocka_unit_test(test_lanes_skew),
 		cmocka_unit_test(test_lanes_late),
 		cmocka_unit_test(test_lanes_rotation),
+		cmocka_unit_test(test_holds),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
