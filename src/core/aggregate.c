@@ -376,8 +376,10 @@ static int64_t rx_floor(const struct path *p)
 /*
  * Evening: how long a packet by this path waits, in order or not, so that
  * it leaves about as late as one sent with it by the slowest live path: the
- * difference of their delay floors, at most PATH_REORDER_MAX_NS. Queues are
- * not evened: a path that fills shows it, as it would alone.
+ * difference of their delay floors, at most PATH_REORDER_MAX_NS; nothing
+ * under PATH_EVEN_MIN_NS, a host's own noise (each held packet is copied and
+ * waits for a timer). Queues are not evened: a path that fills shows it, as
+ * it would alone.
  */
 static uint64_t even_hold(const struct multipath *mp, int path)
 {
@@ -391,7 +393,7 @@ static uint64_t even_hold(const struct multipath *mp, int path)
 		if (is_live(&mp->path[i]) && mp->path[i].has_rx_owd && f != INT64_MAX && f > slowest)
 			slowest = f;
 	}
-	if (own == INT64_MAX || slowest <= own)
+	if (own == INT64_MAX || slowest - own < (int64_t)(PATH_EVEN_MIN_NS / 1000))
 		return 0;
 	return (uint64_t)(slowest - own) * 1000 < PATH_REORDER_MAX_NS ?
 	       (uint64_t)(slowest - own) * 1000 : PATH_REORDER_MAX_NS;

@@ -179,6 +179,7 @@ _Static_assert(BRAID_MAX_MESSAGE_LEN == message_data_len(65535 + MESSAGE_PADDING
 #define PATH_REORDER_MIN_NS (5 * NSEC_PER_MSEC)
 #define PATH_REORDER_MAX_NS (200 * NSEC_PER_MSEC)
 #define PATH_REORDER_SLACK_NS (2 * NSEC_PER_MSEC)
+#define PATH_EVEN_MIN_NS (1 * NSEC_PER_MSEC)	/* paths' delays closer than this are not evened */
 #define PATH_RATE_INITIAL_BPS (8000000ULL)
 #define PATH_RATE_MIN_BPS (64000ULL)
 
