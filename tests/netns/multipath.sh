@@ -25,8 +25,10 @@
 #   - off: WireGuard's behaviour, the standby uplink carries nothing, the server shows no path;
 #   - aggregate: 40 Mbit/s 5 ms and 20 Mbit/s 15 ms +-2 ms (tbf, and the link emulator in r), a
 #     TCP transfer whose sha256 must match while A goes down under it and comes back; both
-#     uplinks carry a share, and the server reorders (braid_reorder). Against wireguard-go,
-#     aggregate is failover and says so (braid_peer_multipath=no), the transfer intact.
+#     uplinks carry a share, and the server reorders (braid_reorder), holding what A brings
+#     for B's extra delay (even_us), and the client reorders what the server sends. Against
+#     wireguard-go, aggregate is failover and says so (braid_peer_multipath=no), the transfer
+#     intact.
 # The bounds here are generous (a loaded CI machine); bench/failover.sh measures the gaps.
 
 . "$(dirname "$0")/cases.sh"
@@ -318,7 +320,7 @@ mode_off() {
 path_bytes() { path_line "$1" "$2" | sed -n "s/.*,$3=\([0-9]*\).*/\1/p"; }
 
 aggregate_tcp() {
-	local sent got tx0 tx1 reorder send recv
+	local sent got tx0 tx1 reorder even send recv
 	baseline
 	mp_rate A both 40mbit
 	mp_rate B both 20mbit
@@ -359,6 +361,10 @@ aggregate_tcp() {
 		[ "$tx0" -gt 2000000 ] && [ "$tx1" -gt 2000000 ] ||
 			fail "both uplinks should carry a share: A $tx0, B $tx1 bytes"
 		[[ "$reorder" == *released=[1-9]* ]] || fail "b released nothing from reordering"
+		# B's delay floor is about 8 ms above A's (13 ms against 5): b holds what A brings so.
+		even=$(sed -n 's/.*even_us=\([0-9]*\).*/\1/p' <<<"$reorder")
+		[ "${even:-0}" -ge 5000 ] && [ "$even" -le 15000 ] ||
+			fail "b should hold what A brings about 8 ms for B's: even_us=${even:-none}"
 		# b has no mode of its own: it aggregates as a does, so a reorders what b sends.
 		printf 'get=1\n\n' | hx a timeout 5 "$PY" "$NETTOOL" uapi /var/run/wireguard/wg0.sock |
 			grep -q '^braid_reorder=' || fail "a keeps no reorder buffer for what b sends"
