@@ -73,13 +73,33 @@ static int64_t owd_floor(const struct path *p)
 }
 
 /*
+ * The far end evens these paths' delays out: it says it does, and their
+ * floors differ by PATH_EVEN_MIN_NS or more (closer ones it leaves alone).
+ */
+static bool evened(const struct multipath *mp, uint64_t now)
+{
+	int64_t lo = INT64_MAX, hi = INT64_MIN, f;
+
+	if (!mp->far_evens)
+		return false;
+	for (unsigned int i = 0; i < mp->n; i++) {
+		if (!mp->path[i].has_owd || !may_aggregate(&mp->path[i], now))
+			continue;
+		f = owd_floor(&mp->path[i]);
+		lo = f < lo ? f : lo;
+		hi = f > hi ? f : hi;
+	}
+	return hi != INT64_MIN && hi - lo >= (int64_t)(PATH_EVEN_MIN_NS / 1000);
+}
+
+/*
  * What a path's delay adds to a packet's arrival: how much slower than the
  * fastest path it is; when the far end evens the delays out, only how far
  * its queue made it rise over its floor.
  */
-static uint64_t delay_ns(const struct multipath *mp, const struct path *p, int64_t base)
+static uint64_t delay_ns(const struct path *p, bool is_evened, int64_t base)
 {
-	int64_t d = !p->has_owd ? 0 : mp->far_evens ? p->owd - owd_floor(p) : p->owd - base;
+	int64_t d = !p->has_owd ? 0 : is_evened ? p->owd - owd_floor(p) : p->owd - base;
 
 	return d > 0 ? (uint64_t)d * 1000 : 0;
 }
@@ -93,6 +113,7 @@ static uint64_t delay_ns(const struct multipath *mp, const struct path *p, int64
 static int earliest_path(const struct multipath *mp, uint64_t now)
 {
 	int64_t base = aggregate_base_owd(mp, now);
+	bool is_evened = evened(mp, now);
 	uint64_t best_t = UINT64_MAX, t;
 	int best = -1, pass;
 
@@ -104,7 +125,7 @@ static int earliest_path(const struct multipath *mp, uint64_t now)
 			    (!pass && p->busy_until > now + PATH_QUEUE_MAX_NS))
 				continue;
 			t = (p->busy_until > now ? p->busy_until : now) +
-			    serialize_ns(p, PATH_BURST_BYTES) + delay_ns(mp, p, base);
+			    serialize_ns(p, PATH_BURST_BYTES) + delay_ns(p, is_evened, base);
 			if (t < best_t) {
 				best_t = t;
 				best = (int)i;
